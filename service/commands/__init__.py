@@ -1,0 +1,1 @@
+"""One module per `drainwatch` subcommand; each exposes `register(subparsers)`."""

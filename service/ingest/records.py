@@ -1,0 +1,99 @@
+"""The record (one parsed log line) and the event (a record, or a reassembled traceback)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """One log line after header parsing, normalisation and redaction.
+
+    `time` is the time the line itself carries (UTC-aware) or None; `received_at` is when
+    drainwatch accepted it (None for offline scans). `headed` says whether the line began with
+    a log header of its own (timestamp, level, pid...), which tells a traceback continuation
+    line from the start of a new message.
+    """
+
+    message: str
+    source: str
+    time: datetime | None = None
+    received_at: datetime | None = None
+    instance: str = ""
+    stream: str = "app"
+    level: str = ""
+    headed: bool = False
+    seq: int = 0
+
+    @property
+    def when(self) -> datetime | None:
+        """Return the log's own time if it has one, else the arrival time."""
+        return self.time if self.time is not None else self.received_at
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One `File "...", line N, in func` frame of a traceback."""
+
+    file: str
+    line: int
+    function: str
+    code: str = ""
+
+    @property
+    def is_application(self) -> bool:
+        """Return True for frames of the user's own code, not the interpreter or libraries."""
+        lowered = self.file.replace("\\", "/").lower()
+        return not any(part in lowered for part in _LIBRARY_PARTS)
+
+
+_LIBRARY_PARTS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen", "/usr/lib/")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """What signatures match: one record, or several records joined (a traceback)."""
+
+    records: tuple[LogRecord, ...]
+    frames: tuple[Frame, ...] = field(default=())
+    exception_type: str = ""
+    exception_message: str = ""
+
+    @property
+    def text(self) -> str:
+        """Return the event's messages joined by newlines."""
+        return "\n".join(record.message for record in self.records)
+
+    @property
+    def first(self) -> LogRecord:
+        """Return the event's first record."""
+        return self.records[0]
+
+    @property
+    def source(self) -> str:
+        """Return the source the event came from."""
+        return self.records[0].source
+
+    @property
+    def instance(self) -> str:
+        """Return the instance (dyno, pid, container) that logged the event."""
+        return self.records[0].instance
+
+    @property
+    def time(self) -> datetime | None:
+        """Return the log time of the event's first timed record, or None."""
+        for record in self.records:
+            if record.time is not None:
+                return record.time
+        return None
+
+    @property
+    def when(self) -> datetime | None:
+        """Return the log time if any, else the arrival time of the first record."""
+        return self.time if self.time is not None else self.records[0].received_at
+
+    @property
+    def is_traceback(self) -> bool:
+        """Return True when the event was assembled from a multi-line traceback."""
+        return len(self.records) > 1

@@ -1,0 +1,60 @@
+"""The one `Settings` class: environment variables prefixed `DRAINWATCH_`, or a `.env` file.
+
+Built by the app factory or the CLI, never at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+BUNDLED_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bundled(name: str) -> Path:
+    """Return the bundled `patterns/` or `templates/` directory beside the package."""
+    for base in (BUNDLED_ROOT, Path(__file__).resolve().parent / "_data"):
+        candidate = base / name
+        if candidate.is_dir():
+            return candidate
+    return BUNDLED_ROOT / name
+
+
+class Settings(BaseSettings):
+    """Everything drainwatch can be told from outside its code."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DRAINWATCH_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite:///./drainwatch.db"
+    ingest_token: str | None = None
+    patterns_dir: Path | None = None
+    spool_dir: Path = Path("./spool")
+    public_url: str = "http://127.0.0.1:8000"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    slack_webhook_url: str | None = None
+    admin_user: str = "admin"
+    admin_password: str | None = None
+    retention_days: int = 30
+
+    bundled_patterns_dir: Path = Field(default_factory=lambda: _bundled("patterns"))
+    templates_dir: Path = Field(default_factory=lambda: _bundled("templates"))
+
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_decoded_bytes: int = 50 * 1024 * 1024
+    max_lines_per_batch: int = 100_000
+    max_line_bytes: int = 64 * 1024
+    spool_max_bytes: int = 1024 * 1024 * 1024
+    traceback_gap_seconds: float = 5.0
+    process_interval_seconds: float = 0.2
+
+    @property
+    def pattern_dirs(self) -> tuple[Path, ...]:
+        """Return the signature directories to load; a later one's ids replace an earlier one's."""
+        if self.patterns_dir is None:
+            return (self.bundled_patterns_dir,)
+        return (self.bundled_patterns_dir, self.patterns_dir)

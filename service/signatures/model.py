@@ -1,0 +1,85 @@
+"""The parsed, immutable form of one signature file, and the hit it produces."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from service.ingest.records import Event
+
+Severity = Literal["critical", "high", "medium", "low"]
+RuleKind = Literal["single", "pair"]
+Role = Literal["open", "close"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """What the report says about a signature: why it happens, how to fix and verify it.
+
+    Text may hold `{field}` placeholders, filled from the fields a hit captured.
+    """
+
+    root_cause: str
+    fix: str
+    verification: tuple[str, ...] = ()
+    prevention: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """Knowledge that replaces the default when captured fields equal `when`."""
+
+    when: Mapping[str, str]
+    knowledge: Knowledge
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """An embedded example: text that must match (with fields) or must not (near miss)."""
+
+    text: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    matches: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """One signature file, validated."""
+
+    id: str
+    title: str
+    severity: Severity
+    description: str
+    kind: RuleKind
+    priority: int
+    group_by: tuple[str, ...]
+    knowledge: Knowledge
+    references: tuple[str, ...] = ()
+    variants: tuple[Variant, ...] = ()
+    examples: tuple[Example, ...] = ()
+    quiet_minutes: int = 60
+    path: str = ""
+
+    def knowledge_for(self, fields: Mapping[str, str]) -> Knowledge:
+        """Return the knowledge that fits the captured fields: a matching variant, else the default."""
+        for variant in self.variants:
+            if all(fields.get(key) == value for key, value in variant.when.items()):
+                return variant.knowledge
+        return self.knowledge
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """An event matched by a signature; `role` is `close` for a pair rule's recovery line."""
+
+    signature: Signature
+    event: Event
+    fields: Mapping[str, str]
+    role: Role = "open"
+
+    @property
+    def group_key(self) -> tuple[str, ...]:
+        """Return the values of the signature's grouping fields, in order."""
+        return tuple(self.fields.get(name, "") for name in self.signature.group_by)
