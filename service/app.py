@@ -1,0 +1,143 @@
+"""The app factory: builds the runtime from settings, wires routes, errors and headers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from urllib.parse import quote
+
+from service import __version__
+from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
+from service.errors import ApiError
+from service.metrics import Metrics
+from service.processor import Processor
+from service.reports.render import report_environment
+from service.runtime import Runtime, SignatureBook
+from service.settings import Settings
+from service.spool.store import Spool
+from service.users import ensure_admin
+from service.web import api, drains, health, pages
+from service.web.deps import LoginRequired
+
+log = logging.getLogger("drainwatch")
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Open the database (migrated), the spool and the signatures; do not start threads yet."""
+    engine = create_db_engine(settings.database_url)
+    upgrade_schema(engine)
+    book = SignatureBook(settings)
+    spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
+    processor = Processor(
+        engine=engine,
+        spool=spool,
+        matcher=lambda: book.matcher,
+        gap_seconds=settings.traceback_gap_seconds,
+        interval_seconds=settings.process_interval_seconds,
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        book=book,
+        spool=spool,
+        processor=processor,
+        metrics=Metrics(),
+        report_env=report_environment(settings.templates_dir),
+    )
+
+
+def bootstrap_admin(runtime: Runtime) -> None:
+    """Make sure the first user exists; print a generated password once, to the console."""
+    settings = runtime.settings
+    with session_scope(runtime.engine) as session:
+        generated = ensure_admin(session, settings.admin_user, settings.admin_password, now=utcnow())
+    if generated is not None:
+        print(  # noqa: T201 - shown once, by design, to whoever started the server
+            f"drainwatch: created user {settings.admin_user!r} with password {generated}\n"
+            "drainwatch: it is stored only as a hash and will not be shown again.",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def create_app(settings: Settings | None = None, *, start_processor: bool = True) -> FastAPI:
+    """Return the drainwatch ASGI app for these settings."""
+    settings = settings or Settings()
+    runtime = build_runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        bootstrap_admin(runtime)
+        if start_processor:
+            runtime.processor.start()
+        runtime.started.set()
+        try:
+            yield
+        finally:
+            runtime.processor.stop()
+            runtime.spool.close()
+            runtime.engine.dispose()
+
+    app = FastAPI(title="drainwatch", version=__version__, lifespan=lifespan)
+    app.state.runtime = runtime
+    app.state.templates = pages.page_templates(settings.templates_dir)
+    app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
+    for module in (health, drains, api, pages):
+        app.include_router(module.router)
+    _install_error_handlers(app)
+    _install_headers(app)
+    return app
+
+
+def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        if request.url.path.startswith("/drains/"):
+            request.app.state.runtime.metrics.requests_rejected.labels(error=error.code).inc()
+        return _error(error.status, error.code, error.detail, error.headers)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(_request: Request, error: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={quote(error.next_path)}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in error.errors()
+        )
+        return _error(422, "invalid_request", problems or "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        return _error(error.status_code, code, str(error.detail), dict(error.headers or {}))
+
+
+def _install_headers(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response

@@ -1,0 +1,95 @@
+"""`drainwatch scan PATH...`: offline diagnosis of log files, no server, no database left behind."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the `scan` subcommand."""
+    parser = subparsers.add_parser("scan", help="diagnose log files offline and print the incidents")
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="log files; '-' is stdin; .gz is read transparently")
+    parser.add_argument("--source", help="source name for every line (default: the file name)")
+    parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
+    parser.add_argument("--out", type=Path, help="write one markdown outage report per incident into this directory")
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="keep the incidents in this database (default: in memory, nothing left behind)",
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Scan, then print the incidents in the chosen format."""
+    from sqlmodel import Session, col, select
+
+    from service.db import create_db_engine, upgrade_schema, utcnow
+    from service.errors import InputError
+    from service.incidents.queries import incident_json
+    from service.models import Incident
+    from service.reports.render import report_environment
+    from service.runtime import SignatureBook
+    from service.scan import ScanInput, scan_inputs, source_name_for
+    from service.settings import Settings
+
+    settings = Settings()
+    engine = create_db_engine(args.database or "sqlite://")
+    upgrade_schema(engine)
+    book = SignatureBook(settings)
+    inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
+    try:
+        lines = scan_inputs(engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds)
+    except InputError as error:
+        print(f"drainwatch: cannot read {error}", file=sys.stderr)
+        return 2
+    env = report_environment(settings.templates_dir)
+    signatures = {s.id: s for s in book.signatures}
+    with Session(engine) as session:
+        incidents = list(session.exec(select(Incident).order_by(col(Incident.id))).all())
+        reports = {i.id: _markdown(session, i, signatures, settings.public_url, env) for i in incidents}
+    if args.out:
+        _write_reports(args.out, incidents, reports)
+    if args.format == "json":
+        payload = {"lines": lines, "incidents": [incident_json(i) for i in incidents]}
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    elif args.format == "markdown":
+        sys.stdout.write("\n\n".join(reports[i.id] for i in incidents))
+    else:
+        _print_text(lines, incidents)
+    return 0
+
+
+def _markdown(session: Any, incident: Any, signatures: Any, public_url: str, env: Any) -> str:
+    from service.reports.build import build_report
+    from service.reports.render import render_markdown
+
+    return render_markdown(build_report(session, incident, signatures, public_url=public_url), env)
+
+
+def _write_reports(out: Path, incidents: list[Any], reports: dict[Any, str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for incident in incidents:
+        path = out / f"incident-{incident.id:04d}-{incident.signature}.md"
+        path.write_text(reports[incident.id], encoding="utf-8")
+
+
+def _print_text(lines: int, incidents: list[Any]) -> None:
+    from service.reports.timefmt import stamp
+
+    print(f"{lines} lines, {len(incidents)} incident{'s' if len(incidents) != 1 else ''}")
+    for incident in incidents:
+        fields = ", ".join(f"{k}={v}" for k, v in sorted(incident.fields.items()))
+        print(
+            f"#{incident.id} [{incident.severity.upper()}] {incident.status:<8} {incident.signature}"
+            f"{' (' + fields + ')' if fields else ''}"
+        )
+        print(f"    {incident.title}")
+        print(
+            f"    source {incident.source}, {incident.occurrences} hit(s), "
+            f"{stamp(incident.first_seen)} .. {stamp(incident.last_seen)}"
+        )

@@ -1,0 +1,47 @@
+"""Prometheus metrics of one drainwatch process, in a registry of its own (one per app)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+
+
+class Metrics:
+    """The counters and gauges `/metrics` exposes."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.lines_accepted = Counter(
+            "drainwatch_lines_accepted",
+            "Log lines accepted into the spool.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.lines_rejected = Counter(
+            "drainwatch_lines_rejected",
+            "Log lines rejected inside accepted batches, by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.requests_rejected = Counter(
+            "drainwatch_ingest_rejected",
+            "Ingest requests answered with an error, by error code.",
+            ["error"],
+            registry=self.registry,
+        )
+        self.batches_duplicate = Counter(
+            "drainwatch_batches_duplicate",
+            "Batches whose idempotency key was seen before and so stored nothing.",
+            registry=self.registry,
+        )
+        self.spool_bytes = Gauge(
+            "drainwatch_spool_bytes", "Bytes of batches waiting in the spool.", registry=self.registry
+        )
+        self.signatures_disabled = Gauge(
+            "drainwatch_signatures_disabled",
+            "Signatures disabled because a regex timed out.",
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        """Return the metrics in Prometheus text format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,131 @@
+"""The tables: sources, incidents, the events that hit them, timeline entries, users, sessions.
+
+The schema itself is owned by the Alembic migrations in `service/migrations/`; a test keeps the
+two in agreement.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, text
+from sqlmodel import Field, SQLModel
+
+from service.db import UTCDateTime
+
+INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+
+
+class Source(SQLModel, table=True):
+    """A named log stream, with its hashed ingest token and line counters."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100, unique=True, index=True)
+    token_hash: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    lines_received: int = 0
+    lines_processed: int = 0
+    last_line_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IncidentBase(SQLModel):
+    """The fields every incident view shares."""
+
+    signature: str = Field(max_length=200, index=True)
+    title: str = Field(max_length=500)
+    severity: str = Field(max_length=20)
+    status: str = Field(default="open", max_length=20, index=True)
+    source: str = Field(max_length=100, foreign_key="source.name", index=True)
+    first_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    occurrences: int = 0
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Incident(IncidentBase, table=True):
+    """One failure, grouped by fingerprint, with a lifecycle: open -> acknowledged -> resolved."""
+
+    __table_args__ = (
+        Index(
+            "uq_incident_active_fingerprint",
+            "fingerprint",
+            unique=True,
+            sqlite_where=text("status != 'resolved'"),
+            postgresql_where=text("status != 'resolved'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    fingerprint: str = Field(max_length=64, index=True)
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    resolution: str = Field(default="", max_length=40)
+    previous_id: int | None = Field(default=None, foreign_key="incident.id")
+    note: str = Field(default="", sa_type=Text)
+
+
+class IncidentPublic(IncidentBase):
+    """An incident as the JSON API shows it."""
+
+    id: int
+
+
+class IncidentEvent(SQLModel, table=True):
+    """One event (a line, or a whole traceback) that hit an incident, redacted, kept whole."""
+
+    __tablename__ = "incident_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    instance: str = Field(default="", max_length=200)
+    role: str = Field(default="open", max_length=10)
+    text: str = Field(sa_type=Text)
+    fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TimelineEntry(SQLModel, table=True):
+    """A moment worth drawing: an incident opened or resolved, a deploy, a note."""
+
+    __tablename__ = "timeline_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100, foreign_key="source.name", index=True)
+    incident_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
+    time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    kind: str = Field(max_length=40)
+    text: str = Field(sa_type=Text)
+
+
+class User(SQLModel, table=True):
+    """A dashboard and API user; only the password's scrypt hash is stored."""
+
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=100, unique=True, index=True)
+    password_hash: str = Field(max_length=300)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginSession(SQLModel, table=True):
+    """A dashboard login; the cookie holds the token, the table only its hash."""
+
+    __tablename__ = "login_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class AppliedBatch(SQLModel, table=True):
+    """A spool batch whose lines are in the database, so a replay after a crash stores nothing."""
+
+    __tablename__ = "applied_batch"
+
+    key: str = Field(primary_key=True, max_length=100)
+    applied_at: datetime = Field(sa_type=UTCDateTime)

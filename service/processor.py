@@ -1,0 +1,140 @@
+"""The processor: one background thread that takes batches from the spool, assembles, matches,
+stores incidents, commits, and only then acknowledges the spool.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from service.db import session_scope, utcnow
+from service.incidents.intake import apply_events
+from service.ingest.assemble import Assembler
+from service.ingest.records import Event
+from service.models import AppliedBatch
+from service.signatures.engine import Matcher
+from service.sources import ensure_source
+from service.spool.store import Batch, Spool
+
+log = logging.getLogger("drainwatch.processor")
+
+
+class Processor:
+    """Moves batches from the spool into the database; safe to run alone in one thread."""
+
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        spool: Spool,
+        matcher: Callable[[], Matcher],
+        gap_seconds: float = 5.0,
+        interval_seconds: float = 0.2,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.engine = engine
+        self.spool = spool
+        self.matcher = matcher
+        self.gap_seconds = gap_seconds
+        self.interval_seconds = interval_seconds
+        self.clock = clock
+        self.assembler = Assembler(gap_seconds=gap_seconds)
+        self.last_error: str = ""
+        self.batches_done = 0
+        self._last_feed = time.monotonic()
+        self._held = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run_once(self, *, force_flush: bool = False) -> int:
+        """Process what waits in the spool; return the number of batches stored."""
+        with self._lock:
+            batches = self.spool.pending(limit=50)
+            idle = time.monotonic() - self._last_feed >= self.gap_seconds
+            if not batches and not (self._held and (idle or force_flush)):
+                return 0
+            before = copy.deepcopy(self.assembler)
+            try:
+                done = self._store(batches, flush=not batches and (idle or force_flush))
+            except SQLAlchemyError as error:
+                self.assembler = before
+                self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+                raise
+            self.last_error = ""
+            self.spool.ack([batch.seq for batch in batches])
+            self.batches_done += len(batches)
+            return done
+
+    def _store(self, batches: list[Batch], *, flush: bool) -> int:
+        now = self.clock()
+        matcher = self.matcher()
+        with session_scope(self.engine) as session:
+            processed: Counter[str] = Counter()
+            for batch in batches:
+                if session.get(AppliedBatch, batch.key) is not None:
+                    continue
+                self._receive(session, batch, now=now)
+                processed += apply_events(session, matcher, self._feed(batch), now=now)
+                session.add(AppliedBatch(key=batch.key, applied_at=now))
+            if flush:
+                processed += apply_events(session, matcher, self.assembler.flush(), now=now)
+                self._held = False
+            for name, lines in processed.items():
+                ensure_source(session, name, now=now).lines_processed += lines
+        return len(batches)
+
+    def _feed(self, batch: Batch) -> list[Event]:
+        events = self.assembler.feed(batch.records)
+        emitted = sum(len(event.records) for event in events)
+        self._held = self._held or emitted < len(batch.records)
+        self._last_feed = time.monotonic()
+        return events
+
+    @staticmethod
+    def _receive(session: Session, batch: Batch, *, now: datetime) -> None:
+        source = ensure_source(session, batch.source, now=now)
+        source.lines_received += len(batch.records)
+        source.last_line_at = max(filter(None, (source.last_line_at, batch.received_at)))
+        session.add(source)
+
+    def start(self) -> None:
+        """Start the background thread."""
+        self._thread = threading.Thread(target=self._loop, name="drainwatch-processor", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask the thread to finish what it holds and stop."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        backoff = self.interval_seconds
+        while not self._stop.is_set():
+            try:
+                busy = self.run_once()
+                backoff = self.interval_seconds
+            except SQLAlchemyError:
+                log.warning("database unavailable, batches stay in the spool: %s", self.last_error)
+                busy = 0
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("processor step failed; batches stay in the spool")
+                busy = 0
+                backoff = min(backoff * 2, 5.0)
+            if not busy:
+                self._stop.wait(backoff)
+        try:
+            self.run_once(force_flush=True)
+        except Exception:
+            log.exception("final flush failed; batches stay in the spool")

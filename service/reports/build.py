@@ -1,0 +1,158 @@
+"""Gather an incident's evidence and its signature's knowledge into one `OutageReport`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from service.ingest.assemble import assemble
+from service.ingest.headers import parse_text
+from service.ingest.records import Frame
+from service.models import Incident, IncidentEvent, TimelineEntry
+from service.reports.markdown import code
+from service.reports.timefmt import clock, duration, stamp
+from service.signatures.model import Knowledge, Signature
+
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+MAX_MESSAGES = 3
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of the report's timeline table."""
+
+    time: datetime | None
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class OutageReport:
+    """Everything a report says, in the order it says it."""
+
+    incident: Incident
+    signature: Signature | None
+    knowledge: Knowledge | None
+    summary: str
+    duration: str
+    instances: tuple[str, ...]
+    error_messages: tuple[str, ...]
+    frames: tuple[Frame, ...]
+    exception_type: str
+    timeline: tuple[TimelineRow, ...]
+    previous_id: int | None
+    url: str
+
+
+def fill(text: str, fields: Mapping[str, object]) -> str:
+    """Put captured field values into `{name}` placeholders, as inline code."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return code(str(fields[name])) if name in fields else match.group(0)
+
+    return _PLACEHOLDER.sub(value, text)
+
+
+def filled_knowledge(signature: Signature, fields: Mapping[str, object]) -> Knowledge:
+    """Return the signature's knowledge for these fields, with their values filled in."""
+    chosen = signature.knowledge_for({k: str(v) for k, v in fields.items()})
+    return Knowledge(
+        root_cause=fill(chosen.root_cause, fields),
+        fix=fill(chosen.fix, fields),
+        verification=tuple(fill(step, fields) for step in chosen.verification),
+        prevention=tuple(fill(step, fields) for step in chosen.prevention),
+    )
+
+
+def incident_duration(incident: Incident) -> timedelta | None:
+    """Return how long the incident lasted (to its resolution) or has lasted (to its last hit)."""
+    end = incident.resolved_at if incident.status == "resolved" else incident.last_seen
+    if incident.first_seen is None or end is None:
+        return None
+    return end - incident.first_seen
+
+
+def build_report(
+    session: Session,
+    incident: Incident,
+    signatures: Mapping[str, Signature],
+    *,
+    public_url: str,
+) -> OutageReport:
+    """Collect the evidence of one incident into a report."""
+    assert incident.id is not None
+    events = session.exec(
+        select(IncidentEvent)
+        .where(IncidentEvent.incident_id == incident.id)
+        .order_by(col(IncidentEvent.id))
+    ).all()
+    entries = session.exec(
+        select(TimelineEntry)
+        .where(TimelineEntry.incident_id == incident.id)
+        .order_by(col(TimelineEntry.id))
+    ).all()
+    signature = signatures.get(incident.signature)
+    frames, exception_type = _frames(events, incident.source)
+    return OutageReport(
+        incident=incident,
+        signature=signature,
+        knowledge=filled_knowledge(signature, incident.fields) if signature else None,
+        summary=_summary(incident, events),
+        duration=duration(incident_duration(incident)),
+        instances=tuple(sorted({e.instance for e in events if e.instance})),
+        error_messages=_distinct_messages(events),
+        frames=frames,
+        exception_type=exception_type,
+        timeline=tuple(TimelineRow(e.time, e.kind, e.text) for e in entries),
+        previous_id=incident.previous_id,
+        url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
+    )
+
+
+def _distinct_messages(events: Sequence[IncidentEvent]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for event in events:
+        key = event.text.strip()
+        if key and key not in seen:
+            seen[key] = None
+        if len(seen) >= MAX_MESSAGES:
+            break
+    return tuple(seen)
+
+
+def _frames(events: Sequence[IncidentEvent], source: str) -> tuple[tuple[Frame, ...], str]:
+    for event in events:
+        for assembled in assemble(parse_text(event.text, source=source)):
+            if assembled.frames:
+                return assembled.frames, assembled.exception_type
+    return (), ""
+
+
+def _summary(incident: Incident, events: Sequence[IncidentEvent]) -> str:
+    instances = len({e.instance for e in events if e.instance})
+    times = "once" if incident.occurrences == 1 else f"{incident.occurrences} times"
+    where = f" from {instances} instances" if instances > 1 else ""
+    span = (
+        f"first at {stamp(incident.first_seen)}, last at {clock(incident.last_seen)}"
+        if incident.first_seen
+        else "the log carried no times"
+    )
+    if incident.status == "resolved":
+        how = {
+            "recovered": "the log shows the recovery",
+            "quiet": "no new hits came in its quiet period",
+            "deploy": "a deploy after which it stayed silent",
+            "manual": "resolved by hand",
+        }.get(incident.resolution, incident.resolution)
+        state = f"Resolved at {stamp(incident.resolved_at)} ({how})"
+    else:
+        state = "Still open: no recovery signal in the log yet"
+    return (
+        f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; "
+        f"{span}. {state}."
+    )

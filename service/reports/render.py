@@ -1,0 +1,36 @@
+"""Render an `OutageReport` to markdown through `templates/reports/`, with text-safe filters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from service.reports import markdown, timefmt
+from service.reports.build import OutageReport
+
+
+def report_environment(templates_dir: Path) -> Environment:
+    """Return the Jinja environment for markdown reports (log text goes through the filters)."""
+    env = Environment(  # noqa: S701 - markdown output; log text is fenced or escaped by filters
+        loader=FileSystemLoader(templates_dir / "reports"),
+        autoescape=False,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        fence=markdown.fence,
+        code=markdown.code,
+        md=markdown.escape,
+        cell=markdown.cell,
+        stamp=timefmt.stamp,
+        clock=timefmt.clock,
+    )
+    return env
+
+
+def render_markdown(report: OutageReport, env: Environment) -> str:
+    """Return the report as markdown."""
+    return env.get_template("outage.md.j2").render(report=report, incident=report.incident)

@@ -1,0 +1,36 @@
+"""How reports write times and durations: UTC, second precision, plain words."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+
+def stamp(value: datetime | None) -> str:
+    """Return `2025-09-19 12:43:14 UTC`, or `unknown` when the log carried no time."""
+    if value is None:
+        return "unknown"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def clock(value: datetime | None) -> str:
+    """Return `12:43:14`, or `?` when the log carried no time."""
+    return value.astimezone(UTC).strftime("%H:%M:%S") if value is not None else "?"
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """Return the RFC 3339 form of `value`, or None."""
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def duration(delta: timedelta | None) -> str:
+    """Return `1 h 4 min 9 s`, `12 s`, or `unknown`."""
+    if delta is None:
+        return "unknown"
+    seconds = max(0, int(delta.total_seconds()))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [f"{hours} h"] if hours else []
+    if minutes or hours:
+        parts.append(f"{minutes} min")
+    parts.append(f"{secs} s")
+    return " ".join(parts)

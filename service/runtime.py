@@ -1,0 +1,61 @@
+"""What a running drainwatch holds: settings, engine, spool, the current matcher, the processor."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from jinja2 import Environment
+from sqlalchemy import Engine
+
+from service.metrics import Metrics
+from service.processor import Processor
+from service.signatures.engine import Matcher
+from service.signatures.loader import load_signatures
+from service.signatures.model import Signature
+from service.settings import Settings
+from service.spool.store import Spool
+
+
+class SignatureBook:
+    """The loaded signature set; reloading swaps a whole new matcher in at once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._matcher = self._build()
+
+    def _build(self) -> Matcher:
+        library = load_signatures(self._settings.pattern_dirs)
+        return Matcher(library.signatures)
+
+    @property
+    def matcher(self) -> Matcher:
+        """Return the matcher in force."""
+        return self._matcher
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        """Return the loaded signatures, sorted by id."""
+        return tuple(sorted(self._matcher.signatures, key=lambda s: s.id))
+
+    def reload(self) -> int:
+        """Load the signature files again and swap them in whole; return how many loaded."""
+        matcher = self._build()
+        with self._lock:
+            self._matcher = matcher
+        return len(matcher.signatures)
+
+
+@dataclass
+class Runtime:
+    """The objects one `drainwatch serve` process shares between requests and its processor."""
+
+    settings: Settings
+    engine: Engine
+    book: SignatureBook
+    spool: Spool
+    processor: Processor
+    metrics: Metrics
+    report_env: Environment
+    started: threading.Event = field(default_factory=threading.Event)

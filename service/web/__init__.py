@@ -1,0 +1,1 @@
+"""The HTTP face: ingest routes, the JSON API, the dashboard pages. Thin: it calls the domain."""

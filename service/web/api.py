@@ -1,0 +1,115 @@
+"""The JSON API: sources, incidents, signatures, and the markdown report. Login required."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from service.db import utcnow
+from service.errors import ApiError
+from service.incidents.queries import (
+    incident_detail_json,
+    incident_json,
+    list_incidents,
+    list_sources,
+    source_json,
+)
+from service.models import Incident, Source
+from service.reports.build import build_report
+from service.reports.render import render_markdown
+from service.signatures.loader import SignatureError
+from service.sources import get_source
+from service.web.deps import ApiUser, RuntimeDep, SessionDep
+from service.web.views import signature_json
+
+router = APIRouter(tags=["api"])
+
+
+@router.get("/api/sources")
+def sources(session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
+    """List sources with their line counters."""
+    pending = runtime.spool.pending_lines()
+    found = {s.name: source_json(s, pending.get(s.name, 0)) for s in list_sources(session)}
+    for name, lines in pending.items():
+        found.setdefault(name, _unstored_source(name, lines))
+    return {"sources": [found[name] for name in sorted(found)]}
+
+
+@router.get("/api/sources/{name}")
+def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
+    """Return one source's counters."""
+    pending = runtime.spool.pending_lines().get(name, 0)
+    stored = get_source(session, name)
+    if stored is not None:
+        return source_json(stored, pending)
+    if pending:
+        return _unstored_source(name, pending)
+    raise ApiError(404, "not_found", f"no source called {name!r}")
+
+
+def _unstored_source(name: str, pending: int) -> dict[str, Any]:
+    placeholder = Source(name=name, created_at=utcnow())
+    return {**source_json(placeholder, pending), "created_at": None}
+
+
+@router.get("/api/incidents")
+def incidents(
+    session: SessionDep,
+    _user: ApiUser,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    source: str | None = None,
+    signature: str | None = None,
+    limit: int = Query(500, ge=1, le=5000),
+) -> dict[str, Any]:
+    """List incidents, newest first."""
+    found = list_incidents(session, status=status, source=source, signature=signature, limit=limit)
+    return {"incidents": [incident_json(i) for i in found]}
+
+
+def load_incident(session: SessionDep, incident_id: int) -> Incident:
+    """Return the incident or answer 404."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise ApiError(404, "not_found", f"no incident #{incident_id}")
+    return incident
+
+
+@router.get("/api/incidents/{incident_id}")
+def incident(incident_id: int, session: SessionDep, _user: ApiUser) -> dict[str, Any]:
+    """Return one incident with its timeline and sample events."""
+    return incident_detail_json(session, load_incident(session, incident_id))
+
+
+@router.get("/incidents/{incident_id}/report.md", response_class=PlainTextResponse)
+def report_markdown(
+    incident_id: int, session: SessionDep, runtime: RuntimeDep, _user: ApiUser
+) -> PlainTextResponse:
+    """Return the outage report as markdown."""
+    found = load_incident(session, incident_id)
+    signatures = {s.id: s for s in runtime.book.signatures}
+    report = build_report(session, found, signatures, public_url=runtime.settings.public_url)
+    text = render_markdown(report, runtime.report_env)
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/patterns")
+def patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
+    """List the loaded signatures."""
+    disabled = runtime.book.matcher.disabled
+    return {
+        "patterns": [
+            signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures
+        ]
+    }
+
+
+@router.post("/api/patterns/reload")
+def reload_patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
+    """Load the signature files again and swap them in whole."""
+    try:
+        count = runtime.book.reload()
+    except SignatureError as error:
+        raise ApiError(400, "invalid_patterns", "; ".join(error.errors)) from error
+    return {"loaded": count, "reloaded_at": utcnow().isoformat()}

@@ -1,0 +1,56 @@
+"""Reading request bodies within limits: on the wire, and after gzip, without inflating bombs."""
+
+from __future__ import annotations
+
+import zlib
+
+from fastapi import Request
+
+from service.errors import ApiError
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """Return the raw body, answering 413 as soon as it grows past `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(f"the body declares {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(f"the body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_content(body: bytes, encoding: str, limit: int) -> bytes:
+    """Return the body with its Content-Encoding undone, answering 413 past `limit` bytes."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding not in ("gzip", "x-gzip"):
+        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; send gzip or none")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out: list[bytes] = []
+    size = 0
+    data = body
+    try:
+        while data:
+            piece = inflater.decompress(data, limit + 1 - size)
+            size += len(piece)
+            out.append(piece)
+            if size > limit:
+                raise _too_large(f"the body is over {limit} bytes after decompression")
+            data = inflater.unconsumed_tail
+            if inflater.eof:
+                break
+    except zlib.error as error:
+        raise ApiError(400, "bad_encoding", f"the gzip body could not be decompressed: {error}") from error
+    if not inflater.eof:
+        raise ApiError(400, "bad_encoding", "the gzip body is truncated")
+    return b"".join(out)
+
+
+def _too_large(detail: str) -> ApiError:
+    return ApiError(413, "payload_too_large", detail)

@@ -1,0 +1,162 @@
+"""The dashboard: overview, incidents, the outage-report page, signatures, sources, login."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+from sqlmodel import col, select
+
+from service.db import utcnow
+from service.incidents.queries import list_incidents, list_sources, source_json
+from service.models import IncidentEvent
+from service.reports import timefmt
+from service.reports.build import build_report
+from service.users import authenticate, end_login, start_login
+from service.web.api import load_incident
+from service.web.charts import bar_chart, hits_per_minute
+from service.web.deps import SESSION_COOKIE, PageUser, RuntimeDep, SessionDep
+
+router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+def page_templates(templates_dir: Path) -> Jinja2Templates:
+    """Return the HTML templates with autoescape on and the page filters registered."""
+    templates = Jinja2Templates(directory=templates_dir / "pages")
+    templates.env.autoescape = True
+    templates.env.filters.update(
+        stamp=timefmt.stamp,
+        clock=timefmt.clock,
+        markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
+    )
+    return templates
+
+
+def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(request, name, context)
+
+
+@router.get("/")
+def overview(request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
+    """Show open incidents by severity, the latest incidents, and the sources."""
+    open_incidents = list_incidents(session, status="open")
+    severities = {s: sum(1 for i in open_incidents if i.severity == s) for s in ("critical", "high", "medium", "low")}
+    pending = runtime.spool.pending_lines()
+    return _render(
+        request,
+        "overview.html.j2",
+        user=user,
+        severities=severities,
+        open_incidents=open_incidents[:20],
+        recent=list_incidents(session, limit=10),
+        sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+    )
+
+
+@router.get("/incidents")
+def incidents_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    status: str | None = None,
+    source: str | None = None,
+    signature: str | None = None,
+) -> HTMLResponse:
+    """List incidents with filters."""
+    status = status if status in ("open", "acknowledged", "resolved") else None
+    found = list_incidents(session, status=status, source=source or None, signature=signature or None)
+    return _render(
+        request, "incidents.html.j2", user=user, incidents=found,
+        filters={"status": status or "", "source": source or "", "signature": signature or ""},
+    )
+
+
+@router.get("/incidents/{incident_id}")
+def incident_page(
+    incident_id: int, request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
+) -> HTMLResponse:
+    """Show the outage report of one incident."""
+    incident = load_incident(session, incident_id)
+    signatures = {s.id: s for s in runtime.book.signatures}
+    report = build_report(session, incident, signatures, public_url=runtime.settings.public_url)
+    times = session.exec(
+        select(IncidentEvent.time).where(
+            IncidentEvent.incident_id == incident_id, col(IncidentEvent.time).is_not(None)
+        )
+    ).all()
+    chart = bar_chart(hits_per_minute([t for t in times if t is not None]), "hits per minute")
+    return _render(request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart)
+
+
+@router.get("/patterns")
+def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
+    """List the loaded signatures."""
+    return _render(
+        request, "patterns.html.j2", user=user,
+        signatures=runtime.book.signatures, disabled=runtime.book.matcher.disabled,
+    )
+
+
+@router.get("/sources")
+def sources_page(request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
+    """List the sources and their counters."""
+    pending = runtime.spool.pending_lines()
+    return _render(
+        request, "sources.html.j2", user=user,
+        sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+        public_url=runtime.settings.public_url.rstrip("/"),
+    )
+
+
+def _safe_next(next_path: str) -> str:
+    return next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
+
+
+@router.get("/login")
+def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+    """Show the login form."""
+    return _render(request, "login.html.j2", user=None, next=_safe_next(next), error="")
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/",  # noqa: A002
+) -> Response:
+    """Check credentials; on success set the session cookie and go where the user was headed."""
+    user = authenticate(session, username, password)
+    if user is None:
+        response = _render(request, "login.html.j2", user=None, next=_safe_next(next), error="Wrong user name or password.")
+        response.status_code = 401
+        return response
+    token = start_login(session, user, now=utcnow())
+    session.commit()
+    redirect = RedirectResponse(_safe_next(next), status_code=303)
+    redirect.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="lax",
+        secure=runtime.settings.public_url.startswith("https://"), max_age=7 * 24 * 3600,
+    )
+    return redirect
+
+
+@router.post("/logout")
+def logout(request: Request, session: SessionDep) -> RedirectResponse:
+    """End the login session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        end_login(session, token)
+        session.commit()
+    redirect = RedirectResponse("/login", status_code=303)
+    redirect.delete_cookie(SESSION_COOKIE)
+    return redirect
