@@ -75,6 +75,14 @@ class Processor:
             self.batches_done += len(batches)
             return done
 
+    def process_all(self) -> int:
+        """Process every waiting batch and flush held tracebacks; return the batches stored."""
+        done = 0
+        while batches := self.run_once():
+            done += batches
+        self.run_once(force_flush=True)
+        return done
+
     def _store(self, batches: list[Batch], *, flush: bool) -> int:
         now = self.clock()
         matcher = self.matcher()

@@ -1,0 +1,1 @@
+"""The spool: accepted batches wait here durably until the processor has stored their incidents."""

@@ -1,0 +1,54 @@
+"""Records to bytes and back, for the spool: compact JSON, one object per record."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from service.ingest.records import LogRecord
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+
+def encode_records(records: list[LogRecord]) -> bytes:
+    """Return the records as compact JSON bytes."""
+    rows = [
+        [
+            r.message,
+            r.source,
+            _time(r.time),
+            _time(r.received_at),
+            r.instance,
+            r.stream,
+            r.level,
+            r.headed,
+            r.seq,
+        ]
+        for r in records
+    ]
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def decode_records(data: bytes) -> list[LogRecord]:
+    """Return the records encoded by `encode_records`."""
+    return [
+        LogRecord(
+            message=row[0],
+            source=row[1],
+            time=_parse_time(row[2]),
+            received_at=_parse_time(row[3]),
+            instance=row[4],
+            stream=row[5],
+            level=row[6],
+            headed=bool(row[7]),
+            seq=int(row[8]),
+        )
+        for row in json.loads(data)
+    ]

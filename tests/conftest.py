@@ -1,0 +1,106 @@
+"""Shared fixtures: a migrated database per test (SQLite always, PostgreSQL when configured),
+settings pointing at it, and an app with its processor driven by hand."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from service.db import create_db_engine, upgrade_schema
+from service.settings import Settings
+
+POSTGRES_URL = os.environ.get("DRAINWATCH_TEST_DATABASE_URL", "")
+ADMIN = ("admin", "correct horse battery staple")
+INGEST_TOKEN = "test-ingest-token"
+ROOT = Path(__file__).resolve().parent.parent
+
+BACKENDS = [
+    "sqlite",
+    pytest.param(
+        "postgresql",
+        marks=[
+            pytest.mark.postgres,
+            pytest.mark.skipif(
+                not POSTGRES_URL,
+                reason="DRAINWATCH_TEST_DATABASE_URL is not set: PostgreSQL variant skipped",
+            ),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Yield the URL of an empty, isolated database: a SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'drainwatch.db'}"
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """Yield a migrated engine on the test database."""
+    engine = create_db_engine(database_url)
+    upgrade_schema(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Return settings for a test server on the test database with a known admin and token."""
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=database_url,
+        spool_dir=tmp_path / "spool",
+        ingest_token=INGEST_TOKEN,
+        admin_user=ADMIN[0],
+        admin_password=ADMIN[1],
+        public_url="http://drainwatch.test",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """Yield a client of an app whose processor runs only when a test calls it."""
+    from service.app import create_app
+
+    app = create_app(settings, start_processor=False)
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def runtime(client: TestClient) -> Any:
+    """Return the runtime behind `client`."""
+    return client.app.state.runtime  # type: ignore[attr-defined]
+
+
+def post_lines(client: TestClient, source: str, text_body: str, **headers: str) -> dict[str, object]:
+    """Post a text/plain batch with the ingest token and return the 202 body."""
+    response = client.post(
+        f"/drains/{source}",
+        content=text_body.encode("utf-8"),
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "text/plain", **headers},
+    )
+    assert response.status_code == 202, response.text
+    body: dict[str, object] = response.json()
+    return body

@@ -1,0 +1,55 @@
+"""The schema: migrations and models agree, datetimes come back UTC-aware on every database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from service.db import create_db_engine, upgrade_schema
+from service.models import Source, SQLModel
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, SQLModel.metadata)
+    assert differences == []
+
+
+def test_upgrade_twice_is_harmless(engine: Engine) -> None:
+    upgrade_schema(engine)
+    with Session(engine) as session:
+        assert session.exec(select(Source)).all() == []
+
+
+def test_datetimes_come_back_utc_aware(engine: Engine) -> None:
+    moment = datetime(2025, 9, 19, 14, 43, 14, tzinfo=timezone(timedelta(hours=2)))
+    with Session(engine) as session:
+        session.add(Source(name="api", created_at=moment))
+        session.commit()
+    with Session(engine) as session:
+        stored = session.exec(select(Source)).one()
+    assert stored.created_at == moment
+    assert stored.created_at.tzinfo is not None
+    assert stored.created_at.utcoffset() == timedelta(0)
+    assert stored.created_at == datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
+
+
+def test_naive_datetimes_are_refused(engine: Engine) -> None:
+    with Session(engine) as session:
+        session.add(Source(name="api", created_at=datetime(2025, 9, 19, 12, 0)))  # noqa: DTZ001
+        with pytest.raises(Exception, match="naive datetime"):
+            session.commit()
+
+
+def test_sqlite_engine_uses_wal_and_foreign_keys(tmp_path: object) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path}/x.db")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
