@@ -94,13 +94,35 @@ def runtime(client: TestClient) -> Any:
     return client.app.state.runtime  # type: ignore[attr-defined]
 
 
-def post_lines(client: TestClient, source: str, text_body: str, **headers: str) -> dict[str, object]:
+def post_lines(
+    client: TestClient, source: str, text_body: str, **headers: str
+) -> dict[str, object]:
     """Post a text/plain batch with the ingest token and return the 202 body."""
     response = client.post(
         f"/drains/{source}",
         content=text_body.encode("utf-8"),
-        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "text/plain", **headers},
+        headers={
+            "Authorization": f"Bearer {INGEST_TOKEN}",
+            "Content-Type": "text/plain",
+            **headers,
+        },
     )
     assert response.status_code == 202, response.text
     body: dict[str, object] = response.json()
     return body
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say once, plainly, when the PostgreSQL variants were skipped."""
+    if POSTGRES_URL:
+        terminalreporter.write_line(
+            f"database tests ran on SQLite and on PostgreSQL ({POSTGRES_URL})"
+        )
+        return
+    skipped = sum(
+        1 for report in terminalreporter.stats.get("skipped", []) if "[postgresql]" in report.nodeid
+    )
+    terminalreporter.write_line(
+        f"PostgreSQL not configured: {skipped} PostgreSQL test variants skipped "
+        "(set DRAINWATCH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test to run them)"
+    )

@@ -11,11 +11,20 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the `scan` subcommand."""
-    parser = subparsers.add_parser("scan", help="diagnose log files offline and print the incidents")
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="log files; '-' is stdin; .gz is read transparently")
+    parser = subparsers.add_parser(
+        "scan", help="diagnose log files offline and print the incidents"
+    )
+    parser.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="log files; '-' is stdin; .gz is read transparently",
+    )
     parser.add_argument("--source", help="source name for every line (default: the file name)")
     parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
-    parser.add_argument("--out", type=Path, help="write one markdown outage report per incident into this directory")
+    parser.add_argument(
+        "--out", type=Path, help="write one markdown outage report per incident into this directory"
+    )
     parser.add_argument(
         "--database",
         metavar="URL",
@@ -43,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     book = SignatureBook(settings)
     inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
     try:
-        lines = scan_inputs(engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds)
+        lines = scan_inputs(
+            engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds
+        )
     except InputError as error:
         print(f"drainwatch: cannot read {error}", file=sys.stderr)
         return 2
@@ -51,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     signatures = {s.id: s for s in book.signatures}
     with Session(engine) as session:
         incidents = list(session.exec(select(Incident).order_by(col(Incident.id))).all())
-        reports = {i.id: _markdown(session, i, signatures, settings.public_url, env) for i in incidents}
+        reports = {
+            i.id: _markdown(session, i, signatures, settings.public_url, env) for i in incidents
+        }
     if args.out:
         _write_reports(args.out, incidents, reports)
     if args.format == "json":
@@ -84,10 +97,8 @@ def _print_text(lines: int, incidents: list[Any]) -> None:
     print(f"{lines} lines, {len(incidents)} incident{'s' if len(incidents) != 1 else ''}")
     for incident in incidents:
         fields = ", ".join(f"{k}={v}" for k, v in sorted(incident.fields.items()))
-        print(
-            f"#{incident.id} [{incident.severity.upper()}] {incident.status:<8} {incident.signature}"
-            f"{' (' + fields + ')' if fields else ''}"
-        )
+        head = f"#{incident.id} [{incident.severity.upper()}] {incident.status:<8}"
+        print(f"{head} {incident.signature}{' (' + fields + ')' if fields else ''}")
         print(f"    {incident.title}")
         print(
             f"    source {incident.source}, {incident.occurrences} hit(s), "

@@ -1,8 +1,9 @@
 """Alembic environment: runs on the connection drainwatch hands it (see `service.db`)."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
-from service.models import SQLModel
+import service.models  # noqa: F401 - registers the tables on SQLModel.metadata
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -16,8 +16,10 @@ from service.models import Incident, IncidentEvent, TimelineEntry
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Knowledge, Signature
+from service.signatures.schema import fill_placeholders
 
-_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+# Captured values land inside prose and code spans alike, so only characters inert in both pass.
+_UNSAFE = re.compile(r"[^\w.:/@=+, -]")
 MAX_MESSAGES = 3
 
 
@@ -48,24 +50,24 @@ class OutageReport:
     url: str
 
 
-def fill(text: str, fields: Mapping[str, object]) -> str:
-    """Put captured field values into `{name}` placeholders, as inline code."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        return code(str(fields[name])) if name in fields else match.group(0)
-
-    return _PLACEHOLDER.sub(value, text)
+def inert(value: object) -> str:
+    """Return a captured value with every character that markdown could act on replaced by `?`."""
+    return _UNSAFE.sub("?", str(value))[:200]
 
 
 def filled_knowledge(signature: Signature, fields: Mapping[str, object]) -> Knowledge:
-    """Return the signature's knowledge for these fields, with their values filled in."""
-    chosen = signature.knowledge_for({k: str(v) for k, v in fields.items()})
+    """Return the signature's knowledge for these fields, with their (inert) values filled in."""
+    values = {name: inert(value) for name, value in fields.items()}
+    chosen = signature.knowledge_for(values)
+
+    def fill(text: str) -> str:
+        return fill_placeholders(text, values)
+
     return Knowledge(
-        root_cause=fill(chosen.root_cause, fields),
-        fix=fill(chosen.fix, fields),
-        verification=tuple(fill(step, fields) for step in chosen.verification),
-        prevention=tuple(fill(step, fields) for step in chosen.prevention),
+        root_cause=fill(chosen.root_cause),
+        fix=fill(chosen.fix),
+        verification=tuple(fill(step) for step in chosen.verification),
+        prevention=tuple(fill(step) for step in chosen.prevention),
     )
 
 
@@ -153,6 +155,5 @@ def _summary(incident: Incident, events: Sequence[IncidentEvent]) -> str:
     else:
         state = "Still open: no recovery signal in the log yet"
     return (
-        f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; "
-        f"{span}. {state}."
+        f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; {span}. {state}."
     )

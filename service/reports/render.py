@@ -12,9 +12,9 @@ from service.reports.build import OutageReport
 
 def report_environment(templates_dir: Path) -> Environment:
     """Return the Jinja environment for markdown reports (log text goes through the filters)."""
-    env = Environment(  # noqa: S701 - markdown output; log text is fenced or escaped by filters
+    env = Environment(
         loader=FileSystemLoader(templates_dir / "reports"),
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - markdown output; log text is fenced or escaped by filters
         undefined=StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,

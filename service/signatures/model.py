@@ -63,7 +63,7 @@ class Signature:
     path: str = ""
 
     def knowledge_for(self, fields: Mapping[str, str]) -> Knowledge:
-        """Return the knowledge that fits the captured fields: a matching variant, else the default."""
+        """Return the knowledge for these fields: a matching variant's, else the default."""
         for variant in self.variants:
             if all(fields.get(key) == value for key, value in variant.when.items()):
                 return variant.knowledge

@@ -98,11 +98,7 @@ def report_markdown(
 def patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List the loaded signatures."""
     disabled = runtime.book.matcher.disabled
-    return {
-        "patterns": [
-            signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures
-        ]
-    }
+    return {"patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures]}
 
 
 @router.post("/api/patterns/reload")

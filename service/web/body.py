@@ -30,7 +30,11 @@ def decode_content(body: bytes, encoding: str, limit: int) -> bytes:
     if encoding in ("", "identity"):
         return body
     if encoding not in ("gzip", "x-gzip"):
-        raise ApiError(415, "unsupported_encoding", f"Content-Encoding {encoding!r} is not supported; send gzip or none")
+        raise ApiError(
+            415,
+            "unsupported_encoding",
+            f"Content-Encoding {encoding!r} is not supported; send gzip or none",
+        )
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out: list[bytes] = []
     size = 0
@@ -46,7 +50,9 @@ def decode_content(body: bytes, encoding: str, limit: int) -> bytes:
             if inflater.eof:
                 break
     except zlib.error as error:
-        raise ApiError(400, "bad_encoding", f"the gzip body could not be decompressed: {error}") from error
+        raise ApiError(
+            400, "bad_encoding", f"the gzip body could not be decompressed: {error}"
+        ) from error
     if not inflater.eof:
         raise ApiError(400, "bad_encoding", "the gzip body is truncated")
     return b"".join(out)

@@ -43,10 +43,11 @@ def bar_chart(rows: Sequence[tuple[datetime, int]], label: str) -> Markup:
             f'height="{height:.1f}"><title>{title}</title></rect>'
         )
     first, last = rows[0][0], rows[-1][0]
-    return Markup(  # noqa: S704 - every value interpolated here is a number or a formatted time
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(label)}">'
-        f"{''.join(bars)}"
+    svg = (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-label="{escape(label)}">{"".join(bars)}'
         f'<text x="0" y="{HEIGHT - 1}">{first:%H:%M}</text>'
-        f'<text x="{WIDTH}" y="{HEIGHT - 1}" text-anchor="end">{last:%H:%M} UTC, peak {peak}/min</text>'
-        "</svg>"
+        f'<text x="{WIDTH}" y="{HEIGHT - 1}" text-anchor="end">'
+        f"{last:%H:%M} UTC, peak {peak}/min</text></svg>"
     )
+    return Markup(svg)  # noqa: S704 - every value interpolated here is a number or a time

@@ -44,7 +44,9 @@ def authorize_ingest(source: str, request: Request, runtime: RuntimeDep) -> str:
         raise ApiError(400, "bad_source", str(error)) from error
     token = presented_token(request)
     if token is None:
-        raise ApiError(401, "unauthorized", "send the ingest token as Bearer, Basic password or ?token=")
+        raise ApiError(
+            401, "unauthorized", "send the ingest token as Bearer, Basic password or ?token="
+        )
     expected = runtime.settings.ingest_token
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return source
@@ -54,7 +56,9 @@ def authorize_ingest(source: str, request: Request, runtime: RuntimeDep) -> str:
             token_hash = known.token_hash if known else None
     except SQLAlchemyError as error:
         raise ApiError(
-            503, "unavailable", "the token cannot be checked while the database is down",
+            503,
+            "unavailable",
+            "the token cannot be checked while the database is down",
             headers={"Retry-After": "5"},
         ) from error
     if not token_matches(token, token_hash):
@@ -78,8 +82,12 @@ def drain(
     settings = runtime.settings
     content_type = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
     if content_type not in TEXT_TYPES:
-        raise ApiError(415, "unsupported_media_type", f"Content-Type {content_type!r} is not supported")
-    data = decode_content(body, request.headers.get("content-encoding", ""), settings.max_decoded_bytes)
+        raise ApiError(
+            415, "unsupported_media_type", f"Content-Type {content_type!r} is not supported"
+        )
+    data = decode_content(
+        body, request.headers.get("content-encoding", ""), settings.max_decoded_bytes
+    )
     now = utcnow()
     records = parse_text(
         decode_bytes(data), source=source, received_at=now, max_line_bytes=settings.max_line_bytes
@@ -95,7 +103,12 @@ def drain(
     except SpoolFull as error:
         raise ApiError(503, "spool_full", str(error), headers={"Retry-After": "10"}) from error
     except SpoolError as error:
-        raise ApiError(503, "unavailable", f"the batch could not be made durable: {error}", headers={"Retry-After": "5"}) from error
+        raise ApiError(
+            503,
+            "unavailable",
+            f"the batch could not be made durable: {error}",
+            headers={"Retry-After": "5"},
+        ) from error
     runtime.metrics.lines_accepted.labels(source=source).inc(len(records))
     for reason, count in reasons.items():
         runtime.metrics.lines_rejected.labels(reason=reason).inc(count)

@@ -44,10 +44,15 @@ def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
 
 
 @router.get("/")
-def overview(request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
+def overview(
+    request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
+) -> HTMLResponse:
     """Show open incidents by severity, the latest incidents, and the sources."""
     open_incidents = list_incidents(session, status="open")
-    severities = {s: sum(1 for i in open_incidents if i.severity == s) for s in ("critical", "high", "medium", "low")}
+    severities = {
+        s: sum(1 for i in open_incidents if i.severity == s)
+        for s in ("critical", "high", "medium", "low")
+    }
     pending = runtime.spool.pending_lines()
     return _render(
         request,
@@ -71,9 +76,14 @@ def incidents_page(
 ) -> HTMLResponse:
     """List incidents with filters."""
     status = status if status in ("open", "acknowledged", "resolved") else None
-    found = list_incidents(session, status=status, source=source or None, signature=signature or None)
+    found = list_incidents(
+        session, status=status, source=source or None, signature=signature or None
+    )
     return _render(
-        request, "incidents.html.j2", user=user, incidents=found,
+        request,
+        "incidents.html.j2",
+        user=user,
+        incidents=found,
         filters={"status": status or "", "source": source or "", "signature": signature or ""},
     )
 
@@ -92,24 +102,33 @@ def incident_page(
         )
     ).all()
     chart = bar_chart(hits_per_minute([t for t in times if t is not None]), "hits per minute")
-    return _render(request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart)
+    return _render(
+        request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart
+    )
 
 
 @router.get("/patterns")
 def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
     """List the loaded signatures."""
     return _render(
-        request, "patterns.html.j2", user=user,
-        signatures=runtime.book.signatures, disabled=runtime.book.matcher.disabled,
+        request,
+        "patterns.html.j2",
+        user=user,
+        signatures=runtime.book.signatures,
+        disabled=runtime.book.matcher.disabled,
     )
 
 
 @router.get("/sources")
-def sources_page(request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
+def sources_page(
+    request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
+) -> HTMLResponse:
     """List the sources and their counters."""
     pending = runtime.spool.pending_lines()
     return _render(
-        request, "sources.html.j2", user=user,
+        request,
+        "sources.html.j2",
+        user=user,
         sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
         public_url=runtime.settings.public_url.rstrip("/"),
     )
@@ -120,7 +139,7 @@ def _safe_next(next_path: str) -> str:
 
 
 @router.get("/login")
-def login_form(request: Request, next: str = "/") -> HTMLResponse:  # noqa: A002
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
     """Show the login form."""
     return _render(request, "login.html.j2", user=None, next=_safe_next(next), error="")
 
@@ -132,20 +151,30 @@ def login(
     runtime: RuntimeDep,
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",  # noqa: A002
+    next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check credentials; on success set the session cookie and go where the user was headed."""
     user = authenticate(session, username, password)
     if user is None:
-        response = _render(request, "login.html.j2", user=None, next=_safe_next(next), error="Wrong user name or password.")
+        response = _render(
+            request,
+            "login.html.j2",
+            user=None,
+            next=_safe_next(next),
+            error="Wrong user name or password.",
+        )
         response.status_code = 401
         return response
     token = start_login(session, user, now=utcnow())
     session.commit()
     redirect = RedirectResponse(_safe_next(next), status_code=303)
     redirect.set_cookie(
-        SESSION_COOKIE, token, httponly=True, samesite="lax",
-        secure=runtime.settings.public_url.startswith("https://"), max_age=7 * 24 * 3600,
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.public_url.startswith("https://"),
+        max_age=7 * 24 * 3600,
     )
     return redirect
 

@@ -8,12 +8,10 @@ Create Date: 2026-11-22
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+import sqlmodel
 from alembic import op
 
-import sqlmodel
-
 import service.db
-
 
 revision: str = "0001"
 down_revision: str | None = None

@@ -1,0 +1,53 @@
+"""This project diagnoses async/sync session mix-ups; it must never contain one."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from service.web.deps import get_session
+
+
+def _depends_on(dependant: object, target: object) -> bool:
+    for sub in getattr(dependant, "dependencies", []):
+        if sub.call is target or _depends_on(sub, target):
+            return True
+    return False
+
+
+def api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Return every APIRoute, looking inside included routers."""
+    found: list[APIRoute] = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif hasattr(route, "original_router"):
+            found.extend(api_routes(route.original_router.routes))
+    return found
+
+
+def test_no_async_route_takes_a_database_session(client: TestClient) -> None:
+    routes = api_routes(client.app.routes)  # type: ignore[attr-defined]
+    assert "/drains/{source}" in {r.path for r in routes}
+    assert routes
+    offenders = [
+        r.path
+        for r in routes
+        if inspect.iscoroutinefunction(r.endpoint) and _depends_on(r.dependant, get_session)
+    ]
+    assert offenders == []
+
+
+def test_no_async_session_anywhere_in_the_package() -> None:
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "service"
+    found = [
+        str(p)
+        for p in root.rglob("*.py")
+        if "sqlalchemy.ext.asyncio" in p.read_text() or "sqlmodel.ext.asyncio" in p.read_text()
+    ]
+    assert found == []
