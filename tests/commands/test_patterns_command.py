@@ -1,0 +1,175 @@
+"""`drainwatch patterns check|test` through the real command line."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from service.cli import main
+
+BUNDLED = Path(__file__).resolve().parents[2] / "patterns"
+GREENLET = (
+    "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call await_only() "
+    "here. Was IO attempted in an unexpected place?"
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run every command in an empty directory with no drainwatch environment variables."""
+    monkeypatch.delenv("DRAINWATCH_PATTERNS_DIR", raising=False)
+    monkeypatch.delenv("DRAINWATCH_BUNDLED_PATTERNS_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_check_defaults_to_the_bundled_patterns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "check"]) == 0
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"ok: \d+ signatures, \d+ examples\n", out)
+
+
+def test_check_includes_the_configured_extra_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    extra = tmp_path / "extra"
+    (extra / "python").mkdir(parents=True)
+    source = BUNDLED / "python" / "python.name-error.toml"
+    (extra / "python" / "python.name-error.toml").write_text(
+        source.read_text(encoding="utf-8").replace('severity = "high"', 'severity = "loud"'),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("DRAINWATCH_PATTERNS_DIR", str(extra))
+    assert main(["patterns", "check"]) == 1
+    assert capsys.readouterr().out == (
+        "extra/python/python.name-error.toml: severity: must be one of "
+        "critical, high, medium, low; got 'loud'\n"
+    )
+
+
+def test_check_a_directory_prints_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad"
+    (bad / "demo").mkdir(parents=True)
+    (bad / "demo" / "demo.one.toml").write_text('id = "demo.one"\n', encoding="utf-8")
+    (bad / "demo" / "demo.two.toml").write_text("id = [", encoding="utf-8")
+    assert main(["patterns", "check", str(bad)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert "bad/demo/demo.one.toml: title: required key is missing" in lines
+    assert any(line.startswith("bad/demo/demo.two.toml: invalid TOML: ") for line in lines)
+    assert all(line.startswith("bad/demo/demo.") for line in lines)
+
+
+def test_check_a_good_directory(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "check", str(BUNDLED)]) == 0
+    assert capsys.readouterr().out.startswith("ok: ")
+
+
+def test_test_a_line_prints_the_winner_with_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "test", "NameError: name 'logger' is not defined"]) == 0
+    assert capsys.readouterr().out == (
+        "python.name-error  (high)  NameError: a name used at run time is not defined\n"
+        "  fields: name=logger\n"
+        "python.unhandled-exception  (medium)  Unhandled Python exception\n"
+        "  fields: exception_type=NameError message=name 'logger' is not defined\n"
+        "  overruled by python.name-error\n"
+    )
+
+
+def test_test_a_close_line_shows_its_role(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["patterns", "test", "[DB_RECOVERED] op=whatsapp_session_loop after 3 attempts"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert out.startswith("app.db-outage  (high)  ")
+    assert "  fields: attempts=3 op=whatsapp_session_loop\n" in out
+    assert "  role: close" in out
+
+
+def test_test_reports_no_match(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "test", "GET /healthz 200"]) == 0
+    assert capsys.readouterr().out == "no signature matched\n"
+
+
+def test_test_reads_a_file_and_splits_events(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(
+        "[2025-09-19 12:43:13 +0000] [27] [INFO] Booting worker with pid: 27\n"
+        f"[2025-09-19 12:43:14 +0000] [27] [ERROR] {GREENLET}\n"
+        "[2025-09-19 12:43:15 +0000] [27] [INFO] GET /healthz 200\n"
+        "[2025-09-19 12:43:16 +0000] [27] [WARNING] [DB_DOWN] op=loop try=1/5 sleep=2s reason=X\n",
+        encoding="utf-8",
+    )
+    assert main(["patterns", "test", "--file", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("line 2:\nsqlalchemy.missing-greenlet  (critical)  ")
+    assert "\n\nline 4:\napp.db-outage  (high)  " in out
+
+
+def test_test_reads_stdin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (
+        ["patterns", "test", "-"],
+        ["patterns", "test", "--file", "-"],
+        ["patterns", "test"],
+    ):
+        monkeypatch.setattr("sys.stdin", io.StringIO(GREENLET + "\n"))
+        assert main(argv) == 0
+        assert capsys.readouterr().out.startswith("sqlalchemy.missing-greenlet  (critical)")
+
+
+def test_test_json_lists_every_hit_winner_first(capsys: pytest.CaptureFixture[str]) -> None:
+    line = "ERROR: Pool class QueuePool cannot be used with asyncio engine"
+    assert main(["patterns", "test", "--format", "json", line]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload == {
+        "events": [
+            {
+                "first_line": 1,
+                "last_line": 1,
+                "hits": [
+                    {
+                        "signature": "sqlalchemy.async-pool-class",
+                        "title": "SQLAlchemy pool class does not fit the engine (pcls)",
+                        "severity": "critical",
+                        "priority": 90,
+                        "role": "open",
+                        "fields": {"engine": "asyncio", "pool": "QueuePool"},
+                        "winner": True,
+                    }
+                ],
+            }
+        ]
+    }
+
+
+def test_test_json_with_no_match_is_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "test", "--format", "json", "quiet"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"events": []}
+
+
+def test_test_escapes_control_characters_in_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patterns", "test", "[DB_DOWN] op=a\x1b[31mb try=1/5"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+
+
+def test_test_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["patterns", "test", "--file", str(tmp_path / "none.log")]) == 2
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_test_with_invalid_patterns_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "x.y.toml").write_text("id = 1", encoding="utf-8")
+    assert main(["patterns", "test", "--patterns", str(tmp_path / "bad"), "x"]) == 1
+    assert "bad/x.y.toml: id: expected a string, got an integer" in capsys.readouterr().err
