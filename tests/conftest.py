@@ -122,7 +122,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     skipped = sum(
         1 for report in terminalreporter.stats.get("skipped", []) if "[postgresql]" in report.nodeid
     )
-    terminalreporter.write_line(
-        f"PostgreSQL not configured: {skipped} PostgreSQL test variants skipped "
-        "(set DRAINWATCH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test to run them)"
-    )
+    if skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL not configured: {skipped} PostgreSQL test variants skipped (set "
+            "DRAINWATCH_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test)"
+        )

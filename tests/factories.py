@@ -15,14 +15,16 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def event(message: str, *, seconds: float | None = 0, source: str = "api", instance: str = "web.1") -> Event:
+def event(
+    message: str, *, seconds: float | None = 0, source: str = "api", instance: str = "web.1"
+) -> Event:
     """Return a one-record event at T0 + seconds (None for a line without time)."""
     time = at(seconds) if seconds is not None else None
     return Event(records=(LogRecord(message=message, source=source, time=time, instance=instance),))
 
 
 def signature(
-    id: str = "test.boom",  # noqa: A002
+    id: str = "test.boom",
     *,
     kind: str = "single",
     group_by: tuple[str, ...] = (),
@@ -38,7 +40,9 @@ def signature(
         kind=kind,  # type: ignore[arg-type]
         priority=priority,
         group_by=group_by,
-        knowledge=Knowledge(root_cause="Because {name}.", fix="Fix {name}.", verification=("Check.",)),
+        knowledge=Knowledge(
+            root_cause="Because {name}.", fix="Fix {name}.", verification=("Check.",)
+        ),
         quiet_minutes=quiet_minutes,
     )
 

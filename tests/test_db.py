@@ -42,7 +42,7 @@ def test_datetimes_come_back_utc_aware(engine: Engine) -> None:
 
 def test_naive_datetimes_are_refused(engine: Engine) -> None:
     with Session(engine) as session:
-        session.add(Source(name="api", created_at=datetime(2025, 9, 19, 12, 0)))  # noqa: DTZ001
+        session.add(Source(name="api", created_at=datetime(2025, 9, 19, 12, 0)))
         with pytest.raises(Exception, match="naive datetime"):
             session.commit()
 

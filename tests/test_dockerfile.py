@@ -23,7 +23,7 @@ def test_every_copied_path_exists() -> None:
 def test_commands_it_runs_exist_in_the_cli() -> None:
     parser = build_parser()
     parser.parse_args(["patterns", "check"])
-    cmd = re.search(r'^CMD (\[.*\])$', DOCKERFILE, re.M)
+    cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE, re.M)
     assert cmd is not None
     argv = [a.strip(' "') for a in cmd.group(1).strip("[]").split(",")]
     assert argv[0] == "drainwatch"

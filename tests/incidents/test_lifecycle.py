@@ -28,7 +28,10 @@ def test_hits_with_the_same_fingerprint_join_one_incident(engine: Engine) -> Non
         attach_hit(session, hit(sig, event("boom", seconds=30), name="db"), now=NOW)
         session.commit()
         found = incidents(session)
-        assert [(i.fields, i.occurrences) for i in found] == [({"name": "logger"}, 3), ({"name": "db"}, 1)]
+        assert [(i.fields, i.occurrences) for i in found] == [
+            ({"name": "logger"}, 3),
+            ({"name": "db"}, 1),
+        ]
         assert found[0].first_seen == at(0) and found[0].last_seen == at(20)
         assert len(session.exec(select(IncidentEvent)).all()) == 4
 
@@ -49,13 +52,19 @@ def test_pair_rule_close_resolves_at_the_recovery_time(engine: Engine) -> None:
         ensure_source(session, "api", now=NOW)
         for second in (0, 2, 6):
             attach_hit(session, hit(sig, event("[DB_DOWN]", seconds=second), op="loop"), now=NOW)
-        attach_hit(session, hit(sig, event("[DB_RECOVERED]", seconds=190), role="close", op="loop"), now=NOW)
+        attach_hit(
+            session,
+            hit(sig, event("[DB_RECOVERED]", seconds=190), role="close", op="loop"),
+            now=NOW,
+        )
         session.commit()
         [incident] = incidents(session)
         assert incident.status == "resolved" and incident.resolution == "recovered"
         assert incident.occurrences == 3
         assert incident.resolved_at == at(190) and incident.last_seen == at(190)
-        kinds = [t.kind for t in session.exec(select(TimelineEntry).order_by(col(TimelineEntry.id)))]
+        kinds = [
+            t.kind for t in session.exec(select(TimelineEntry).order_by(col(TimelineEntry.id)))
+        ]
         assert kinds == ["opened", "resolved"]
 
 
@@ -63,7 +72,10 @@ def test_close_without_an_open_incident_changes_nothing(engine: Engine) -> None:
     sig = signature("app.outage", kind="pair", group_by=("op",))
     with Session(engine) as session:
         ensure_source(session, "api", now=NOW)
-        assert attach_hit(session, hit(sig, event("[DB_RECOVERED]"), role="close", op="x"), now=NOW) is None
+        assert (
+            attach_hit(session, hit(sig, event("[DB_RECOVERED]"), role="close", op="x"), now=NOW)
+            is None
+        )
         assert incidents(session) == []
 
 

@@ -15,7 +15,9 @@ NOW = datetime(2025, 9, 19, 12, 0, tzinfo=UTC)
 
 def records(*messages: str, source: str = "api") -> list[LogRecord]:
     return [
-        LogRecord(message=m, source=source, received_at=NOW, time=NOW, level="ERROR", seq=i, headed=True)
+        LogRecord(
+            message=m, source=source, received_at=NOW, time=NOW, level="ERROR", seq=i, headed=True
+        )
         for i, m in enumerate(messages)
     ]
 

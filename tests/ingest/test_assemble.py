@@ -1,0 +1,492 @@
+"""Traceback assembly: headers joined, platforms' per-line prefixes, chains, cut-offs, gaps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.ingest.assemble import Assembler, assemble, exception_chain
+from service.ingest.headers import parse_text
+from service.ingest.records import Event, LogRecord
+
+MISSING_GREENLET = """\
+[2025-09-19 12:43:14 +0000] [27] [ERROR] Exception in ASGI application
+Traceback (most recent call last):
+  File "/opt/render/project/src/.venv/lib/python3.11/site-packages/uvicorn/protocols/http/httptools_impl.py", line 409, in run_asgi
+    result = await app(  # type: ignore[func-returns-value]
+             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/opt/render/project/src/app/api/api_v1/endpoints/auth.py", line 212, in refresh_token
+    user = db.query(User).filter(User.auth0_id == auth0_user_id).first()
+           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+  File "/opt/render/project/src/.venv/lib/python3.11/site-packages/sqlalchemy/util/_concurrency_py3k.py", line 123, in await_only
+    raise exc.MissingGreenlet(
+sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call await_only() here.
+Was IO attempted in an unexpected place?
+(Background on this error at: https://sqlalche.me/e/20/xd2s )
+[2025-09-19 12:43:15 +0000] [27] [INFO] Handling signal: term
+"""
+
+HEROKU = """\
+2025-09-19T12:43:14.100000+00:00 app[web.1]: ERROR:    Exception in ASGI application
+2025-09-19T12:43:14.100100+00:00 app[web.1]: Traceback (most recent call last):
+2025-09-19T12:43:14.100200+00:00 app[web.1]:   File "/app/app/auth.py", line 212, in refresh_token
+2025-09-19T12:43:14.100300+00:00 app[web.1]:     user = await get_user(db, user_id)
+2025-09-19T12:43:14.100350+00:00 heroku[router]: at=info method=GET path="/health" status=200
+2025-09-19T12:43:14.100400+00:00 app[web.1]:   File "/app/app/users.py", line 40, in get_user
+2025-09-19T12:43:14.100500+00:00 app[web.1]:     return db.query(User).get(user_id)
+2025-09-19T12:43:14.100600+00:00 app[web.1]: sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called; can't call await_only() here.
+2025-09-19T12:43:14.100700+00:00 app[web.1]: Was IO attempted in an unexpected place?
+2025-09-19T12:43:14.100800+00:00 app[web.1]: (Background on this error at: https://sqlalche.me/e/20/xd2s)
+2025-09-19T12:43:14.100900+00:00 app[web.1]: INFO:     10.1.2.3:5234 - "POST /api/v1/auth/refresh HTTP/1.1" 500 Internal Server Error
+"""
+
+CHAINED = """\
+Traceback (most recent call last):
+  File "/app/db.py", line 10, in connect
+    conn = await asyncpg.connect(dsn)
+asyncpg.exceptions.TooManyConnectionsError: sorry, too many clients already
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/app/main.py", line 5, in startup
+    await db.connect()
+sqlalchemy.exc.OperationalError: (asyncpg.exceptions.TooManyConnectionsError) sorry, too many clients already
+(Background on this error at: https://sqlalche.me/e/20/e3q8)
+"""
+
+
+def _events(text: str, *, gap_seconds: float = 5.0, max_records: int = 2000) -> list[Event]:
+    records = parse_text(text, source="api")
+    return assemble(records, gap_seconds=gap_seconds, max_records=max_records)
+
+
+def _record(
+    seq: int,
+    message: str,
+    *,
+    level: str = "",
+    instance: str = "",
+    received_at: datetime | None = None,
+) -> LogRecord:
+    return LogRecord(
+        message=message,
+        source="api",
+        seq=seq,
+        level=level,
+        instance=instance,
+        received_at=received_at,
+        headed=bool(level),
+    )
+
+
+def _messages(event: Event) -> list[str]:
+    return [record.message for record in event.records]
+
+
+def test_gunicorn_header_and_unheaded_traceback_make_one_event() -> None:
+    events = _events(MISSING_GREENLET)
+    assert len(events) == 2
+    event = events[0]
+    assert event.records[0].message == "Exception in ASGI application"
+    assert event.records[0].level == "ERROR"
+    assert len(event.records) == 13
+    assert event.exception_type == "sqlalchemy.exc.MissingGreenlet"
+    assert event.exception_message == (
+        "greenlet_spawn has not been called; can't call await_only() here.\n"
+        "Was IO attempted in an unexpected place?\n"
+        "(Background on this error at: https://sqlalche.me/e/20/xd2s )"
+    )
+    assert event.time == datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
+    assert event.instance == "27"
+    assert _messages(events[1]) == ["Handling signal: term"]
+
+
+def test_traceback_frames_are_parsed_with_their_code() -> None:
+    (event, _) = _events(MISSING_GREENLET)
+    assert [(f.file.rsplit("/", 1)[-1], f.line, f.function) for f in event.frames] == [
+        ("httptools_impl.py", 409, "run_asgi"),
+        ("auth.py", 212, "refresh_token"),
+        ("_concurrency_py3k.py", 123, "await_only"),
+    ]
+    assert event.frames[1].code == (
+        "user = db.query(User).filter(User.auth0_id == auth0_user_id).first()"
+    )
+    assert event.frames[2].code == "raise exc.MissingGreenlet("
+    assert [f.is_application for f in event.frames] == [False, True, False]
+
+
+def test_heroku_prefixed_traceback_is_one_event_and_ends_at_the_access_line() -> None:
+    events = _events(HEROKU)
+    assert [(len(e.records), e.instance) for e in events] == [
+        (9, "web.1"),
+        (1, "router"),
+        (1, "web.1"),
+    ]
+    traceback = events[0]
+    assert _messages(traceback)[:2] == [
+        "Exception in ASGI application",
+        "Traceback (most recent call last):",
+    ]
+    assert all(record.headed for record in traceback.records)
+    assert traceback.exception_type == "sqlalchemy.exc.MissingGreenlet"
+    assert traceback.exception_message.splitlines()[1] == "Was IO attempted in an unexpected place?"
+    assert [f.function for f in traceback.frames] == ["refresh_token", "get_user"]
+    assert events[2].records[0].level == "INFO"
+
+
+def test_every_line_carrying_the_gunicorn_header_still_assembles() -> None:
+    head = "[2025-09-19 12:43:14 +0000] [27] [ERROR] "
+    text = "\n".join(
+        head + line
+        for line in [
+            "Error handling request /api/x",
+            "Traceback (most recent call last):",
+            '  File "/app/views.py", line 3, in view',
+            "    1 / 0",
+            "ZeroDivisionError: division by zero",
+        ]
+    )
+    text += "\n[2025-09-19 12:43:15 +0000] [27] [INFO] Worker exiting (pid: 27)"
+    events = _events(text)
+    assert [len(e.records) for e in events] == [5, 1]
+    assert events[0].exception_type == "ZeroDivisionError"
+    assert events[0].exception_message == "division by zero"
+
+
+def test_interleaved_instances_keep_their_tracebacks_apart() -> None:
+    lines = []
+    for step in [
+        "Traceback (most recent call last):",
+        '  File "/app/a.py", line {n}, in handler',
+        "    do_{n}()",
+        "ValueError: bad {n}",
+    ]:
+        for n in (1, 2):
+            lines.append(f"2025-09-19T12:43:14+00:00 app[web.{n}]: " + step.format(n=n))
+    events = _events("\n".join(lines))
+    assert [(e.instance, e.exception_type, e.exception_message) for e in events] == [
+        ("web.1", "ValueError", "bad 1"),
+        ("web.2", "ValueError", "bad 2"),
+    ]
+    assert [[r.seq for r in e.records] for e in events] == [[0, 2, 4, 6], [1, 3, 5, 7]]
+
+
+def test_chained_exceptions_form_one_event_with_the_last_as_final() -> None:
+    (event,) = _events(CHAINED)
+    assert event.exception_type == "sqlalchemy.exc.OperationalError"
+    assert event.exception_message.endswith(
+        "(Background on this error at: https://sqlalche.me/e/20/e3q8)"
+    )
+    assert exception_chain(event) == [
+        ("asyncpg.exceptions.TooManyConnectionsError", "sorry, too many clients already"),
+        (
+            "sqlalchemy.exc.OperationalError",
+            "(asyncpg.exceptions.TooManyConnectionsError) sorry, too many clients already\n"
+            "(Background on this error at: https://sqlalche.me/e/20/e3q8)",
+        ),
+    ]
+    assert [f.function for f in event.frames] == ["connect", "startup"]
+
+
+def test_during_handling_chain_continues_the_event() -> None:
+    text = CHAINED.replace(
+        "The above exception was the direct cause of the following exception:",
+        "During handling of the above exception, another exception occurred:",
+    )
+    (event,) = _events(text)
+    assert len(exception_chain(event)) == 2
+
+
+def test_traceback_cut_off_at_end_of_stream_has_no_exception_type() -> None:
+    (event,) = _events(
+        "Traceback (most recent call last):\n"
+        '  File "/app/main.py", line 1, in <module>\n'
+        "    import app\n"
+    )
+    assert len(event.records) == 3
+    assert event.exception_type == ""
+    assert event.frames[0].code == "import app"
+
+
+def test_traceback_cut_off_by_a_new_log_line_ends_there() -> None:
+    events = _events(
+        "Traceback (most recent call last):\n"
+        '  File "/app/main.py", line 1, in <module>\n'
+        "INFO:     Application startup complete.\n"
+    )
+    assert [len(e.records) for e in events] == [2, 1]
+    assert events[0].exception_type == ""
+
+
+def test_sql_and_parameters_lines_continue_the_exception_message() -> None:
+    events = _events(
+        "2025-09-19 12:43:14,123 ERROR [app.db] query failed\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/repo.py", line 8, in list_users\n'
+        "    rows = conn.execute(stmt)\n"
+        'sqlalchemy.exc.ProgrammingError: (psycopg2.errors.UndefinedTable) relation "users" does not exist\n'
+        "LINE 1: SELECT users.id FROM users\n"
+        "                             ^\n"
+        "\n"
+        "[SQL: SELECT users.id FROM users]\n"
+        "[parameters: {}]\n"
+        "(Background on this error at: https://sqlalche.me/e/20/f405)\n"
+        "some unrelated unheaded output\n"
+    )
+    assert [len(e.records) for e in events] == [10, 1]
+    message = events[0].exception_message.splitlines()
+    assert message[0] == '(psycopg2.errors.UndefinedTable) relation "users" does not exist'
+    assert message[3:] == [
+        "[SQL: SELECT users.id FROM users]",
+        "[parameters: {}]",
+        "(Background on this error at: https://sqlalche.me/e/20/f405)",
+    ]
+
+
+def test_headed_line_ends_a_multi_line_message() -> None:
+    events = _events(
+        "Traceback (most recent call last):\n"
+        '  File "/app/a.py", line 1, in f\n'
+        "RuntimeError: first line\n"
+        "second line\n"
+        "2025-09-19 12:43:14,123 INFO [app] next request\n"
+    )
+    assert [len(e.records) for e in events] == [4, 1]
+    assert events[0].exception_message == "first line\nsecond line"
+
+
+def test_time_gap_cuts_a_traceback() -> None:
+    text = (
+        "2025-09-19T12:43:14+00:00 app[web.1]: Traceback (most recent call last):\n"
+        '2025-09-19T12:43:14+00:00 app[web.1]:   File "/app/a.py", line 1, in f\n'
+        '2025-09-19T12:43:30+00:00 app[web.1]:   File "/app/b.py", line 2, in g\n'
+        "2025-09-19T12:43:30+00:00 app[web.1]: KeyError: 'x'\n"
+    )
+    events = _events(text)
+    assert [len(e.records) for e in events] == [2, 1, 1]
+    assert events[0].exception_type == ""
+    assert [len(e.records) for e in _events(text, gap_seconds=60.0)] == [4]
+
+
+def test_time_gap_keeps_an_old_error_line_from_being_joined() -> None:
+    events = _events(
+        "2025-09-19T12:43:00+00:00 app[web.1]: ERROR:    Exception in ASGI application\n"
+        "2025-09-19T12:43:14+00:00 app[web.1]: Traceback (most recent call last):\n"
+        "2025-09-19T12:43:14+00:00 app[web.1]: KeyError: 'x'\n"
+    )
+    assert [len(e.records) for e in events] == [1, 2]
+
+
+def test_error_line_without_traceback_is_released_as_its_own_event() -> None:
+    events = _events(
+        "ERROR:    Exception in ASGI application\nERROR:    something else\nINFO:     fine\n"
+    )
+    assert [_messages(e) for e in events] == [
+        ["Exception in ASGI application"],
+        ["something else"],
+        ["fine"],
+    ]
+
+
+def test_info_line_before_a_traceback_is_not_joined() -> None:
+    events = _events("INFO:     about to fail\nTraceback (most recent call last):\nKeyError: 'k'\n")
+    assert [len(e.records) for e in events] == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Exception on /api/items [GET]",
+        "Internal Server Error: /api/items",
+        "Error handling request /api/items",
+        "Exception in callback <TaskWakeupMethWrapper>",
+        "Task exception was never retrieved",
+    ],
+)
+def test_known_headers_join_even_without_a_level(header: str) -> None:
+    events = _events(f"{header}\nTraceback (most recent call last):\nKeyError: 'k'\n")
+    assert [len(e.records) for e in events] == [3]
+    assert events[0].records[0].message == header
+
+
+def test_asyncio_context_lines_join_the_header() -> None:
+    events = _events(
+        "Task exception was never retrieved\n"
+        "future: <Task finished name='Task-7' coro=<poll() done> exception=RuntimeError('x')>\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/jobs.py", line 4, in poll\n'
+        "RuntimeError: x\n"
+    )
+    assert [len(e.records) for e in events] == [5]
+    assert events[0].exception_type == "RuntimeError"
+
+
+def test_blank_platform_line_between_header_and_traceback_is_joined() -> None:
+    events = _events(
+        "2025-09-19T12:43:14+00:00 app[web.1]: ERROR:    Exception in ASGI application\n"
+        "2025-09-19T12:43:14+00:00 app[web.1]: \n"
+        "2025-09-19T12:43:14+00:00 app[web.1]: Traceback (most recent call last):\n"
+        "2025-09-19T12:43:14+00:00 app[web.1]: KeyError: 'x'\n"
+    )
+    assert [len(e.records) for e in events] == [4]
+    assert events[0].exception_type == "KeyError"
+
+
+def test_a_record_holding_a_whole_traceback_gets_its_exception() -> None:
+    record = _record(
+        0,
+        "job failed\nTraceback (most recent call last):\n"
+        '  File "/app/jobs.py", line 4, in run\n    poll()\nTimeoutError: no reply',
+        level="ERROR",
+    )
+    (event,) = assemble([record])
+    assert (event.exception_type, event.exception_message) == ("TimeoutError", "no reply")
+    assert [(f.function, f.code) for f in event.frames] == [("run", "poll()")]
+
+
+def test_exception_chain_of_a_plain_record_is_empty() -> None:
+    (event,) = assemble([_record(0, "ValueError: not in a traceback")])
+    assert exception_chain(event) == []
+    assert event.exception_type == ""
+
+
+def test_exception_group_traceback_is_one_event() -> None:
+    events = _events(
+        "  + Exception Group Traceback (most recent call last):\n"
+        '  |   File "/app/tasks.py", line 5, in main\n'
+        "  |     async with asyncio.TaskGroup() as tg:\n"
+        "  | ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)\n"
+        "  +-+---------------- 1 ----------------\n"
+        "    | Traceback (most recent call last):\n"
+        '    |   File "/app/tasks.py", line 9, in job\n'
+        "    | ValueError: one\n"
+        "    +---------------- 2 ----------------\n"
+        "    | TypeError: two\n"
+        "    +------------------------------------\n"
+        "INFO:     after\n"
+    )
+    assert [len(e.records) for e in events] == [11, 1]
+    assert events[0].exception_type == "ExceptionGroup"
+    assert [name for name, _ in exception_chain(events[0])] == [
+        "ExceptionGroup",
+        "ValueError",
+        "TypeError",
+    ]
+    assert [f.function for f in events[0].frames] == ["main", "job"]
+
+
+def test_tail_continuation_is_capped() -> None:
+    tail = "".join(f"line {n}\n" for n in range(50))
+    events = _events("Traceback (most recent call last):\nValueError: x\n" + tail)
+    assert len(events[0].records) == 2 + 30
+    assert len(events) == 1 + 20
+
+
+def test_record_limit_ends_an_event() -> None:
+    frames = '  File "/app/a.py", line 1, in f\n' * 10
+    events = _events("Traceback (most recent call last):\n" + frames, max_records=5)
+    assert [len(e.records) for e in events] == [5, 1, 1, 1, 1, 1, 1]
+
+
+def test_feed_in_pieces_matches_feeding_at_once() -> None:
+    records = parse_text(MISSING_GREENLET + HEROKU + CHAINED, source="api")
+    whole = assemble(records)
+    assembler = Assembler()
+    pieces: list[Event] = []
+    for start in range(0, len(records), 3):
+        pieces.extend(assembler.feed(records[start : start + 3]))
+    pieces.extend(assembler.flush())
+    assert sorted(pieces, key=lambda e: e.records[0].seq) == whole
+
+
+def test_held_records_wait_for_the_next_record_of_their_instance() -> None:
+    assembler = Assembler()
+    assert assembler.feed([_record(0, "boom", level="ERROR", instance="a")]) == []
+    assert assembler.pending == 1
+    emitted = assembler.feed([_record(1, "hello", instance="b")])
+    assert [e.records[0].seq for e in emitted] == [1]
+    emitted = assembler.feed([_record(2, "next", instance="a")])
+    assert [e.records[0].seq for e in emitted] == [0, 2]
+    assert assembler.flush() == []
+
+
+def test_expire_releases_what_has_waited_longer_than_the_gap() -> None:
+    arrived = datetime(2025, 9, 19, 12, 0, tzinfo=UTC)
+    assembler = Assembler(gap_seconds=5.0)
+    assembler.feed([_record(0, "boom", level="ERROR", received_at=arrived)])
+    assert assembler.expire(arrived + timedelta(seconds=2)) == []
+    (event,) = assembler.expire(arrived + timedelta(seconds=6))
+    assert event.records[0].seq == 0
+    assert assembler.pending == 0
+
+
+LINE_PARTS = [
+    "Traceback (most recent call last):",
+    '  File "/app/a.py", line 3, in f',
+    "    f()",
+    "    ^^^",
+    "ValueError: bad",
+    "KeyError",
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+    "  + Exception Group Traceback (most recent call last):",
+    "  | ValueError: 1",
+    "    +------------------------------------",
+    "[SQL: SELECT 1]",
+    "(Background on this error at: https://sqlalche.me/e/20/xd2s)",
+    "Exception in ASGI application",
+    "Task exception was never retrieved",
+    "future: <Task finished>",
+    "ERROR:    Exception in ASGI application",
+    "INFO:     ok",
+    'INFO:     1.2.3.4:1 - "GET / HTTP/1.1" 500 Internal Server Error',
+    "[2025-09-19 12:43:14 +0000] [27] [ERROR] boom",
+    "2025-09-19T12:43:14+00:00 app[web.1]: ",
+    "2025-09-19T12:43:20+00:00 app[web.2]: ",
+    "2025-09-19T12:43:14+00:00 heroku[router]: at=error code=H12",
+    "web-1  | ",
+    "",
+]
+LINES = st.lists(
+    st.builds(
+        lambda prefix, body, noise: prefix + body + noise,
+        st.sampled_from(["", *LINE_PARTS[19:24]]),
+        st.sampled_from(LINE_PARTS),
+        st.sampled_from(["", "", "x", " y: z"]) | st.text(max_size=8),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300)
+@given(LINES, st.integers(min_value=1, max_value=7))
+def test_assemble_emits_every_record_exactly_once_in_order(lines: list[str], chunk: int) -> None:
+    records = parse_text("\n".join(lines), source="api")
+    events = assemble(records)
+    seqs = [record.seq for event in events for record in event.records]
+    assert sorted(seqs) == [record.seq for record in records]
+    firsts = [event.records[0].seq for event in events]
+    assert firsts == sorted(firsts)
+    for event in events:
+        own = [record.seq for record in event.records]
+        assert own == sorted(own)
+        assert len({(r.instance, r.stream) for r in event.records if r.headed}) <= 1
+    assembler = Assembler()
+    pieces: list[Event] = []
+    for start in range(0, len(records), chunk):
+        pieces.extend(assembler.feed(records[start : start + chunk]))
+    pieces.extend(assembler.flush())
+    assert sorted(pieces, key=lambda e: e.records[0].seq) == events
+
+
+@given(st.lists(st.text(max_size=40), max_size=40))
+def test_assemble_never_raises_on_arbitrary_text(lines: list[str]) -> None:
+    records = parse_text("\n".join(lines), source="api")
+    events = assemble(records)
+    assert sum(len(event.records) for event in events) == len(records)
+    for event in events:
+        exception_chain(event)

@@ -1,0 +1,302 @@
+"""Line headers: every supported format, and lines that only look like one."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.ingest.headers import parse_line, parse_text, parse_timestamp
+from service.ingest.records import LogRecord
+
+RECEIVED = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
+T = datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
+T_MS = T.replace(microsecond=123000)
+
+
+def _fields(record: LogRecord) -> tuple[str, datetime | None, str, str, str]:
+    return record.message, record.time, record.instance, record.stream, record.level
+
+
+HEADED = [
+    # gunicorn
+    (
+        "[2025-09-19 12:43:14 +0000] [27] [ERROR] Exception in ASGI application",
+        ("Exception in ASGI application", T, "27", "app", "ERROR"),
+    ),
+    (
+        "[2025-09-19 14:43:14 +0200] [8] [INFO] Booting worker with pid: 8",
+        ("Booting worker with pid: 8", T, "8", "app", "INFO"),
+    ),
+    # uvicorn
+    (
+        "INFO:     Application startup complete.",
+        ("Application startup complete.", None, "", "app", "INFO"),
+    ),
+    (
+        "ERROR:    Exception in ASGI application",
+        ("Exception in ASGI application", None, "", "app", "ERROR"),
+    ),
+    (
+        "WARNING:  StatReload detected changes in 'app/main.py'. Reloading...",
+        ("StatReload detected changes in 'app/main.py'. Reloading...", None, "", "app", "WARNING"),
+    ),
+    (
+        'INFO:     10.0.0.1:5234 - "GET /api/x HTTP/1.1" 500 Internal Server Error',
+        (
+            '10.0.0.1:5234 - "GET /api/x HTTP/1.1" 500 Internal Server Error',
+            None,
+            "",
+            "app",
+            "INFO",
+        ),
+    ),
+    (
+        "ERROR: Pool class QueuePool cannot be used with asyncio engine",
+        ("Pool class QueuePool cannot be used with asyncio engine", None, "", "app", "ERROR"),
+    ),
+    # Python logging
+    (
+        "2025-09-19 12:43:14,123 - app.main - ERROR - msg",
+        ("msg", T_MS, "", "app", "ERROR"),
+    ),
+    ("2025-09-19 12:43:14,123 - WARNING - low disk", ("low disk", T_MS, "", "app", "WARNING")),
+    ("2025-09-19 12:43:14,123 ERROR [app.main] msg", ("msg", T_MS, "", "app", "ERROR")),
+    ("2025-09-19 12:43:14,123 INFO     app started", ("app started", T_MS, "", "app", "INFO")),
+    ("ERROR:app.main:msg", ("msg", None, "", "app", "ERROR")),
+    ("CRITICAL:root:out of memory", ("out of memory", None, "", "app", "CRITICAL")),
+    ("TRACE:    ASGI [1] Started", ("ASGI [1] Started", None, "", "app", "DEBUG")),
+    ("2025-09-19T12:43:14.123Z ERROR msg", ("msg", T_MS, "", "app", "ERROR")),
+    ("2025-09-19T12:43:14.123Z WARN slow query", ("slow query", T_MS, "", "app", "WARNING")),
+    ("2025-09-19T12:43:14.123Z FATAL boom", ("boom", T_MS, "", "app", "CRITICAL")),
+    (
+        "[2025-09-19 12:43:14,123] ERROR in app: Exception on /api/x [GET]",
+        ("Exception on /api/x [GET]", T_MS, "", "app", "ERROR"),
+    ),
+    (
+        "2025-09-19 12:43:14.123 | ERROR    | app.main:handler:42 - boom",
+        ("boom", T_MS, "", "app", "ERROR"),
+    ),
+    (
+        "2025-09-19 12:43:14 [error    ] request failed   path=/x",
+        ("request failed   path=/x", T, "", "app", "ERROR"),
+    ),
+    ("[ERROR] something broke", ("something broke", None, "", "app", "ERROR")),
+    # ISO 8601 / Render
+    (
+        "2025-10-27T14:02:11.123456Z ==> Deploying...",
+        ("==> Deploying...", datetime(2025, 10, 27, 14, 2, 11, 123456, tzinfo=UTC), "", "app", ""),
+    ),
+    (
+        "2025-10-27T14:02:11.123456789Z ==> Your service is live",
+        (
+            "==> Your service is live",
+            datetime(2025, 10, 27, 14, 2, 11, 123456, tzinfo=UTC),
+            "",
+            "app",
+            "",
+        ),
+    ),
+    (
+        "2025-09-19T12:43:14Z srv-d3qq6o8gjchc73bi0rc0-7d9f8 INFO:     Started server process [1]",
+        ("Started server process [1]", T, "srv-d3qq6o8gjchc73bi0rc0-7d9f8", "app", "INFO"),
+    ),
+    ("2025-09-19 12:43:14 plain message", ("plain message", T, "", "app", "")),
+    ("2025-09-19T14:43:14+02:00 offset", ("offset", T, "", "app", "")),
+    ("2025-09-19T07:43:14-0500 offset", ("offset", T, "", "app", "")),
+    ("2025-09-19 12:43:14 UTC utc word", ("utc word", T, "", "app", "")),
+    # Heroku text output
+    (
+        "2025-09-19T12:43:14.000000+00:00 app[web.1]: message",
+        ("message", T, "web.1", "app", ""),
+    ),
+    (
+        '2025-09-19T12:43:14+00:00 heroku[router]: at=error code=H12 desc="Request timeout"',
+        ('at=error code=H12 desc="Request timeout"', T, "router", "router", ""),
+    ),
+    (
+        "2025-09-19T12:43:14+00:00 heroku[web.1]: State changed from starting to up",
+        ("State changed from starting to up", T, "web.1", "platform", ""),
+    ),
+    (
+        "2025-09-19T12:43:14+00:00 app[api]: Release v42 created by user",
+        ("Release v42 created by user", T, "api", "platform", ""),
+    ),
+    ("app[web.2]: no timestamp", ("no timestamp", None, "web.2", "app", "")),
+    (
+        "2025-09-19T12:43:14+00:00 app[web.1]: [2025-09-19 12:43:20 +0000] [27] [ERROR] boom",
+        ("boom", T, "web.1", "app", "ERROR"),
+    ),
+    (
+        "2025-09-19T12:43:14+00:00 app[web.1]:     raise ValueError(x)",
+        ("    raise ValueError(x)", T, "web.1", "app", ""),
+    ),
+    # syslog RFC 5424
+    (
+        "<190>1 2025-09-19T12:43:14.000000+00:00 host app web.1 - - message",
+        ("message", T, "web.1", "app", ""),
+    ),
+    (
+        "<190>1 2025-09-19T12:43:14.000000+00:00 host app web.1 - message",
+        ("message", T, "web.1", "app", ""),
+    ),
+    (
+        "<158>1 2025-09-19T12:43:14+00:00 host heroku router - at=error code=H10",
+        ("at=error code=H10", T, "router", "router", ""),
+    ),
+    (
+        "<190>1 2025-09-19T12:43:14+00:00 host app web.1 - [2025-09-19 12:43:14 +0000] [27] "
+        "[ERROR] Exception in ASGI application",
+        ("Exception in ASGI application", T, "web.1", "app", "ERROR"),
+    ),
+    (
+        '<165>1 2025-09-19T12:43:14Z mymachine evntslog 99 ID47 [ex@32473 iut="3" '
+        'src="App\\]x"][second a="b"] \ufeffAn application event',
+        ("An application event", T, "99", "app", ""),
+    ),
+    ("<13>1 - mymachine myapp - - - no time", ("no time", None, "myapp", "app", "")),
+    (
+        "<134>1 2025-09-19T12:43:14Z srv-abc web-7f9c - - INFO:     Started",
+        ("Started", T, "web-7f9c", "app", "INFO"),
+    ),
+    # syslog RFC 3164 and journald short format (year from received_at)
+    (
+        "<34>Sep 19 12:43:14 mymachine su[230]: 'su root' failed",
+        ("'su root' failed", T, "230", "app", ""),
+    ),
+    (
+        "Sep 19 12:43:14 host app[123]: msg",
+        ("msg", T, "123", "app", ""),
+    ),
+    ("Sep  9 12:43:14 host cron: job ran", ("job ran", T.replace(day=9), "cron", "app", "")),
+    # docker compose
+    ("web_1  | INFO:     Started", ("Started", None, "web_1", "app", "INFO")),
+    (
+        "web-1  | [2025-09-19 12:43:14 +0000] [27] [ERROR] Exception in ASGI application",
+        ("Exception in ASGI application", T, "web-1", "app", "ERROR"),
+    ),
+    ('api-1  |   File "x.py", line 3', ('  File "x.py", line 3', None, "api-1", "app", "")),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), HEADED, ids=[case[0][:60] for case in HEADED])
+def test_parse_line_recognises_and_strips_headers(
+    line: str, expected: tuple[str, datetime | None, str, str, str]
+) -> None:
+    record = parse_line(line, source="api", received_at=RECEIVED, seq=7)
+    assert _fields(record) == expected
+    assert record.headed
+    assert record.source == "api"
+    assert record.seq == 7
+    assert record.received_at == RECEIVED
+
+
+UNHEADED = [
+    "Traceback (most recent call last):",
+    '  File "/app/main.py", line 12, in handler',
+    "    await session.execute(stmt)",
+    "    ^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+    "sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called",
+    "KeyError: 'user_id'",
+    "Was IO attempted in an unexpected place?",
+    "[SQL: SELECT users.id FROM users WHERE users.id = $1::INTEGER]",
+    "[parameters: (1,)]",
+    "(Background on this error at: https://sqlalche.me/e/20/xd2s)",
+    "==> Build failed",
+    "Exception in ASGI application",
+    '10.0.0.1 - - [19/Sep/2025:12:43:14 +0000] "GET / HTTP/1.1" 500 0',
+    "<Task finished name='Task-1'>",
+    "2025 was a good year",
+    "2025-13-45 12:43:14 impossible date",
+    "Error: something",
+    "FATAL:  remaining connection slots are reserved for non-replication superuser connections",
+    "DETAIL:  Key (id)=(1) already exists.",
+    "ERROR | not compose",
+    "[Previous line repeated 996 more times]",
+]
+
+
+@pytest.mark.parametrize("line", UNHEADED)
+def test_parse_line_keeps_lines_without_a_header_whole(line: str) -> None:
+    record = parse_line(line, source="api", received_at=RECEIVED)
+    assert record.message == line
+    assert not record.headed
+    assert record.time is None
+    assert record.level == ""
+    assert record.instance == ""
+
+
+def test_bsd_syslog_time_is_unknown_without_received_at() -> None:
+    record = parse_line("Sep 19 12:43:14 host app[123]: msg", source="api")
+    assert (record.message, record.time, record.instance) == ("msg", None, "123")
+
+
+def test_bsd_syslog_time_from_december_read_in_january_is_last_year() -> None:
+    received = datetime(2026, 1, 2, tzinfo=UTC)
+    record = parse_line("Dec 31 23:59:59 host app: bye", source="api", received_at=received)
+    assert record.time == datetime(2025, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-09-19T12:43:14Z", T),
+        ("2025-09-19T12:43:14.123+00:00", T_MS),
+        ("2025-09-19 12:43:14,123", T_MS),
+        ("2025-09-19T13:43:14+0100", T),
+        ("2025-09-19T12:43:14", T),
+        ("2025-09-19", None),
+        ("2025-02-30T12:43:14Z", None),
+        ("not a time", None),
+        ("2025-09-19T12:43:14Zjunk", None),
+    ],
+)
+def test_parse_timestamp_returns_utc_or_none(text: str, expected: datetime | None) -> None:
+    result = parse_timestamp(text)
+    assert result == expected
+    assert result is None or result.tzinfo is UTC
+
+
+def test_parse_text_splits_normalises_redacts_and_numbers_lines() -> None:
+    text = (
+        "\ufeffINFO:     one\r\n\r\n   \n\x1b[31mERROR:    two password=hunter2\x1b[0m\rthree\x00\n"
+    )
+    records = parse_text(text, source="api", received_at=RECEIVED, start_seq=10)
+    assert [(r.message, r.level, r.seq) for r in records] == [
+        ("one", "INFO", 10),
+        ("two password=[REDACTED]", "ERROR", 11),
+        ("three", "", 12),
+    ]
+    assert all(r.received_at == RECEIVED and r.source == "api" for r in records)
+
+
+def test_parse_text_truncates_long_lines() -> None:
+    (record,) = parse_text("x" * 5000, source="api", max_line_bytes=1000)
+    assert "…[truncated" in record.message
+    assert len(record.message.encode("utf-8")) <= 1000
+
+
+def test_parse_text_does_not_carry_time_to_unheaded_lines() -> None:
+    records = parse_text(
+        "2025-09-19T12:43:14Z app[web.1]: Traceback (most recent call last):\n"
+        '  File "x.py", line 1, in <module>\n',
+        source="api",
+    )
+    assert records[0].time == T
+    assert records[1].time is None
+
+
+@given(st.text())
+def test_parse_line_never_raises_and_keeps_text(line: str) -> None:
+    record = parse_line(line, source="api", received_at=RECEIVED)
+    assert record.message in line
+    assert record.time is None or record.time.tzinfo is UTC
+    assert record.headed or record.message == line
+
+
+@given(st.text())
+def test_parse_text_never_raises(text: str) -> None:
+    records = parse_text(text, source="api")
+    assert [r.seq for r in records] == list(range(len(records)))

@@ -1,0 +1,104 @@
+"""Normalisation: decoding, control and ANSI removal, truncation."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.ingest.normalise import decode_bytes, normalise_line
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"plain", "plain"),
+        (b"\xef\xbb\xbfwith bom", "with bom"),
+        (b"bad \xff\xfe bytes", "bad \ufffd\ufffd bytes"),
+        (b"truncated \xe2\x9c", "truncated \ufffd"),
+        ("caf\u00e9 \u2705".encode(), "caf\u00e9 \u2705"),
+        (b"", ""),
+    ],
+)
+def test_decode_bytes_replaces_invalid_utf8_and_strips_bom(data: bytes, expected: str) -> None:
+    assert decode_bytes(data) == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("ordinary line", "ordinary line"),
+        ("tab\tkept", "tab\tkept"),
+        ("nul\x00dropped", "nuldropped"),
+        ("\x1b[31mERROR\x1b[0m: red", "ERROR: red"),
+        ("\x1b[1;32;40mbold green\x1b[0m", "bold green"),
+        ("\x1b[2K\x1b[1Gprogress", "progress"),
+        ("\x1b]0;window title\x07after", "after"),
+        ("\x1b]8;;https://example.com\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("\x9b31mC1 csi", "C1 csi"),
+        ("unterminated \x1b[31", "unterminated "),
+        ("lone escape \x1b", "lone escape "),
+        ("bell\x07 and backspace\x08", "bell\ufffd and backspace\ufffd"),
+        ("embedded\nnewline", "embedded\ufffdnewline"),
+        ("carriage\rreturn", "carriage\ufffdreturn"),
+        ("del\x7fchar", "del\ufffdchar"),
+        ("unicode \u00e9 \u2705 kept", "unicode \u00e9 \u2705 kept"),
+    ],
+)
+def test_normalise_line_removes_escapes_and_control_characters(line: str, expected: str) -> None:
+    assert normalise_line(line) == expected
+
+
+def test_normalise_line_keeps_lines_within_the_limit() -> None:
+    line = "x" * 100
+    assert normalise_line(line, max_bytes=100) == line
+
+
+def test_normalise_line_truncates_and_marks_long_lines() -> None:
+    result = normalise_line("x" * 1000, max_bytes=100)
+    assert result.startswith("x" * 50)
+    assert result.endswith(" bytes]")
+    assert "…[truncated " in result
+    assert len(result.encode("utf-8")) <= 100
+    kept = result.index(" …")
+    assert result == "x" * kept + f" …[truncated {1000 - kept} bytes]"
+
+
+def test_normalise_line_counts_utf8_bytes_not_characters() -> None:
+    line = "\u00e9" * 60  # 120 bytes in 60 characters
+    result = normalise_line(line, max_bytes=100)
+    assert "truncated" in result
+    assert len(result.encode("utf-8")) <= 100
+
+
+def test_normalise_line_never_splits_a_multibyte_character() -> None:
+    result = normalise_line("\u2705" * 100, max_bytes=64)
+    head = result.split(" …")[0]
+    assert set(head) == {"\u2705"}
+
+
+@given(st.text(), st.integers(min_value=40, max_value=300))
+def test_normalise_line_output_is_bounded_and_control_free(text: str, max_bytes: int) -> None:
+    result = normalise_line(text, max_bytes=max_bytes)
+    assert len(result.encode("utf-8")) <= max_bytes
+    assert not any(ord(c) < 0x20 and c != "\t" for c in result)
+    assert "\x1b" not in result
+
+
+@given(st.text())
+def test_normalise_line_is_idempotent(text: str) -> None:
+    once = normalise_line(text, max_bytes=200)
+    assert normalise_line(once, max_bytes=200) == once
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["\x1b]" * 20000, "\x1b[" + "0;" * 30000, "\x1b]0;" + "a" * 60000, "\x9b" * 60000],
+)
+def test_normalise_line_stays_fast_on_hostile_escapes(line: str) -> None:
+    started = time.perf_counter()
+    result = normalise_line(line)
+    assert time.perf_counter() - started < 1.0
+    assert "\x1b" not in result
