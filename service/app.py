@@ -6,13 +6,13 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from urllib.parse import quote
 
 from service import __version__
 from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
@@ -63,9 +63,11 @@ def bootstrap_admin(runtime: Runtime) -> None:
     """Make sure the first user exists; print a generated password once, to the console."""
     settings = runtime.settings
     with session_scope(runtime.engine) as session:
-        generated = ensure_admin(session, settings.admin_user, settings.admin_password, now=utcnow())
+        generated = ensure_admin(
+            session, settings.admin_user, settings.admin_password, now=utcnow()
+        )
     if generated is not None:
-        print(  # noqa: T201 - shown once, by design, to whoever started the server
+        print(
             f"drainwatch: created user {settings.admin_user!r} with password {generated}\n"
             "drainwatch: it is stored only as a hash and will not be shown again.",
             file=sys.stderr,
@@ -102,7 +104,9 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     return app
 
 
-def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
 
 
@@ -120,7 +124,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in error.errors()
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+            for e in error.errors()
         )
         return _error(422, "invalid_request", problems or "the request is not valid")
 

@@ -1,8 +1,8 @@
 """The errors drainwatch answers with.
 
-    DrainwatchError
-    ├── ApiError            an HTTP answer {"error": CODE, "detail": "..."} with its status
-    └── InputError          a file or stream that could not be read (the CLI exits non-zero)
+DrainwatchError
+├── ApiError            an HTTP answer {"error": CODE, "detail": "..."} with its status
+└── InputError          a file or stream that could not be read (the CLI exits non-zero)
 """
 
 from __future__ import annotations

@@ -34,7 +34,9 @@ class Metrics:
             registry=self.registry,
         )
         self.spool_bytes = Gauge(
-            "drainwatch_spool_bytes", "Bytes of batches waiting in the spool.", registry=self.registry
+            "drainwatch_spool_bytes",
+            "Bytes of batches waiting in the spool.",
+            registry=self.registry,
         )
         self.signatures_disabled = Gauge(
             "drainwatch_signatures_disabled",

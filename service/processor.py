@@ -19,6 +19,7 @@ from sqlmodel import Session
 from service.db import session_scope, utcnow
 from service.incidents.intake import apply_events
 from service.ingest.assemble import Assembler
+from service.ingest.clock import LogClock
 from service.ingest.records import Event
 from service.models import AppliedBatch
 from service.signatures.engine import Matcher
@@ -48,6 +49,7 @@ class Processor:
         self.interval_seconds = interval_seconds
         self.clock = clock
         self.assembler = Assembler(gap_seconds=gap_seconds)
+        self.clock_by_source = LogClock()
         self.last_error: str = ""
         self.batches_done = 0
         self._last_feed = time.monotonic()
@@ -63,11 +65,11 @@ class Processor:
             idle = time.monotonic() - self._last_feed >= self.gap_seconds
             if not batches and not (self._held and (idle or force_flush)):
                 return 0
-            before = copy.deepcopy(self.assembler)
+            before = copy.deepcopy((self.assembler, self.clock_by_source))
             try:
                 done = self._store(batches, flush=not batches and (idle or force_flush))
             except SQLAlchemyError as error:
-                self.assembler = before
+                self.assembler, self.clock_by_source = before
                 self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
                 raise
             self.last_error = ""
@@ -92,10 +94,14 @@ class Processor:
                 if session.get(AppliedBatch, batch.key) is not None:
                     continue
                 self._receive(session, batch, now=now)
-                processed += apply_events(session, matcher, self._feed(batch), now=now)
+                processed += apply_events(
+                    session, matcher, self._feed(batch), now=now, clock=self.clock_by_source
+                )
                 session.add(AppliedBatch(key=batch.key, applied_at=now))
             if flush:
-                processed += apply_events(session, matcher, self.assembler.flush(), now=now)
+                processed += apply_events(
+                    session, matcher, self.assembler.flush(), now=now, clock=self.clock_by_source
+                )
                 self._held = False
             for name, lines in processed.items():
                 ensure_source(session, name, now=now).lines_processed += lines

@@ -10,10 +10,10 @@ from sqlalchemy import Engine
 
 from service.metrics import Metrics
 from service.processor import Processor
+from service.settings import Settings
 from service.signatures.engine import Matcher
 from service.signatures.loader import load_signatures
 from service.signatures.model import Signature
-from service.settings import Settings
 from service.spool.store import Spool
 
 

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from service.errors import InputError
 from service.incidents.intake import apply_events
 from service.ingest.assemble import Assembler
+from service.ingest.clock import LogClock
 from service.ingest.headers import parse_text
 from service.signatures.engine import Matcher
 
@@ -49,8 +50,10 @@ def _open_text(path: str) -> io.TextIOBase:
         with open(path, "rb") as probe:
             magic = probe.read(2)
         if magic == b"\x1f\x8b":
-            return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline="")
-        return open(path, encoding="utf-8", errors="replace", newline="")  # noqa: SIM115
+            return io.TextIOWrapper(
+                gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline=""
+            )
+        return open(path, encoding="utf-8", errors="replace", newline="")
     except OSError as error:
         raise InputError(f"{path}: {error.strerror or error}") from error
 
@@ -75,17 +78,23 @@ def read_chunks(path: str) -> Iterator[str]:
 
 
 def scan_inputs(
-    engine: Engine, matcher: Matcher, inputs: list[ScanInput], *, now: datetime, gap_seconds: float = 5.0
+    engine: Engine,
+    matcher: Matcher,
+    inputs: list[ScanInput],
+    *,
+    now: datetime,
+    gap_seconds: float = 5.0,
 ) -> int:
     """Diagnose every input into the database behind `engine`; return the number of lines read."""
     total = 0
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
+        clock = LogClock()
         with Session(engine, expire_on_commit=False) as session:
             for chunk in read_chunks(item.path):
                 records = parse_text(chunk, source=item.source, start_seq=total)
                 total += len(records)
-                apply_events(session, matcher, assembler.feed(records), now=now)
-            apply_events(session, matcher, assembler.flush(), now=now)
+                apply_events(session, matcher, assembler.feed(records), now=now, clock=clock)
+            apply_events(session, matcher, assembler.flush(), now=now, clock=clock)
             session.commit()
     return total

@@ -9,9 +9,13 @@ from typing import Any
 def register(subparsers: Any) -> None:
     """Add the `serve` subcommand."""
     parser = subparsers.add_parser("serve", help="run the HTTP ingest, JSON API and dashboard")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
+    )
     parser.set_defaults(run=run)
 
 

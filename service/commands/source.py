@@ -10,7 +10,9 @@ def register(subparsers: Any) -> None:
     """Add the `source` subcommand."""
     parser = subparsers.add_parser("source", help="manage sources (named log streams)")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    add = actions.add_parser("add", help="create a source (or give it a new token) and print the token once")
+    add = actions.add_parser(
+        "add", help="create a source (or give it a new token) and print the token once"
+    )
     add.add_argument("name", help="source name: letters, digits, '.', '_' or '-'")
     add.set_defaults(run=run_add)
 
@@ -32,6 +34,6 @@ def run_add(args: argparse.Namespace) -> int:
         return 2
     base = settings.public_url.rstrip("/")
     print(token)
-    print(f"# stored only as a hash; send it as: Authorization: Bearer <token>, or in a drain URL")
+    print("# stored only as a hash; send it as: Authorization: Bearer <token>, or in a drain URL")
     print(f"# {base.replace('://', '://drain:' + token + '@', 1)}/drains/{args.name}")
     return 0

@@ -43,12 +43,20 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
             return None
         _store_event(session, active, hit)
         _extend(active, when)
-        resolve(session, active, at=when or now, resolution="recovered", text=hit.event.first.message)
+        resolve(
+            session, active, at=when or now, resolution="recovered", text=hit.event.first.message
+        )
         return active
     if active is not None and _quiet_period_over(active, when, hit.signature.quiet_minutes):
         assert active.last_seen is not None
         quiet_end = active.last_seen + timedelta(minutes=hit.signature.quiet_minutes)
-        resolve(session, active, at=quiet_end, resolution="quiet", text="no new hits in the quiet period")
+        resolve(
+            session,
+            active,
+            at=quiet_end,
+            resolution="quiet",
+            text="no new hits in the quiet period",
+        )
         active = None
     if active is None:
         active = _open(session, hit, fp, now=now)

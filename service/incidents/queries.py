@@ -75,9 +75,7 @@ def incident_detail_json(session: Session, incident: Incident) -> dict[str, Any]
     events = sorted({e.id: e for e in [*first, *latest]}.values(), key=lambda e: e.id or 0)
     return {
         **incident_json(incident),
-        "timeline": [
-            {"time": rfc3339(t.time), "kind": t.kind, "text": t.text} for t in timeline
-        ],
+        "timeline": [{"time": rfc3339(t.time), "kind": t.kind, "text": t.text} for t in timeline],
         "events": [
             {
                 "time": rfc3339(e.time),

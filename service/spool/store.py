@@ -62,7 +62,9 @@ class Spool:
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
         self.spool_id = self._spool_id()
-        self._bytes = int(self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch").fetchone()[0])
+        self._bytes = int(
+            self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch").fetchone()[0]
+        )
 
     def _spool_id(self) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'spool_id'").fetchone()
@@ -140,7 +142,9 @@ class Spool:
     def pending_lines(self) -> dict[str, int]:
         """Return how many accepted lines per source still wait to be processed."""
         with self._lock:
-            rows = self._db.execute("SELECT source, SUM(lines) FROM batch GROUP BY source").fetchall()
+            rows = self._db.execute(
+                "SELECT source, SUM(lines) FROM batch GROUP BY source"
+            ).fetchall()
         return {source: int(lines) for source, lines in rows}
 
     def forget_keys_before(self, cutoff: datetime) -> None:

@@ -281,6 +281,25 @@ def test_time_gap_keeps_an_old_error_line_from_being_joined() -> None:
     assert [len(e.records) for e in events] == [1, 2]
 
 
+def test_log_time_and_arrival_time_are_never_compared() -> None:
+    arrived = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)  # weeks after the log's own time
+    records = parse_text(MISSING_GREENLET, source="api", received_at=arrived)
+    assert [len(e.records) for e in assemble(records)] == [13, 1]
+
+
+def test_arrival_gap_cuts_a_traceback_without_log_times() -> None:
+    arrived = datetime(2025, 10, 1, 8, 0, tzinfo=UTC)
+    first = parse_text(
+        'Traceback (most recent call last):\n  File "/app/a.py", line 1, in f\n',
+        source="api",
+        received_at=arrived,
+    )
+    second = parse_text(
+        "KeyError: 'x'\n", source="api", received_at=arrived + timedelta(seconds=30), start_seq=2
+    )
+    assert [len(e.records) for e in assemble(first + second)] == [2, 1]
+
+
 def test_error_line_without_traceback_is_released_as_its_own_event() -> None:
     events = _events(
         "ERROR:    Exception in ASGI application\nERROR:    something else\nINFO:     fine\n"

@@ -40,6 +40,7 @@ AWS = "AKIA" + "IOSFODNN7EXAMPLE"
             f"headers={{'authorization': 'Token {REDACTED}', 'accept': '*/*'}}",
         ),
         ("Authorization: s3cr3t-value", f"Authorization: {REDACTED}"),
+        ("X-Authorization: abc123", f"X-Authorization: {REDACTED}"),
         ("Proxy-Authorization: Basic Zm9vOmJhcg==", f"Proxy-Authorization: Basic {REDACTED}"),
         (
             "connecting to postgresql://app:hunter2@db.internal:5432/app",

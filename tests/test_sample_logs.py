@@ -1,0 +1,79 @@
+"""The sample logs give the incidents their expected files list, by `scan` and through the server;
+the healthy logs give none."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.cli import main
+from tests.conftest import ADMIN, ROOT, post_lines
+
+SAMPLES = ROOT / "sample_logs"
+EXPECTED = sorted((SAMPLES / "expected").glob("*.json"))
+BENIGN = sorted((SAMPLES / "benign").glob("*.log"))
+CORE = {"sqlalchemy.missing-greenlet", "sqlalchemy.async-pool-class", "python.name-error", "app.db-outage"}
+
+
+def _key(incident: dict[str, Any]) -> tuple[str, str]:
+    return incident["signature"], json.dumps(incident["fields"], sort_keys=True)
+
+
+def _comparable(incident: dict[str, Any], expected_fields: dict[str, str]) -> dict[str, Any]:
+    return {
+        "signature": incident["signature"],
+        "fields": {k: incident["fields"].get(k) for k in expected_fields},
+        "occurrences": incident["occurrences"],
+        "first_seen": datetime.fromisoformat(incident["first_seen"]),
+        "last_seen": datetime.fromisoformat(incident["last_seen"]),
+        "status": incident["status"],
+    }
+
+
+def assert_matches_expected(found: list[dict[str, Any]], expected_path: Path) -> None:
+    expected = json.loads(expected_path.read_text())["incidents"]
+    core = [i for i in found if i["signature"] in CORE]
+    assert len(core) == len(expected), [(_key(i), i["occurrences"]) for i in core]
+    for want in expected:
+        candidates = [
+            _comparable(i, want["fields"]) for i in core
+            if i["signature"] == want["signature"]
+            and all(i["fields"].get(k) == v for k, v in want["fields"].items())
+        ]
+        assert candidates, f"no {want['signature']} incident with fields {want['fields']}"
+        assert candidates[0] == _comparable(want, want["fields"])
+
+
+@pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.stem)
+def test_scan_finds_the_expected_incidents(expected_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = SAMPLES / f"{expected_path.stem}.log"
+    assert main(["scan", str(log), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)["incidents"]
+    assert_matches_expected(found, expected_path)
+
+
+@pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.stem)
+def test_server_finds_the_same_incidents(expected_path: Path, client: TestClient, runtime: Any) -> None:
+    lines = (SAMPLES / f"{expected_path.stem}.log").read_text().splitlines(keepends=True)
+    for start in range(0, len(lines), 50):
+        post_lines(client, "app", "".join(lines[start : start + 50]))
+    runtime.processor.process_all()
+    found = client.get("/api/incidents", auth=ADMIN).json()["incidents"]
+    assert_matches_expected(found, expected_path)
+    source = client.get("/api/sources/app", auth=ADMIN).json()
+    assert source["lines_received"] == source["lines_processed"]
+
+
+@pytest.mark.parametrize("log", BENIGN, ids=lambda p: p.stem)
+def test_healthy_logs_raise_no_incident(log: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["scan", str(log), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["incidents"] == []
+
+
+def test_there_are_samples_to_test() -> None:
+    assert len(EXPECTED) >= 4 and len(BENIGN) >= 3
