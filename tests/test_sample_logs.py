@@ -77,3 +77,20 @@ def test_healthy_logs_raise_no_incident(log: Path, capsys: pytest.CaptureFixture
 
 def test_there_are_samples_to_test() -> None:
     assert len(EXPECTED) >= 4 and len(BENIGN) >= 3
+
+
+SECRETS = [
+    "Zq8vN3kTfR2mW7yLp5sXc9dHbJ4gA6eU",
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6InZnNEFnRmxqWVVPckZPTmlveW1zVXAifQ",
+    "v1.M7tz7W3BQpO_P8F0CnNgIsXsp0XbA6nD2L0MsX3euFxMvsBgpFtdzwGhw4lH",
+]
+
+
+def test_secrets_in_the_sample_never_reach_the_spool(client: TestClient, runtime: Any) -> None:
+    text = (SAMPLES / "missing_greenlet.log").read_text()
+    assert all(secret in text for secret in SECRETS)
+    post_lines(client, "app", text)
+    spooled = runtime.spool.path.read_bytes() + Path(f"{runtime.spool.path}-wal").read_bytes()
+    assert spooled
+    for secret in SECRETS:
+        assert secret.encode() not in spooled
