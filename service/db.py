@@ -93,3 +93,14 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def migrated_engine(url: str) -> Iterator[Engine]:
+    """Yield an engine on an up-to-date schema; dispose of its connections afterwards."""
+    engine = create_db_engine(url)
+    try:
+        upgrade_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()

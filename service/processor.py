@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -52,22 +51,23 @@ class Processor:
         self.clock_by_source = LogClock()
         self.last_error: str = ""
         self.batches_done = 0
-        self._last_feed = time.monotonic()
-        self._held = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def run_once(self, *, force_flush: bool = False) -> int:
-        """Process what waits in the spool; return the number of batches stored."""
+        """Process what waits in the spool; return the number of batches stored.
+
+        Records held back by the assembler (a traceback that may go on) are released once
+        nothing has arrived for their instance within the gap, or at once with `force_flush`.
+        """
         with self._lock:
             batches = self.spool.pending(limit=50)
-            idle = time.monotonic() - self._last_feed >= self.gap_seconds
-            if not batches and not (self._held and (idle or force_flush)):
+            if not batches and not self.assembler.pending:
                 return 0
             before = copy.deepcopy((self.assembler, self.clock_by_source))
             try:
-                done = self._store(batches, flush=not batches and (idle or force_flush))
+                self._store(batches, flush=force_flush)
             except SQLAlchemyError as error:
                 self.assembler, self.clock_by_source = before
                 self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
@@ -75,7 +75,7 @@ class Processor:
             self.last_error = ""
             self.spool.ack([batch.seq for batch in batches])
             self.batches_done += len(batches)
-            return done
+            return len(batches)
 
     def process_all(self) -> int:
         """Process every waiting batch and flush held tracebacks; return the batches stored."""
@@ -85,7 +85,7 @@ class Processor:
         self.run_once(force_flush=True)
         return done
 
-    def _store(self, batches: list[Batch], *, flush: bool) -> int:
+    def _store(self, batches: list[Batch], *, flush: bool) -> None:
         now = self.clock()
         matcher = self.matcher()
         with session_scope(self.engine) as session:
@@ -94,25 +94,18 @@ class Processor:
                 if session.get(AppliedBatch, batch.key) is not None:
                     continue
                 self._receive(session, batch, now=now)
-                processed += apply_events(
-                    session, matcher, self._feed(batch), now=now, clock=self.clock_by_source
-                )
+                events = self.assembler.feed(batch.records)
+                processed += self._apply(session, matcher, events, now)
                 session.add(AppliedBatch(key=batch.key, applied_at=now))
-            if flush:
-                processed += apply_events(
-                    session, matcher, self.assembler.flush(), now=now, clock=self.clock_by_source
-                )
-                self._held = False
+            released = self.assembler.flush() if flush else self.assembler.expire(now)
+            processed += self._apply(session, matcher, released, now)
             for name, lines in processed.items():
                 ensure_source(session, name, now=now).lines_processed += lines
-        return len(batches)
 
-    def _feed(self, batch: Batch) -> list[Event]:
-        events = self.assembler.feed(batch.records)
-        emitted = sum(len(event.records) for event in events)
-        self._held = self._held or emitted < len(batch.records)
-        self._last_feed = time.monotonic()
-        return events
+    def _apply(
+        self, session: Session, matcher: Matcher, events: list[Event], now: datetime
+    ) -> Counter[str]:
+        return apply_events(session, matcher, events, now=now, clock=self.clock_by_source)
 
     @staticmethod
     def _receive(session: Session, batch: Batch, *, now: datetime) -> None:

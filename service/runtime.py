@@ -39,6 +39,11 @@ class SignatureBook:
         """Return the loaded signatures, sorted by id."""
         return tuple(sorted(self._matcher.signatures, key=lambda s: s.id))
 
+    @property
+    def by_id(self) -> dict[str, Signature]:
+        """Return the loaded signatures by id."""
+        return {signature.id: signature for signature in self._matcher.signatures}
+
     def reload(self) -> int:
         """Load the signature files again and swap them in whole; return how many loaded."""
         matcher = self._build()

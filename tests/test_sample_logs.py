@@ -17,7 +17,12 @@ from tests.conftest import ADMIN, ROOT, post_lines
 SAMPLES = ROOT / "sample_logs"
 EXPECTED = sorted((SAMPLES / "expected").glob("*.json"))
 BENIGN = sorted((SAMPLES / "benign").glob("*.log"))
-CORE = {"sqlalchemy.missing-greenlet", "sqlalchemy.async-pool-class", "python.name-error", "app.db-outage"}
+CORE = {
+    "sqlalchemy.missing-greenlet",
+    "sqlalchemy.async-pool-class",
+    "python.name-error",
+    "app.db-outage",
+}
 
 
 def _key(incident: dict[str, Any]) -> tuple[str, str]:
@@ -41,7 +46,8 @@ def assert_matches_expected(found: list[dict[str, Any]], expected_path: Path) ->
     assert len(core) == len(expected), [(_key(i), i["occurrences"]) for i in core]
     for want in expected:
         candidates = [
-            _comparable(i, want["fields"]) for i in core
+            _comparable(i, want["fields"])
+            for i in core
             if i["signature"] == want["signature"]
             and all(i["fields"].get(k) == v for k, v in want["fields"].items())
         ]
@@ -50,7 +56,9 @@ def assert_matches_expected(found: list[dict[str, Any]], expected_path: Path) ->
 
 
 @pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.stem)
-def test_scan_finds_the_expected_incidents(expected_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_scan_finds_the_expected_incidents(
+    expected_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     log = SAMPLES / f"{expected_path.stem}.log"
     assert main(["scan", str(log), "--format", "json"]) == 0
     found = json.loads(capsys.readouterr().out)["incidents"]
@@ -58,7 +66,9 @@ def test_scan_finds_the_expected_incidents(expected_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.stem)
-def test_server_finds_the_same_incidents(expected_path: Path, client: TestClient, runtime: Any) -> None:
+def test_server_finds_the_same_incidents(
+    expected_path: Path, client: TestClient, runtime: Any
+) -> None:
     lines = (SAMPLES / f"{expected_path.stem}.log").read_text().splitlines(keepends=True)
     for start in range(0, len(lines), 50):
         post_lines(client, "app", "".join(lines[start : start + 50]))

@@ -16,10 +16,10 @@ def register(subparsers: Any) -> None:
 
 def run_upgrade(_args: argparse.Namespace) -> int:
     """Migrate the configured database to the newest schema."""
-    from service.db import create_db_engine, upgrade_schema
+    from service.db import migrated_engine
     from service.settings import Settings
 
-    settings = Settings()
-    upgrade_schema(create_db_engine(settings.database_url))
+    with migrated_engine(Settings().database_url):
+        pass
     print("database schema is up to date")
     return 0

@@ -20,24 +20,25 @@ def run(args: argparse.Namespace) -> int:
     """Render the report from the configured database."""
     from sqlmodel import Session
 
-    from service.db import create_db_engine, upgrade_schema
+    from service.db import migrated_engine
     from service.models import Incident
-    from service.reports.build import build_report
-    from service.reports.render import render_markdown, report_environment
+    from service.reports.render import incident_markdown, report_environment
     from service.runtime import SignatureBook
     from service.settings import Settings
 
     settings = Settings()
-    engine = create_db_engine(settings.database_url)
-    upgrade_schema(engine)
-    with Session(engine) as session:
+    with migrated_engine(settings.database_url) as engine, Session(engine) as session:
         incident = session.get(Incident, args.incident_id)
         if incident is None:
             print(f"drainwatch: no incident #{args.incident_id}", file=sys.stderr)
             return 1
-        signatures = {s.id: s for s in SignatureBook(settings).signatures}
-        report = build_report(session, incident, signatures, public_url=settings.public_url)
-        text = render_markdown(report, report_environment(settings.templates_dir))
+        text = incident_markdown(
+            session,
+            incident,
+            SignatureBook(settings).by_id,
+            public_url=settings.public_url,
+            env=report_environment(settings.templates_dir),
+        )
     if args.out:
         args.out.write_text(text, encoding="utf-8")
     else:

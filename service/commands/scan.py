@@ -35,36 +35,45 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Scan, then print the incidents in the chosen format."""
+    from service.db import migrated_engine
+    from service.errors import InputError
+
+    try:
+        with migrated_engine(args.database or "sqlite://") as engine:
+            return _scan_and_print(args, engine)
+    except InputError as error:
+        print(f"drainwatch: cannot read {error}", file=sys.stderr)
+        return 2
+
+
+def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
-    from service.db import create_db_engine, upgrade_schema, utcnow
-    from service.errors import InputError
+    from service.db import utcnow
     from service.incidents.queries import incident_json
     from service.models import Incident
-    from service.reports.render import report_environment
+    from service.reports.render import incident_markdown, report_environment
     from service.runtime import SignatureBook
     from service.scan import ScanInput, scan_inputs, source_name_for
     from service.settings import Settings
 
     settings = Settings()
-    engine = create_db_engine(args.database or "sqlite://")
-    upgrade_schema(engine)
     book = SignatureBook(settings)
     inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
-    try:
-        lines = scan_inputs(
-            engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds
-        )
-    except InputError as error:
-        print(f"drainwatch: cannot read {error}", file=sys.stderr)
-        return 2
-    env = report_environment(settings.templates_dir)
-    signatures = {s.id: s for s in book.signatures}
+    lines = scan_inputs(
+        engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds
+    )
+    reports: dict[int | None, str] = {}
     with Session(engine) as session:
         incidents = list(session.exec(select(Incident).order_by(col(Incident.id))).all())
-        reports = {
-            i.id: _markdown(session, i, signatures, settings.public_url, env) for i in incidents
-        }
+        if args.out or args.format == "markdown":
+            env = report_environment(settings.templates_dir)
+            reports = {
+                i.id: incident_markdown(
+                    session, i, book.by_id, public_url=settings.public_url, env=env
+                )
+                for i in incidents
+            }
     if args.out:
         _write_reports(args.out, incidents, reports)
     if args.format == "json":
@@ -77,14 +86,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _markdown(session: Any, incident: Any, signatures: Any, public_url: str, env: Any) -> str:
-    from service.reports.build import build_report
-    from service.reports.render import render_markdown
-
-    return render_markdown(build_report(session, incident, signatures, public_url=public_url), env)
-
-
-def _write_reports(out: Path, incidents: list[Any], reports: dict[Any, str]) -> None:
+def _write_reports(out: Path, incidents: list[Any], reports: dict[int | None, str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for incident in incidents:
         path = out / f"incident-{incident.id:04d}-{incident.signature}.md"

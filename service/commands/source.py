@@ -19,15 +19,13 @@ def register(subparsers: Any) -> None:
 
 def run_add(args: argparse.Namespace) -> int:
     """Create the source, store its token hashed, print the token."""
-    from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
+    from service.db import migrated_engine, session_scope, utcnow
     from service.settings import Settings
     from service.sources import SourceNameError, issue_token
 
     settings = Settings()
-    engine = create_db_engine(settings.database_url)
-    upgrade_schema(engine)
     try:
-        with session_scope(engine) as session:
+        with migrated_engine(settings.database_url) as engine, session_scope(engine) as session:
             token = issue_token(session, args.name, now=utcnow())
     except SourceNameError as error:
         print(f"drainwatch: {error}")

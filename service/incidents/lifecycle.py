@@ -61,6 +61,9 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
     if active is None:
         active = _open(session, hit, fp, now=now)
     active.occurrences += 1
+    # An incident keeps the captured fields all its hits agree on (the op, the missing name),
+    # not the ones that change with every hit (the try number, the back-off).
+    active.fields = {k: v for k, v in active.fields.items() if hit.fields.get(k) == v}
     _extend(active, when)
     _store_event(session, active, hit)
     session.add(active)

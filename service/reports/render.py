@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlmodel import Session
 
+from service.models import Incident
 from service.reports import markdown, timefmt
-from service.reports.build import OutageReport
+from service.reports.build import OutageReport, build_report
+from service.signatures.model import Signature
 
 
 def report_environment(templates_dir: Path) -> Environment:
@@ -34,3 +38,15 @@ def report_environment(templates_dir: Path) -> Environment:
 def render_markdown(report: OutageReport, env: Environment) -> str:
     """Return the report as markdown."""
     return env.get_template("outage.md.j2").render(report=report, incident=report.incident)
+
+
+def incident_markdown(
+    session: Session,
+    incident: Incident,
+    signatures: Mapping[str, Signature],
+    *,
+    public_url: str,
+    env: Environment,
+) -> str:
+    """Build and render the markdown outage report of one incident."""
+    return render_markdown(build_report(session, incident, signatures, public_url=public_url), env)

@@ -17,8 +17,7 @@ from service.incidents.queries import (
     source_json,
 )
 from service.models import Incident, Source
-from service.reports.build import build_report
-from service.reports.render import render_markdown
+from service.reports.render import incident_markdown
 from service.signatures.loader import SignatureError
 from service.sources import get_source
 from service.web.deps import ApiUser, RuntimeDep, SessionDep
@@ -87,10 +86,13 @@ def report_markdown(
     incident_id: int, session: SessionDep, runtime: RuntimeDep, _user: ApiUser
 ) -> PlainTextResponse:
     """Return the outage report as markdown."""
-    found = load_incident(session, incident_id)
-    signatures = {s.id: s for s in runtime.book.signatures}
-    report = build_report(session, found, signatures, public_url=runtime.settings.public_url)
-    text = render_markdown(report, runtime.report_env)
+    text = incident_markdown(
+        session,
+        load_incident(session, incident_id),
+        runtime.book.by_id,
+        public_url=runtime.settings.public_url,
+        env=runtime.report_env,
+    )
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 

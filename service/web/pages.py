@@ -94,8 +94,9 @@ def incident_page(
 ) -> HTMLResponse:
     """Show the outage report of one incident."""
     incident = load_incident(session, incident_id)
-    signatures = {s.id: s for s in runtime.book.signatures}
-    report = build_report(session, incident, signatures, public_url=runtime.settings.public_url)
+    report = build_report(
+        session, incident, runtime.book.by_id, public_url=runtime.settings.public_url
+    )
     times = session.exec(
         select(IncidentEvent.time).where(
             IncidentEvent.incident_id == incident_id, col(IncidentEvent.time).is_not(None)

@@ -114,3 +114,27 @@ def test_lines_without_time_still_count(engine: Engine) -> None:
         session.commit()
         [incident] = incidents(session)
         assert incident.occurrences == 2 and incident.first_seen is None
+
+
+def test_incident_keeps_only_the_fields_every_hit_agrees_on(engine: Engine) -> None:
+    sig = signature("app.outage", kind="pair", group_by=("op",))
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        attach_hit(
+            session,
+            hit(sig, event("down", seconds=0), op="loop", attempt="1", reason="Neon"),
+            now=NOW,
+        )
+        attach_hit(
+            session,
+            hit(sig, event("down", seconds=2), op="loop", attempt="2", reason="Neon"),
+            now=NOW,
+        )
+        attach_hit(
+            session,
+            hit(sig, event("up", seconds=9), role="close", op="loop", attempts="3"),
+            now=NOW,
+        )
+        session.commit()
+        [incident] = incidents(session)
+        assert incident.fields == {"op": "loop", "reason": "Neon"}
