@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from service.models import Incident, IncidentEvent, Source, TimelineEntry
-from service.reports.timefmt import rfc3339
 
 SAMPLE_EVENTS = 10
 
@@ -53,26 +53,47 @@ def incident_json(incident: Incident) -> dict[str, Any]:
     }
 
 
+def timeline_entries(session: Session, incident_id: int) -> list[TimelineEntry]:
+    """Return an incident's timeline, in the order it happened."""
+    return list(
+        session.exec(
+            select(TimelineEntry)
+            .where(TimelineEntry.incident_id == incident_id)
+            .order_by(col(TimelineEntry.id))
+        ).all()
+    )
+
+
+def sample_events(
+    session: Session, incident_id: int, count: int = SAMPLE_EVENTS
+) -> list[IncidentEvent]:
+    """Return an incident's first and latest events (half each), oldest first."""
+    base = select(IncidentEvent).where(IncidentEvent.incident_id == incident_id)
+    first = session.exec(base.order_by(col(IncidentEvent.id)).limit(count // 2)).all()
+    latest = session.exec(base.order_by(col(IncidentEvent.id).desc()).limit(count // 2)).all()
+    return sorted({e.id: e for e in [*first, *latest]}.values(), key=lambda e: e.id or 0)
+
+
+def incident_instances(session: Session, incident_id: int) -> list[str]:
+    """Return the instances (dynos, pids, containers) whose events hit the incident."""
+    statement = (
+        select(IncidentEvent.instance)
+        .where(IncidentEvent.incident_id == incident_id, IncidentEvent.instance != "")
+        .distinct()
+    )
+    return sorted(session.exec(statement).all())
+
+
+def rfc3339(value: datetime | None) -> str | None:
+    """Return the RFC 3339 form of `value`, or None."""
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
 def incident_detail_json(session: Session, incident: Incident) -> dict[str, Any]:
     """Return the incident with its timeline and its first and latest events."""
-    timeline = session.exec(
-        select(TimelineEntry)
-        .where(TimelineEntry.incident_id == incident.id)
-        .order_by(col(TimelineEntry.id))
-    ).all()
-    first = session.exec(
-        select(IncidentEvent)
-        .where(IncidentEvent.incident_id == incident.id)
-        .order_by(col(IncidentEvent.id))
-        .limit(SAMPLE_EVENTS // 2)
-    ).all()
-    latest = session.exec(
-        select(IncidentEvent)
-        .where(IncidentEvent.incident_id == incident.id)
-        .order_by(col(IncidentEvent.id).desc())
-        .limit(SAMPLE_EVENTS // 2)
-    ).all()
-    events = sorted({e.id: e for e in [*first, *latest]}.values(), key=lambda e: e.id or 0)
+    assert incident.id is not None
+    timeline = timeline_entries(session, incident.id)
+    events = sample_events(session, incident.id)
     return {
         **incident_json(incident),
         "timeline": [{"time": rfc3339(t.time), "kind": t.kind, "text": t.text} for t in timeline],

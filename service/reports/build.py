@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from service.incidents.queries import incident_instances, sample_events, timeline_entries
 from service.ingest.assemble import assemble
 from service.ingest.headers import parse_text
 from service.ingest.records import Frame
-from service.models import Incident, IncidentEvent, TimelineEntry
+from service.models import Incident, IncidentEvent
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Knowledge, Signature
@@ -88,25 +89,18 @@ def build_report(
 ) -> OutageReport:
     """Collect the evidence of one incident into a report."""
     assert incident.id is not None
-    events = session.exec(
-        select(IncidentEvent)
-        .where(IncidentEvent.incident_id == incident.id)
-        .order_by(col(IncidentEvent.id))
-    ).all()
-    entries = session.exec(
-        select(TimelineEntry)
-        .where(TimelineEntry.incident_id == incident.id)
-        .order_by(col(TimelineEntry.id))
-    ).all()
+    events = sample_events(session, incident.id)
+    instances = incident_instances(session, incident.id)
+    entries = timeline_entries(session, incident.id)
     signature = signatures.get(incident.signature)
     frames, exception_type = _frames(events, incident.source)
     return OutageReport(
         incident=incident,
         signature=signature,
         knowledge=filled_knowledge(signature, incident.fields) if signature else None,
-        summary=_summary(incident, events),
+        summary=_summary(incident, len(instances)),
         duration=duration(incident_duration(incident)),
-        instances=tuple(sorted({e.instance for e in events if e.instance})),
+        instances=tuple(instances),
         error_messages=_distinct_messages(events),
         frames=frames,
         exception_type=exception_type,
@@ -135,8 +129,7 @@ def _frames(events: Sequence[IncidentEvent], source: str) -> tuple[tuple[Frame, 
     return (), ""
 
 
-def _summary(incident: Incident, events: Sequence[IncidentEvent]) -> str:
-    instances = len({e.instance for e in events if e.instance})
+def _summary(incident: Incident, instances: int) -> str:
     times = "once" if incident.occurrences == 1 else f"{incident.occurrences} times"
     where = f" from {instances} instances" if instances > 1 else ""
     span = (

@@ -17,11 +17,6 @@ def clock(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%H:%M:%S") if value is not None else "?"
 
 
-def rfc3339(value: datetime | None) -> str | None:
-    """Return the RFC 3339 form of `value`, or None."""
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
 def duration(delta: timedelta | None) -> str:
     """Return `1 h 4 min 9 s`, `12 s`, or `unknown`."""
     if delta is None:
