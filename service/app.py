@@ -17,11 +17,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import __version__
 from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
 from service.errors import ApiError
+from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
 from service.processor import Processor
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
 from service.settings import Settings
+from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
 from service.web import api, drains, health, pages
@@ -75,6 +77,23 @@ def bootstrap_admin(runtime: Runtime) -> None:
         )
 
 
+def syslog_listener(runtime: Runtime) -> SyslogListener | None:
+    """Return the syslog listener the settings ask for, if any."""
+    settings = runtime.settings
+    if settings.syslog_port is None:
+        return None
+    tls = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        tls = tls_context(settings.tls_cert, settings.tls_key)
+    return SyslogListener(
+        runtime,
+        host=settings.syslog_host,
+        port=settings.syslog_port,
+        source=check_source_name(settings.syslog_source),
+        tls=tls,
+    )
+
+
 def create_app(settings: Settings | None = None, *, start_processor: bool = True) -> FastAPI:
     """Return the drainwatch ASGI app for these settings."""
     settings = settings or Settings()
@@ -85,10 +104,15 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         bootstrap_admin(runtime)
         if start_processor:
             runtime.processor.start()
+        listener = runtime.listener = syslog_listener(runtime)
+        if listener is not None:
+            await listener.start()
         runtime.started.set()
         try:
             yield
         finally:
+            if listener is not None:
+                await listener.stop()
             runtime.processor.stop()
             runtime.spool.close()
             runtime.engine.dispose()

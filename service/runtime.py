@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from jinja2 import Environment
 from sqlalchemy import Engine
@@ -15,6 +16,9 @@ from service.signatures.engine import Matcher
 from service.signatures.loader import load_signatures
 from service.signatures.model import Signature
 from service.spool.store import Spool
+
+if TYPE_CHECKING:
+    from service.listener import SyslogListener
 
 
 class SignatureBook:
@@ -63,4 +67,5 @@ class Runtime:
     processor: Processor
     metrics: Metrics
     report_env: Environment
+    listener: SyslogListener | None = None
     started: threading.Event = field(default_factory=threading.Event)

@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     admin_user: str = "admin"
     admin_password: str | None = None
     retention_days: int = 30
+    syslog_host: str = "127.0.0.1"
+    syslog_port: int | None = None
+    syslog_source: str = "syslog"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     bundled_patterns_dir: Path = Field(default_factory=lambda: _bundled("patterns"))
     templates_dir: Path = Field(default_factory=lambda: _bundled("templates"))

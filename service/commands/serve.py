@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -13,6 +15,14 @@ def register(subparsers: Any) -> None:
         "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
     )
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    parser.add_argument(
+        "--syslog-port",
+        type=int,
+        help="also take syslog over TCP here (as Render log streams send)",
+    )
+    parser.add_argument("--syslog-source", help="source name for syslog lines (default: syslog)")
+    parser.add_argument("--tls-cert", type=Path, help="certificate (PEM) for syslog over TLS")
+    parser.add_argument("--tls-key", type=Path, help="private key (PEM) for syslog over TLS")
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
@@ -26,6 +36,13 @@ def run(args: argparse.Namespace) -> int:
     from service.app import create_app
     from service.settings import Settings
 
-    app = create_app(Settings())
+    if (args.tls_cert is None) != (args.tls_key is None):
+        print("drainwatch: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    overrides: dict[str, Any] = {"syslog_host": args.host}
+    for name in ("syslog_port", "syslog_source", "tls_cert", "tls_key"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    app = create_app(Settings(**overrides))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
     return 0
