@@ -27,6 +27,7 @@ class Source(SQLModel, table=True):
     lines_received: int = 0
     lines_processed: int = 0
     last_line_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_log_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class IncidentBase(SQLModel):
@@ -63,6 +64,26 @@ class Incident(IncidentBase, table=True):
     resolution: str = Field(default="", max_length=40)
     previous_id: int | None = Field(default=None, foreign_key="incident.id")
     note: str = Field(default="", sa_type=Text)
+    acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    owner: str = Field(default="", max_length=200)
+    business_impact: str = Field(default="", sa_type=Text)
+    fix_commit: str = Field(default="", max_length=200)
+    deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
+    resolved_by_deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
+
+
+class Deploy(SQLModel, table=True):
+    """A deploy or release of a source, assembled from the platform's markers in its log."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100, foreign_key="source.name", index=True)
+    platform: str = Field(max_length=20)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    live_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    failed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    status: str = Field(default="deploying", max_length=20)
+    version: str = Field(default="", max_length=200)
+    detail: str = Field(default="", sa_type=Text)
 
 
 class IncidentPublic(IncidentBase):

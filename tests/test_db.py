@@ -53,3 +53,36 @@ def test_sqlite_engine_uses_wal_and_foreign_keys(tmp_path: object) -> None:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+def test_upgrading_keeps_existing_data(database_url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from service.db import MIGRATIONS_DIR
+    from service.models import Incident
+
+    engine = create_db_engine(database_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO source (name, created_at, lines_received, lines_processed) VALUES ('api', '2025-09-19 12:00:00', 3, 3)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO incident (signature, title, severity, status, source, occurrences, fields, fingerprint, opened_at, resolution, note) "
+                "VALUES ('python.name-error', 'NameError', 'high', 'open', 'api', 3, '{\"name\": \"logger\"}', 'v1:x', '2025-09-19 12:00:00', '', '')"
+            )
+        )
+    upgrade_schema(engine)
+    with Session(engine) as session:
+        incident = session.exec(select(Incident)).one()
+    assert (incident.occurrences, incident.fields, incident.owner) == (3, {"name": "logger"}, "")
+    engine.dispose()

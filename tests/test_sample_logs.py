@@ -29,8 +29,11 @@ def _key(incident: dict[str, Any]) -> tuple[str, str]:
     return incident["signature"], json.dumps(incident["fields"], sort_keys=True)
 
 
-def _comparable(incident: dict[str, Any], expected_fields: dict[str, str]) -> dict[str, Any]:
+def _comparable(incident: dict[str, Any], want: dict[str, Any]) -> dict[str, Any]:
+    expected_fields = want["fields"]
+    extra = {"resolution": incident.get("resolution")} if "resolution" in want else {}
     return {
+        **extra,
         "signature": incident["signature"],
         "fields": {k: incident["fields"].get(k) for k in expected_fields},
         "occurrences": incident["occurrences"],
@@ -46,13 +49,13 @@ def assert_matches_expected(found: list[dict[str, Any]], expected_path: Path) ->
     assert len(core) == len(expected), [(_key(i), i["occurrences"]) for i in core]
     for want in expected:
         candidates = [
-            _comparable(i, want["fields"])
+            _comparable(i, want)
             for i in core
             if i["signature"] == want["signature"]
             and all(i["fields"].get(k) == v for k, v in want["fields"].items())
         ]
         assert candidates, f"no {want['signature']} incident with fields {want['fields']}"
-        assert candidates[0] == _comparable(want, want["fields"])
+        assert candidates[0] == _comparable(want, want)
 
 
 @pytest.mark.parametrize("expected_path", EXPECTED, ids=lambda p: p.stem)

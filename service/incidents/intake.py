@@ -1,4 +1,5 @@
-"""From events to stored incidents: match each event, apply each hit to the lifecycle."""
+"""From events to stored incidents: deploy markers onto the timeline, hits into the lifecycle,
+then the sources' log clocks forward and a sweep for incidents that went quiet."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from service.incidents.deploys import deploy_marker, record_marker
 from service.incidents.lifecycle import attach_hit
+from service.incidents.sweep import sweep_source
 from service.ingest.clock import LogClock
 from service.ingest.records import Event
 from service.signatures.engine import Matcher
@@ -25,15 +28,34 @@ def apply_events(
 ) -> Counter[str]:
     """Match events and store their incidents; return how many records each source's events held."""
     lines: Counter[str] = Counter()
-    known_sources: set[str] = set()
+    latest: dict[str, datetime] = {}
     for event in clock.stamp(events) if clock is not None else events:
-        lines[event.source] += len(event.records)
+        source = event.source
+        if source not in lines:
+            ensure_source(session, source, now=now)
+        lines[source] += len(event.records)
+        when = event.time
+        if when is not None and (source not in latest or when > latest[source]):
+            latest[source] = when
+        if len(event.records) == 1:
+            marker = deploy_marker(event.first.message)
+            if marker is not None:
+                record_marker(session, source, marker, time=event.when, text=event.first.message)
         hit = matcher.match(event)
-        if hit is None:
-            continue
-        if event.source not in known_sources:
-            ensure_source(session, event.source, now=now)
-            known_sources.add(event.source)
-        attach_hit(session, hit, now=now)
+        if hit is not None:
+            attach_hit(session, hit, now=now)
+    _advance_clocks(session, matcher, latest, now=now)
     session.flush()
     return lines
+
+
+def _advance_clocks(
+    session: Session, matcher: Matcher, latest: dict[str, datetime], *, now: datetime
+) -> None:
+    signatures = {signature.id: signature for signature in matcher.signatures}
+    for name, when in latest.items():
+        source = ensure_source(session, name, now=now)
+        if source.last_log_time is None or when > source.last_log_time:
+            source.last_log_time = when
+            session.add(source)
+            sweep_source(session, source, signatures)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from service.incidents.deploys import deploy_before
 from service.incidents.fingerprint import fingerprint
 from service.models import Incident, IncidentEvent, TimelineEntry
 from service.signatures.model import Hit
@@ -98,6 +99,8 @@ def _open(session: Session, hit: Hit, fp: str, *, now: datetime) -> Incident:
         opened_at=now,
         previous_id=previous.id if previous else None,
     )
+    trigger = deploy_before(session, hit.event.source, hit.event.when)
+    incident.deploy_id = trigger.id if trigger else None
     session.add(incident)
     session.flush()
     kind = "recurred" if previous else "opened"

@@ -1,0 +1,57 @@
+"""Resolving incidents by silence, in log time: after a deploy, or after a quiet period."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from service.incidents.deploys import live_deploy_after
+from service.incidents.lifecycle import resolve
+from service.models import Incident, Source
+from service.signatures.model import Signature
+
+DEPLOY_QUIET = timedelta(minutes=10)
+DEFAULT_QUIET_MINUTES = 60
+
+
+def sweep_source(
+    session: Session,
+    source: Source,
+    signatures: Mapping[str, Signature],
+    *,
+    deploy_quiet: timedelta = DEPLOY_QUIET,
+) -> list[Incident]:
+    """Resolve the source's incidents that its log shows have gone quiet; return them."""
+    horizon = source.last_log_time
+    if horizon is None:
+        return []
+    statement = select(Incident).where(
+        Incident.source == source.name, Incident.status != "resolved"
+    )
+    resolved = []
+    for incident in session.exec(statement).all():
+        if incident.last_seen is None:
+            continue
+        deploy = live_deploy_after(session, source.name, incident.last_seen)
+        if (
+            deploy is not None
+            and deploy.live_at is not None
+            and deploy.live_at + deploy_quiet <= horizon
+        ):
+            incident.resolved_by_deploy_id = deploy.id
+            label = f" ({deploy.version})" if deploy.version else ""
+            text = f"resolved by the deploy{label} live at {deploy.live_at:%H:%M:%S}; silent since"
+            resolve(session, incident, at=deploy.live_at, resolution="deploy", text=text)
+            resolved.append(incident)
+            continue
+        signature = signatures.get(incident.signature)
+        quiet = signature.quiet_minutes if signature else DEFAULT_QUIET_MINUTES
+        if quiet > 0 and incident.last_seen + timedelta(minutes=quiet) <= horizon:
+            end = incident.last_seen + timedelta(minutes=quiet)
+            resolve(
+                session, incident, at=end, resolution="quiet", text=f"no new hits for {quiet} min"
+            )
+            resolved.append(incident)
+    return resolved
