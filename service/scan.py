@@ -7,7 +7,7 @@ import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -21,6 +21,9 @@ from service.ingest.headers import parse_text
 from service.signatures.engine import Matcher
 
 CHUNK_LINES = 20_000
+# An offline scan detects nothing as it happens: its incidents are "opened" at the Unix epoch, so
+# reports of the same file are the same bytes whenever it is scanned.
+OFFLINE = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)

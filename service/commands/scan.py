@@ -49,19 +49,18 @@ def run(args: argparse.Namespace) -> int:
 def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
-    from service.db import utcnow
     from service.incidents.queries import incident_json
     from service.models import Incident
     from service.reports.render import incident_markdown, report_environment
     from service.runtime import SignatureBook
-    from service.scan import ScanInput, scan_inputs, source_name_for
+    from service.scan import OFFLINE, ScanInput, scan_inputs, source_name_for
     from service.settings import Settings
 
     settings = Settings()
     book = SignatureBook(settings)
     inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
     lines = scan_inputs(
-        engine, book.matcher, inputs, now=utcnow(), gap_seconds=settings.traceback_gap_seconds
+        engine, book.matcher, inputs, now=OFFLINE, gap_seconds=settings.traceback_gap_seconds
     )
     reports: dict[int | None, str] = {}
     with Session(engine) as session:

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from service.models import Deploy, TimelineEntry
-
-STALE_DEPLOY = timedelta(hours=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +34,7 @@ _MARKERS: tuple[tuple[re.Pattern[str], str, str], ...] = (
         "render",
     ),
     (re.compile(r"^Release (?P<version>v\d+) created by "), "deploying", "heroku"),
-    (re.compile(r"^Deploy (?P<version>[0-9a-f]{7,40}) by "), "deploying", "heroku"),
+    (re.compile(r"^Deploy (?P<version>[0-9a-f]{7,40}) by "), "build", "heroku"),
     (re.compile(r"^State changed from starting to up"), "live", "heroku"),
     (re.compile(r"^State changed from (?:starting|up) to crashed"), "failed", "heroku"),
 )
@@ -63,49 +61,57 @@ def latest_deploy(session: Session, source: str) -> Deploy | None:
 def record_marker(
     session: Session, source: str, marker: Marker, *, time: datetime | None, text: str
 ) -> Deploy:
-    """Advance the source's current deploy with this marker, or start a new deploy."""
+    """Advance the source's current deploy with this marker, or start a new one.
+
+    A deploy moves building -> deploying -> live or failed. A marker that cannot continue the
+    current deploy starts a new one; a crash after going live, or a crash loop's further exits,
+    change nothing (the incidents of those crashes tell that story).
+    """
     current = latest_deploy(session, source)
-    if marker.stage in ("build", "deploying"):
-        if not _continues(current, marker, time):
-            current = Deploy(source=source, platform=marker.platform, started_at=time)
+    state = current.status if current is not None and current.platform == marker.platform else None
+    if marker.stage == "failed" and state in ("live", "failed"):
         assert current is not None
-        current.version = current.version or marker.version
-    elif current is None or current.status != "deploying":
-        # A platform line on its own (`==> Your service is live` after a restart) still counts.
-        if marker.stage == "failed" and current is not None and current.status == "live":
-            return current
-        current = Deploy(source=source, platform=marker.platform, started_at=time)
+        return current
+    starts_new = (
+        state is None
+        or (marker.stage == "build" and state != "building")
+        or (marker.stage == "deploying" and state not in ("building",))
+        or (marker.stage in ("live", "failed") and state not in ("building", "deploying"))
+    )
+    if starts_new:
+        current = Deploy(
+            source=source, platform=marker.platform, started_at=time, status="building"
+        )
+    assert current is not None
+    if current.started_at is None:
+        current.started_at = time
+    current.version = current.version or marker.version
+    current.status = {"build": "building", "deploying": "deploying"}.get(marker.stage, marker.stage)
     if marker.stage == "live":
-        current.status, current.live_at = "live", time
+        current.live_at = time
     elif marker.stage == "failed":
-        current.status, current.failed_at = "failed", time
+        current.failed_at = time
     current.detail = text[:500]
     session.add(current)
     session.flush()
-    session.add(
-        TimelineEntry(source=source, time=time, kind=f"deploy-{marker.stage}", text=text[:2000])
-    )
+    kind = f"deploy-{marker.stage}"
+    session.add(TimelineEntry(source=source, time=time, kind=kind, text=text[:2000]))
     return current
 
 
-def _continues(current: Deploy | None, marker: Marker, time: datetime | None) -> bool:
-    if current is None or current.status != "deploying" or current.platform != marker.platform:
-        return False
-    if marker.platform == "heroku" and marker.version and current.version:
-        return False
-    if time is None or current.started_at is None:
-        return True
-    return time - current.started_at < STALE_DEPLOY
-
-
 def deploy_before(session: Session, source: str, when: datetime | None) -> Deploy | None:
-    """Return the last deploy of `source` that went live (or started) at or before `when`."""
-    if when is None:
-        return None
+    """Return the deploy of `source` recorded last that did not start after `when`.
+
+    Deploy markers often carry no time of their own (Render prints `==> Deploying...` bare), so a
+    deploy without a time counts as before whatever comes after it in the log.
+    """
     statement = (
         select(Deploy)
-        .where(Deploy.source == source, col(Deploy.started_at) <= when)
-        .order_by(col(Deploy.started_at).desc(), col(Deploy.id).desc())
+        .where(Deploy.source == source)
+        .where(
+            col(Deploy.started_at).is_(None) | (col(Deploy.started_at) <= when) if when else True
+        )
+        .order_by(col(Deploy.id).desc())
     )
     return session.exec(statement).first()
 

@@ -50,6 +50,13 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "resolved_at": rfc3339(incident.resolved_at),
         "resolution": incident.resolution or None,
         "previous_id": incident.previous_id,
+        "acknowledged_at": rfc3339(incident.acknowledged_at),
+        "owner": incident.owner,
+        "business_impact": incident.business_impact,
+        "fix_commit": incident.fix_commit,
+        "note": incident.note,
+        "deploy_id": incident.deploy_id,
+        "resolved_by_deploy_id": incident.resolved_by_deploy_id,
     }
 
 

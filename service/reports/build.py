@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
-from service.ingest.assemble import assemble
-from service.ingest.headers import parse_text
-from service.ingest.records import Frame
-from service.models import Incident, IncidentEvent
+from service.models import Deploy, Incident
+from service.reports.evidence import (
+    TimelineRow,
+    Traceback,
+    deploys_around,
+    distinct_messages,
+    first_traceback,
+    hit_times,
+    merged_timeline,
+    peak_minute,
+)
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Knowledge, Signature
@@ -21,16 +28,10 @@ from service.signatures.schema import fill_placeholders
 
 # Captured values land inside prose and code spans alike, so only characters inert in both pass.
 _UNSAFE = re.compile(r"[^\w.:/@=+, -]")
-MAX_MESSAGES = 3
+# Opening an incident long after its first hit means the log was scanned later, not detected late.
+LIVE_DETECTION = timedelta(hours=1)
 
-
-@dataclass(frozen=True)
-class TimelineRow:
-    """One row of the report's timeline table."""
-
-    time: datetime | None
-    kind: str
-    text: str
+__all__ = ["OutageReport", "TimelineRow", "build_report", "filled_knowledge", "incident_duration"]
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,13 @@ class OutageReport:
     duration: str
     instances: tuple[str, ...]
     error_messages: tuple[str, ...]
-    frames: tuple[Frame, ...]
-    exception_type: str
+    traceback: Traceback
     timeline: tuple[TimelineRow, ...]
-    previous_id: int | None
+    trigger: Deploy | None
+    resolved_by: Deploy | None
+    time_to_detect: str | None
+    peak: tuple[datetime, int] | None
+    hit_times: tuple[datetime, ...]
     url: str
 
 
@@ -91,9 +95,8 @@ def build_report(
     assert incident.id is not None
     events = sample_events(session, incident.id)
     instances = incident_instances(session, incident.id)
-    entries = timeline_entries(session, incident.id)
     signature = signatures.get(incident.signature)
-    frames, exception_type = _frames(events, incident.source)
+    times = sorted(hit_times(session, incident.id))
     return OutageReport(
         incident=incident,
         signature=signature,
@@ -101,32 +104,29 @@ def build_report(
         summary=_summary(incident, len(instances)),
         duration=duration(incident_duration(incident)),
         instances=tuple(instances),
-        error_messages=_distinct_messages(events),
-        frames=frames,
-        exception_type=exception_type,
-        timeline=tuple(TimelineRow(e.time, e.kind, e.text) for e in entries),
-        previous_id=incident.previous_id,
+        error_messages=distinct_messages(events),
+        traceback=first_traceback(events, incident.source),
+        timeline=merged_timeline(
+            timeline_entries(session, incident.id), deploys_around(session, incident)
+        ),
+        trigger=session.get(Deploy, incident.deploy_id) if incident.deploy_id else None,
+        resolved_by=(
+            session.get(Deploy, incident.resolved_by_deploy_id)
+            if incident.resolved_by_deploy_id
+            else None
+        ),
+        time_to_detect=_time_to_detect(incident),
+        peak=peak_minute(times),
+        hit_times=tuple(times),
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
     )
 
 
-def _distinct_messages(events: Sequence[IncidentEvent]) -> tuple[str, ...]:
-    seen: dict[str, None] = {}
-    for event in events:
-        key = event.text.strip()
-        if key and key not in seen:
-            seen[key] = None
-        if len(seen) >= MAX_MESSAGES:
-            break
-    return tuple(seen)
-
-
-def _frames(events: Sequence[IncidentEvent], source: str) -> tuple[tuple[Frame, ...], str]:
-    for event in events:
-        for assembled in assemble(parse_text(event.text, source=source)):
-            if assembled.frames:
-                return assembled.frames, assembled.exception_type
-    return (), ""
+def _time_to_detect(incident: Incident) -> str | None:
+    if incident.first_seen is None:
+        return None
+    lag = incident.opened_at - incident.first_seen
+    return duration(lag) if timedelta(0) <= lag <= LIVE_DETECTION else None
 
 
 def _summary(incident: Incident, instances: int) -> str:
@@ -145,6 +145,8 @@ def _summary(incident: Incident, instances: int) -> str:
             "manual": "resolved by hand",
         }.get(incident.resolution, incident.resolution)
         state = f"Resolved at {stamp(incident.resolved_at)} ({how})"
+    elif incident.status == "acknowledged":
+        state = "Acknowledged, not yet resolved"
     else:
         state = "Still open: no recovery signal in the log yet"
     return (

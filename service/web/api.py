@@ -9,6 +9,7 @@ from fastapi.responses import PlainTextResponse
 
 from service.db import utcnow
 from service.errors import ApiError
+from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.queries import (
     incident_detail_json,
     incident_json,
@@ -79,6 +80,20 @@ def load_incident(session: SessionDep, incident_id: int) -> Incident:
 def incident(incident_id: int, session: SessionDep, _user: ApiUser) -> dict[str, Any]:
     """Return one incident with its timeline and sample events."""
     return incident_detail_json(session, load_incident(session, incident_id))
+
+
+@router.patch("/api/incidents/{incident_id}")
+def change_incident(
+    incident_id: int, change: IncidentUpdate, session: SessionDep, user: ApiUser
+) -> dict[str, Any]:
+    """Acknowledge or resolve an incident, or fill in its operator fields."""
+    incident = load_incident(session, incident_id)
+    try:
+        update_incident(session, incident, change, user=user.username, now=utcnow())
+    except TransitionError as error:
+        raise ApiError(409, "invalid_transition", str(error)) from error
+    session.commit()
+    return incident_detail_json(session, incident)
 
 
 @router.get("/incidents/{incident_id}/report.md", response_class=PlainTextResponse)

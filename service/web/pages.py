@@ -10,11 +10,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from sqlmodel import col, select
+from pydantic import ValidationError
 
 from service.db import utcnow
+from service.errors import ApiError
+from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.queries import list_incidents, list_sources, source_json
-from service.models import IncidentEvent
 from service.reports import timefmt
 from service.reports.build import build_report
 from service.users import authenticate, end_login, start_login
@@ -97,15 +98,48 @@ def incident_page(
     report = build_report(
         session, incident, runtime.book.by_id, public_url=runtime.settings.public_url
     )
-    times = session.exec(
-        select(IncidentEvent.time).where(
-            IncidentEvent.incident_id == incident_id, col(IncidentEvent.time).is_not(None)
-        )
-    ).all()
-    chart = bar_chart(hits_per_minute([t for t in times if t is not None]), "hits per minute")
+    chart = bar_chart(hits_per_minute(report.hit_times), "hits per minute")
     return _render(
         request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart
     )
+
+
+@router.post("/incidents/{incident_id}/update", response_model=None)
+def incident_form(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    status: Annotated[str, Form()] = "",
+    owner: Annotated[str | None, Form()] = None,
+    fix_commit: Annotated[str | None, Form()] = None,
+    business_impact: Annotated[str | None, Form()] = None,
+    note: Annotated[str | None, Form()] = None,
+) -> Response:
+    """Apply the incident page's form, then show the page again."""
+    _same_origin(request)
+    try:
+        change = IncidentUpdate(
+            status=status or None,
+            owner=owner,
+            fix_commit=fix_commit,
+            business_impact=business_impact,
+            note=note,
+        )
+        update_incident(
+            session, load_incident(session, incident_id), change, user=user.username, now=utcnow()
+        )
+    except (ValidationError, TransitionError) as error:
+        raise ApiError(422, "invalid_request", str(error).splitlines()[0]) from error
+    session.commit()
+    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
+
+
+def _same_origin(request: Request) -> None:
+    # The session cookie is SameSite=Lax; checking Origin as well closes the rest of CSRF.
+    origin = request.headers.get("origin")
+    if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
+        raise ApiError(403, "cross_origin", "form posts must come from drainwatch's own pages")
 
 
 @router.get("/patterns")

@@ -134,3 +134,28 @@ def test_hits_after_the_deploy_keep_the_incident_open(engine: Engine) -> None:
         source.last_log_time = at(60 + 11 * 60)
         assert sweep_source(session, source, {}) == []
         assert session.exec(select(Incident).order_by(col(Incident.id))).one().status == "open"
+
+
+def test_heroku_release_then_dyno_up_is_one_live_deploy(engine: Engine) -> None:
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        mark(session, "Deploy 1a2b3c4d by dev@example.com", 0)
+        mark(session, "Release v42 created by dev@example.com", 5)
+        deploy = mark(session, "State changed from starting to up", 40)
+        assert (deploy.status, deploy.version, deploy.started_at, deploy.live_at) == (
+            "live",
+            "1a2b3c4d",
+            at(0),
+            at(40),
+        )
+        assert len(session.exec(select(Deploy)).all()) == 1
+
+
+def test_crashes_after_going_live_do_not_make_deploys(engine: Engine) -> None:
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        mark(session, "==> Deploying...", 0)
+        live = mark(session, "==> Your service is live 🎉", 30)
+        assert mark(session, "==> Exited with status 1", 300).id == live.id
+        assert live.status == "live"
+        assert len(session.exec(select(Deploy)).all()) == 1

@@ -1,0 +1,60 @@
+"""What people do to incidents: acknowledge, resolve by hand with a note, fill in the fields a
+log cannot know (owner, business impact, fix commit, notes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from service.incidents.lifecycle import resolve
+from service.models import Incident, TimelineEntry
+
+
+class IncidentUpdate(BaseModel):
+    """An operator's change to an incident; fields left out stay as they are."""
+
+    status: str | None = Field(default=None, pattern="^(acknowledged|resolved)$")
+    note: str | None = Field(default=None, max_length=20_000)
+    owner: str | None = Field(default=None, max_length=200)
+    business_impact: str | None = Field(default=None, max_length=20_000)
+    fix_commit: str | None = Field(default=None, max_length=200)
+
+
+class TransitionError(ValueError):
+    """A status change the lifecycle does not allow (a resolved incident is history)."""
+
+
+def update_incident(
+    session: Session, incident: Incident, change: IncidentUpdate, *, user: str, now: datetime
+) -> Incident:
+    """Apply an operator's change and put it on the timeline."""
+    for name in ("owner", "business_impact", "fix_commit", "note"):
+        value = getattr(change, name)
+        if value is not None:
+            setattr(incident, name, value.strip())
+    if change.note:
+        _timeline(session, incident, now, "note", f"{user}: {change.note.strip()}")
+    if change.status == "acknowledged":
+        if incident.status == "resolved":
+            raise TransitionError(
+                "a resolved incident cannot be acknowledged; a new hit reopens it as a recurrence"
+            )
+        if incident.status == "open":
+            incident.status = "acknowledged"
+            incident.acknowledged_at = now
+            _timeline(session, incident, now, "acknowledged", f"acknowledged by {user}")
+    elif change.status == "resolved" and incident.status != "resolved":
+        resolve(session, incident, at=now, resolution="manual", text=f"resolved by hand by {user}")
+    session.add(incident)
+    session.flush()
+    return incident
+
+
+def _timeline(session: Session, incident: Incident, time: datetime, kind: str, text: str) -> None:
+    session.add(
+        TimelineEntry(
+            source=incident.source, incident_id=incident.id, time=time, kind=kind, text=text[:2000]
+        )
+    )

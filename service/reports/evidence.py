@@ -1,0 +1,138 @@
+"""The evidence a report quotes: distinct messages, traceback frames, hits per minute, and the
+deploys around an incident, merged with its own timeline."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from service.ingest.assemble import assemble, exception_chain
+from service.ingest.headers import parse_text
+from service.ingest.records import Frame
+from service.models import Deploy, Incident, IncidentEvent, TimelineEntry
+
+MAX_MESSAGES = 3
+DEPLOY_WINDOW = timedelta(hours=2)
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One row of the report's timeline table."""
+
+    time: datetime | None
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Traceback:
+    """What the first traceback of an incident says: its frames and its exception chain."""
+
+    frames: tuple[Frame, ...]
+    chain: tuple[tuple[str, str], ...]
+
+    @property
+    def exception_type(self) -> str:
+        """Return the final exception's type, or an empty string."""
+        return self.chain[-1][0] if self.chain else ""
+
+    @property
+    def application_frames(self) -> tuple[Frame, ...]:
+        """Return the frames of the application's own code."""
+        return tuple(frame for frame in self.frames if frame.is_application)
+
+
+def distinct_messages(events: Sequence[IncidentEvent]) -> tuple[str, ...]:
+    """Return up to three events whose last lines differ, first seen first, long ones shortened."""
+    seen: dict[str, str] = {}
+    for event in events:
+        text = event.text.strip()
+        last = text.rsplit("\n", 1)[-1]
+        if text and last not in seen:
+            seen[last] = shorten(text)
+        if len(seen) >= MAX_MESSAGES:
+            break
+    return tuple(seen.values())
+
+
+def shorten(text: str, *, head: int = 3, tail: int = 16) -> str:
+    """Return a long event with its middle (library frames, mostly) cut and the cut counted."""
+    lines = text.splitlines()
+    if len(lines) <= head + tail + 1:
+        return text
+    cut = len(lines) - head - tail
+    return "\n".join([*lines[:head], f"  ... {cut} lines cut ...", *lines[-tail:]])
+
+
+def first_traceback(events: Sequence[IncidentEvent], source: str) -> Traceback:
+    """Return the frames and exception chain of the first event that holds a traceback."""
+    for event in events:
+        for assembled in assemble(parse_text(event.text, source=source)):
+            if assembled.frames:
+                return Traceback(assembled.frames, tuple(exception_chain(assembled)))
+    return Traceback((), ())
+
+
+def hit_times(session: Session, incident_id: int) -> list[datetime]:
+    """Return the log times of every hit of the incident."""
+    statement = select(IncidentEvent.time).where(
+        IncidentEvent.incident_id == incident_id,
+        IncidentEvent.role == "open",
+        col(IncidentEvent.time).is_not(None),
+    )
+    return [t for t in session.exec(statement).all() if t is not None]
+
+
+def peak_minute(times: Sequence[datetime]) -> tuple[datetime, int] | None:
+    """Return the minute with the most hits and its count (the earliest on a tie)."""
+    if not times:
+        return None
+    minutes = Counter(t.replace(second=0, microsecond=0) for t in times)
+    return min(minutes.items(), key=lambda item: (-item[1], item[0]))
+
+
+def deploys_around(session: Session, incident: Incident) -> list[Deploy]:
+    """Return the source's deploys from shortly before the incident to shortly after its end."""
+    if incident.first_seen is None:
+        return []
+    end = incident.resolved_at or incident.last_seen or incident.first_seen
+    statement = (
+        select(Deploy)
+        .where(
+            Deploy.source == incident.source,
+            col(Deploy.started_at) >= incident.first_seen - DEPLOY_WINDOW,
+            col(Deploy.started_at) <= end + DEPLOY_WINDOW,
+        )
+        .order_by(col(Deploy.started_at), col(Deploy.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def merged_timeline(
+    entries: Sequence[TimelineEntry], deploys: Sequence[Deploy]
+) -> tuple[TimelineRow, ...]:
+    """Return the incident's own timeline with the deploys around it, in time order."""
+    rows = [TimelineRow(e.time, e.kind, e.text) for e in entries]
+    for deploy in deploys:
+        label = f" {deploy.version}" if deploy.version else ""
+        if deploy.started_at is not None:
+            rows.append(
+                TimelineRow(deploy.started_at, "deploy started", f"{deploy.platform} deploy{label}")
+            )
+        if deploy.live_at is not None and deploy.live_at != deploy.started_at:
+            rows.append(
+                TimelineRow(
+                    deploy.live_at, "deploy live", f"{deploy.platform} deploy{label} is live"
+                )
+            )
+        if deploy.failed_at is not None:
+            rows.append(TimelineRow(deploy.failed_at, "deploy failed", deploy.detail))
+    order = {"deploy started": 0, "deploy live": 1, "deploy failed": 1}
+    return tuple(
+        sorted(rows, key=lambda r: (r.time is None, r.time or _NEVER, order.get(r.kind, 2)))
+    )
