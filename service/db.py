@@ -104,3 +104,17 @@ def migrated_engine(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
+
+
+@contextmanager
+def race_guard(session: Session) -> Iterator[bool]:
+    """Run an insert that another process may race, inside a savepoint where one is needed.
+
+    Yields True when a lost race (IntegrityError) can be caught and the row read instead. SQLite
+    serialises writers on the whole file, so there is no race there and no savepoint either.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        yield False
+        return
+    with session.begin_nested():
+        yield True

@@ -100,7 +100,7 @@ class Processor:
             released = self.assembler.flush() if flush else self.assembler.expire(now)
             processed += self._apply(session, matcher, released, now)
             for name, lines in processed.items():
-                ensure_source(session, name, now=now).lines_processed += lines
+                ensure_source(session, name, now=now, lock=True).lines_processed += lines
 
     def _apply(
         self, session: Session, matcher: Matcher, events: list[Event], now: datetime
@@ -109,7 +109,7 @@ class Processor:
 
     @staticmethod
     def _receive(session: Session, batch: Batch, *, now: datetime) -> None:
-        source = ensure_source(session, batch.source, now=now)
+        source = ensure_source(session, batch.source, now=now, lock=True)
         source.lines_received += len(batch.records)
         source.last_line_at = max(filter(None, (source.last_line_at, batch.received_at)))
         session.add(source)

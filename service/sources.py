@@ -8,8 +8,10 @@ import re
 import secrets
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from service.db import race_guard
 from service.models import Source
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -41,18 +43,28 @@ def token_matches(token: str, token_hash: str | None) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
-def get_source(session: Session, name: str) -> Source | None:
-    """Return the source called `name`, or None."""
-    return session.exec(select(Source).where(Source.name == name)).first()
+def get_source(session: Session, name: str, *, lock: bool = False) -> Source | None:
+    """Return the source called `name`, or None; `lock` holds its row until commit."""
+    statement = select(Source).where(Source.name == name)
+    return session.exec(statement.with_for_update() if lock else statement).first()
 
 
-def ensure_source(session: Session, name: str, *, now: datetime) -> Source:
+def ensure_source(session: Session, name: str, *, now: datetime, lock: bool = False) -> Source:
     """Return the source called `name`, creating it when it does not exist yet."""
-    source = get_source(session, name)
-    if source is None:
-        source = Source(name=check_source_name(name), created_at=now)
-        session.add(source)
-        session.flush()
+    source = get_source(session, name, lock=lock)
+    if source is not None:
+        return source
+    source = Source(name=check_source_name(name), created_at=now)
+    try:
+        with race_guard(session):
+            session.add(source)
+            session.flush()
+    except IntegrityError:
+        # Another process created it first: use theirs.
+        found = get_source(session, name, lock=lock)
+        if found is None:
+            raise
+        return found
     return source
 
 

@@ -54,7 +54,7 @@ def _advance_clocks(
 ) -> None:
     signatures = {signature.id: signature for signature in matcher.signatures}
     for name, when in latest.items():
-        source = ensure_source(session, name, now=now)
+        source = ensure_source(session, name, now=now, lock=True)
         if source.last_log_time is None or when > source.last_log_time:
             source.last_log_time = when
             session.add(source)

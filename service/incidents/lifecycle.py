@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from service.db import race_guard
 from service.incidents.deploys import deploy_before
 from service.incidents.fingerprint import fingerprint
 from service.models import Incident, IncidentEvent, TimelineEntry
@@ -21,7 +23,8 @@ def find_active(session: Session, fingerprint_: str) -> Incident | None:
     statement = select(Incident).where(
         Incident.fingerprint == fingerprint_, Incident.status != "resolved"
     )
-    return session.exec(statement).first()
+    # Several processes may take hits for the same fingerprint: the row lock serialises them.
+    return session.exec(statement.with_for_update()).first()
 
 
 def find_latest_resolved(session: Session, fingerprint_: str) -> Incident | None:
@@ -101,8 +104,16 @@ def _open(session: Session, hit: Hit, fp: str, *, now: datetime) -> Incident:
     )
     trigger = deploy_before(session, hit.event.source, hit.event.when)
     incident.deploy_id = trigger.id if trigger else None
-    session.add(incident)
-    session.flush()
+    try:
+        with race_guard(session):
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # Another process opened it first (the partial unique index says so): join theirs.
+        theirs = find_active(session, fp)
+        if theirs is None:
+            raise
+        return theirs
     kind = "recurred" if previous else "opened"
     _add_timeline(session, incident, time=hit.event.when, kind=kind, text=hit.event.first.message)
     return incident
