@@ -107,6 +107,16 @@ class IncidentEvent(SQLModel, table=True):
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class IncidentMinute(SQLModel, table=True):
+    """Hits of an incident per minute of log time: the evidence that outlives purged events."""
+
+    __tablename__ = "incident_minute"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    minute: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    hits: int = 0
+
+
 class TimelineEntry(SQLModel, table=True):
     """A moment worth drawing: an incident opened or resolved, a deploy, a note."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
@@ -17,15 +18,17 @@ from sqlmodel import Session
 
 from service.db import session_scope, utcnow
 from service.incidents.intake import apply_events
+from service.incidents.retention import Purged, purge
 from service.ingest.assemble import Assembler
 from service.ingest.clock import LogClock
 from service.ingest.records import Event
 from service.models import AppliedBatch
 from service.signatures.engine import Matcher
 from service.sources import ensure_source
-from service.spool.store import Batch, Spool
+from service.spool.store import KEY_RETENTION, Batch, Spool
 
 log = logging.getLogger("drainwatch.processor")
+PURGE_EVERY_SECONDS = 3600.0
 
 
 class Processor:
@@ -39,6 +42,7 @@ class Processor:
         matcher: Callable[[], Matcher],
         gap_seconds: float = 5.0,
         interval_seconds: float = 0.2,
+        retention_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
@@ -47,6 +51,8 @@ class Processor:
         self.gap_seconds = gap_seconds
         self.interval_seconds = interval_seconds
         self.clock = clock
+        self.retention_days = retention_days
+        self._next_purge = 0.0
         self.assembler = Assembler(gap_seconds=gap_seconds)
         self.clock_by_source = LogClock()
         self.last_error: str = ""
@@ -114,6 +120,21 @@ class Processor:
         source.last_line_at = max(filter(None, (source.last_line_at, batch.received_at)))
         session.add(source)
 
+    def purge_if_due(self, *, every_seconds: float = PURGE_EVERY_SECONDS) -> Purged | None:
+        """Purge what is past retention, at most once per `every_seconds` of wall time."""
+        if time.monotonic() < self._next_purge:
+            return None
+        self._next_purge = time.monotonic() + every_seconds
+        now = self.clock()
+        with session_scope(self.engine) as session:
+            purged = purge(session, now=now, retention_days=self.retention_days)
+        self.spool.forget_keys_before(now - KEY_RETENTION)
+        if purged.events or purged.batches:
+            log.info(
+                "retention: purged %s events and %s batch marks", purged.events, purged.batches
+            )
+        return purged
+
     def start(self) -> None:
         """Start the background thread."""
         self._thread = threading.Thread(target=self._loop, name="drainwatch-processor", daemon=True)
@@ -130,6 +151,7 @@ class Processor:
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
+                self.purge_if_due()
                 backoff = self.interval_seconds
             except SQLAlchemyError:
                 log.warning("database unavailable, batches stay in the spool: %s", self.last_error)

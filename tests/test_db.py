@@ -61,7 +61,7 @@ def test_upgrading_keeps_existing_data(database_url: str) -> None:
     from sqlalchemy import text
 
     from service.db import MIGRATIONS_DIR
-    from service.models import Incident
+    from service.models import Incident, IncidentMinute
 
     engine = create_db_engine(database_url)
     config = Config()
@@ -81,8 +81,16 @@ def test_upgrading_keeps_existing_data(database_url: str) -> None:
                 "VALUES ('python.name-error', 'NameError', 'high', 'open', 'api', 3, '{\"name\": \"logger\"}', 'v1:x', '2025-09-19 12:00:00', '', '')"
             )
         )
+        connection.execute(
+            text(
+                "INSERT INTO incident_event (incident_id, time, instance, role, text, fields) "
+                "VALUES (1, '2025-09-19 12:00:31', 'web.1', 'open', 'NameError', '{}')"
+            )
+        )
     upgrade_schema(engine)
     with Session(engine) as session:
         incident = session.exec(select(Incident)).one()
+        minutes = session.exec(select(IncidentMinute)).all()
     assert (incident.occurrences, incident.fields, incident.owner) == (3, {"name": "logger"}, "")
+    assert [(m.minute, m.hits) for m in minutes] == [(datetime(2025, 9, 19, 12, 0, tzinfo=UTC), 1)]
     engine.dispose()

@@ -99,3 +99,8 @@ def test_background_thread_processes_and_stops(processor: Processor, engine: Eng
     processor.start()
     processor.stop()
     assert counts(engine)[0] == [("sqlalchemy.missing-greenlet", 1)]
+
+
+def test_purge_runs_at_most_once_per_interval(processor: Processor) -> None:
+    assert processor.purge_if_due(every_seconds=3600) is not None
+    assert processor.purge_if_due(every_seconds=3600) is None

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.db import race_guard
 from service.incidents.deploys import deploy_before
 from service.incidents.fingerprint import fingerprint
-from service.models import Incident, IncidentEvent, TimelineEntry
+from service.models import Incident, IncidentEvent, IncidentMinute, TimelineEntry
 from service.signatures.model import Hit
 
 RESOLUTIONS = ("recovered", "quiet", "deploy", "manual")
@@ -65,6 +67,7 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
     if active is None:
         active = _open(session, hit, fp, now=now)
     active.occurrences += 1
+    _count_minute(session, active, when)
     # An incident keeps the captured fields all its hits agree on (the op, the missing name),
     # not the ones that change with every hit (the try number, the back-off).
     active.fields = {k: v for k, v in active.fields.items() if hit.fields.get(k) == v}
@@ -117,6 +120,22 @@ def _open(session: Session, hit: Hit, fp: str, *, now: datetime) -> Incident:
     kind = "recurred" if previous else "opened"
     _add_timeline(session, incident, time=hit.event.when, kind=kind, text=hit.event.first.message)
     return incident
+
+
+def _count_minute(session: Session, incident: Incident, when: datetime | None) -> None:
+    if when is None:
+        return
+    assert incident.id is not None
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    minute = when.replace(second=0, microsecond=0)
+    statement = insert(IncidentMinute).values(incident_id=incident.id, minute=minute, hits=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["incident_id", "minute"],
+            set_={"hits": statement.excluded.hits + col(IncidentMinute.hits)},
+        )
+    )
 
 
 def _quiet_period_over(incident: Incident, when: datetime | None, quiet_minutes: int) -> bool:

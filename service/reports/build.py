@@ -17,8 +17,8 @@ from service.reports.evidence import (
     deploys_around,
     distinct_messages,
     first_traceback,
-    hit_times,
     merged_timeline,
+    minute_counts,
     peak_minute,
 )
 from service.reports.markdown import code
@@ -51,7 +51,7 @@ class OutageReport:
     resolved_by: Deploy | None
     time_to_detect: str | None
     peak: tuple[datetime, int] | None
-    hit_times: tuple[datetime, ...]
+    minutes: tuple[tuple[datetime, int], ...]
     url: str
 
 
@@ -96,7 +96,7 @@ def build_report(
     events = sample_events(session, incident.id)
     instances = incident_instances(session, incident.id)
     signature = signatures.get(incident.signature)
-    times = sorted(hit_times(session, incident.id))
+    minutes = minute_counts(session, incident.id)
     return OutageReport(
         incident=incident,
         signature=signature,
@@ -116,8 +116,8 @@ def build_report(
             else None
         ),
         time_to_detect=_time_to_detect(incident),
-        peak=peak_minute(times),
-        hit_times=tuple(times),
+        peak=peak_minute(minutes),
+        minutes=tuple(minutes),
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
     )
 

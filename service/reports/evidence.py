@@ -3,7 +3,6 @@ deploys around an incident, merged with its own timeline."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,7 +12,7 @@ from sqlmodel import Session, col, select
 from service.ingest.assemble import assemble, exception_chain
 from service.ingest.headers import parse_text
 from service.ingest.records import Frame
-from service.models import Deploy, Incident, IncidentEvent, TimelineEntry
+from service.models import Deploy, Incident, IncidentEvent, IncidentMinute, TimelineEntry
 
 MAX_MESSAGES = 3
 DEPLOY_WINDOW = timedelta(hours=2)
@@ -78,22 +77,21 @@ def first_traceback(events: Sequence[IncidentEvent], source: str) -> Traceback:
     return Traceback((), ())
 
 
-def hit_times(session: Session, incident_id: int) -> list[datetime]:
-    """Return the log times of every hit of the incident."""
-    statement = select(IncidentEvent.time).where(
-        IncidentEvent.incident_id == incident_id,
-        IncidentEvent.role == "open",
-        col(IncidentEvent.time).is_not(None),
+def minute_counts(session: Session, incident_id: int) -> list[tuple[datetime, int]]:
+    """Return (minute, hits) of the incident, in time order (kept when events are purged)."""
+    statement = (
+        select(IncidentMinute)
+        .where(IncidentMinute.incident_id == incident_id)
+        .order_by(col(IncidentMinute.minute))
     )
-    return [t for t in session.exec(statement).all() if t is not None]
+    return [(row.minute, row.hits) for row in session.exec(statement).all()]
 
 
-def peak_minute(times: Sequence[datetime]) -> tuple[datetime, int] | None:
+def peak_minute(minutes: Sequence[tuple[datetime, int]]) -> tuple[datetime, int] | None:
     """Return the minute with the most hits and its count (the earliest on a tie)."""
-    if not times:
+    if not minutes:
         return None
-    minutes = Counter(t.replace(second=0, microsecond=0) for t in times)
-    return min(minutes.items(), key=lambda item: (-item[1], item[0]))
+    return min(minutes, key=lambda item: (-item[1], item[0]))
 
 
 def deploys_around(session: Session, incident: Incident) -> list[Deploy]:

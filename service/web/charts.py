@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -11,11 +10,11 @@ from markupsafe import Markup, escape
 WIDTH, HEIGHT, MAX_BARS = 600, 80, 120
 
 
-def hits_per_minute(times: Sequence[datetime]) -> list[tuple[datetime, int]]:
+def hits_per_minute(counts: Sequence[tuple[datetime, int]]) -> list[tuple[datetime, int]]:
     """Return (minute, hits) for every minute from the first hit to the last, gaps as zero."""
-    if not times:
+    if not counts:
         return []
-    minutes = Counter(t.replace(second=0, microsecond=0) for t in times)
+    minutes = dict(counts)
     start, end = min(minutes), max(minutes)
     span = int((end - start).total_seconds() // 60) + 1
     step = max(1, -(-span // MAX_BARS))

@@ -98,7 +98,7 @@ def incident_page(
     report = build_report(
         session, incident, runtime.book.by_id, public_url=runtime.settings.public_url
     )
-    chart = bar_chart(hits_per_minute(report.hit_times), "hits per minute")
+    chart = bar_chart(hits_per_minute(report.minutes), "hits per minute")
     return _render(
         request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart
     )
