@@ -89,3 +89,22 @@ def test_python_dash_m_service_is_the_same_program() -> None:
     )
     for command in ("serve", "scan", "patterns", "source", "report", "db"):
         assert command in result.stdout
+
+
+def test_incident_ack_note_and_resolve_from_the_command_line(
+    env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "api.log"
+    log.write_text(LOG)
+    assert main(["scan", str(log), "--database", env]) == 0
+    capsys.readouterr()
+    assert main(["incident", "ack", "1"]) == 0
+    assert main(["incident", "note", "1", "--owner", "maya", "--note", "restoring the import"]) == 0
+    assert main(["incident", "resolve", "1", "--fix-commit", "a939863"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("#1 resolved python.name-error")
+    assert main(["incident", "ack", "1"]) == 1
+    assert main(["incident", "ack", "42"]) == 1
+    out = tmp_path / "report.md"
+    main(["report", "1", "--out", str(out)])
+    report = out.read_text()
+    assert "maya" in report and "a939863" in report and "restoring the import" in report
