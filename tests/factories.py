@@ -30,6 +30,8 @@ def signature(
     group_by: tuple[str, ...] = (),
     quiet_minutes: int = 60,
     priority: int = 50,
+    threshold: int = 0,
+    window_seconds: int = 0,
 ) -> Signature:
     """Return a minimal valid signature."""
     return Signature(
@@ -44,6 +46,8 @@ def signature(
             root_cause="Because {name}.", fix="Fix {name}.", verification=("Check.",)
         ),
         quiet_minutes=quiet_minutes,
+        threshold=threshold,
+        window_seconds=window_seconds,
     )
 
 

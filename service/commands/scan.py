@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
-    from service.incidents.queries import incident_json
+    from service.incidents.queries import VISIBLE_STATUSES, incident_json
     from service.models import Incident
     from service.reports.render import incident_markdown, report_environment
     from service.runtime import SignatureBook
@@ -64,7 +64,9 @@ def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     )
     reports: dict[int | None, str] = {}
     with Session(engine) as session:
-        incidents = list(session.exec(select(Incident).order_by(col(Incident.id))).all())
+        visible = col(Incident.status).in_(VISIBLE_STATUSES)
+        statement = select(Incident).where(visible).order_by(col(Incident.id))
+        incidents = list(session.exec(statement).all())
         if args.out or args.format == "markdown":
             env = report_environment(settings.templates_dir)
             reports = {

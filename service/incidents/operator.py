@@ -8,7 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from service.incidents.lifecycle import resolve
+from service.incidents.store import resolve
 from service.models import Incident, TimelineEntry
 
 

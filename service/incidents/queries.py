@@ -10,6 +10,8 @@ from sqlmodel import Session, col, select
 from service.models import Incident, IncidentEvent, Source, TimelineEntry
 
 SAMPLE_EVENTS = 10
+# `pending` incidents wait for a threshold or a deadline and are not shown until they open.
+VISIBLE_STATUSES = ("open", "acknowledged", "resolved")
 
 
 def list_incidents(
@@ -21,7 +23,7 @@ def list_incidents(
     limit: int = 500,
 ) -> list[Incident]:
     """Return incidents, newest first, filtered by status, source and signature."""
-    statement = select(Incident)
+    statement = select(Incident).where(col(Incident.status).in_(VISIBLE_STATUSES))
     if status == "open":
         statement = statement.where(Incident.status != "resolved")
     elif status:

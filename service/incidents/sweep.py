@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.incidents.deploys import live_deploy_after
-from service.incidents.lifecycle import resolve
+from service.incidents.store import resolve
+from service.incidents.waiting import sweep_pending
 from service.models import Incident, Source
 from service.signatures.model import Signature
 
@@ -27,8 +28,9 @@ def sweep_source(
     horizon = source.last_log_time
     if horizon is None:
         return []
+    sweep_pending(session, source.name, signatures, horizon=horizon)
     statement = select(Incident).where(
-        Incident.source == source.name, Incident.status != "resolved"
+        Incident.source == source.name, col(Incident.status).in_(("open", "acknowledged"))
     )
     resolved = []
     for incident in session.exec(statement).all():

@@ -9,8 +9,11 @@ from typing import Literal
 from service.ingest.records import Event
 
 Severity = Literal["critical", "high", "medium", "low"]
-RuleKind = Literal["single", "pair"]
-Role = Literal["open", "close"]
+RuleKind = Literal["single", "pair", "threshold", "absence"]
+# open: a hit that counts (opens, joins, or for a threshold rule adds to the count); close: the
+# recovery line of a pair rule, or the awaited line of an absence rule; start: the line an absence
+# rule waits after.
+Role = Literal["open", "close", "start"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 
 
@@ -60,6 +63,8 @@ class Signature:
     variants: tuple[Variant, ...] = ()
     examples: tuple[Example, ...] = ()
     quiet_minutes: int = 60
+    threshold: int = 0
+    window_seconds: int = 0
     path: str = ""
 
     def knowledge_for(self, fields: Mapping[str, str]) -> Knowledge:

@@ -1,0 +1,150 @@
+"""Incident rows: find, create (racing other processes safely), resolve, discard, and the rows
+that hang off an incident (events, per-minute counts, timeline entries)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from service.db import race_guard
+from service.incidents.deploys import deploy_before
+from service.models import Incident, IncidentEvent, IncidentMinute, TimelineEntry
+from service.signatures.model import Hit
+
+
+def find_active(session: Session, fingerprint_: str) -> Incident | None:
+    """Return the pending, open or acknowledged incident with this fingerprint, if any."""
+    statement = select(Incident).where(
+        Incident.fingerprint == fingerprint_, Incident.status != "resolved"
+    )
+    # Several processes may take hits for the same fingerprint: the row lock serialises them.
+    return session.exec(statement.with_for_update()).first()
+
+
+def find_latest_resolved(session: Session, fingerprint_: str) -> Incident | None:
+    """Return the most recent resolved incident with this fingerprint, if there is one."""
+    statement = (
+        select(Incident)
+        .where(Incident.fingerprint == fingerprint_, Incident.status == "resolved")
+        .order_by(col(Incident.id).desc())
+    )
+    return session.exec(statement).first()
+
+
+def create_incident(
+    session: Session, hit: Hit, fingerprint_: str, *, now: datetime, status: str = "open"
+) -> Incident:
+    """Create the incident a hit opens (or join the one another process just created)."""
+    previous = find_latest_resolved(session, fingerprint_)
+    trigger = deploy_before(session, hit.event.source, hit.event.when)
+    incident = Incident(
+        signature=hit.signature.id,
+        title=hit.signature.title,
+        severity=hit.signature.severity,
+        status=status,
+        source=hit.event.source,
+        first_seen=hit.event.when,
+        last_seen=hit.event.when,
+        occurrences=0,
+        fields=dict(hit.fields),
+        fingerprint=fingerprint_,
+        opened_at=now,
+        previous_id=previous.id if previous else None,
+        deploy_id=trigger.id if trigger else None,
+    )
+    try:
+        with race_guard(session):
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # Another process opened it first (the partial unique index says so): join theirs.
+        theirs = find_active(session, fingerprint_)
+        if theirs is None:
+            raise
+        return theirs
+    if status == "open":
+        kind = "recurred" if previous else "opened"
+        add_timeline(
+            session, incident, time=hit.event.when, kind=kind, text=hit.event.first.message
+        )
+    return incident
+
+
+def resolve(
+    session: Session, incident: Incident, *, at: datetime, resolution: str, text: str = ""
+) -> None:
+    """Mark an incident resolved at `at` (log time where known) and put it on the timeline."""
+    incident.status = "resolved"
+    incident.resolved_at = at
+    incident.resolution = resolution
+    session.add(incident)
+    session.flush()
+    add_timeline(session, incident, time=at, kind="resolved", text=text or resolution)
+
+
+def discard(session: Session, incident: Incident) -> None:
+    """Delete a pending incident that never became one, with everything hanging off it."""
+    for table in (IncidentEvent, IncidentMinute, TimelineEntry):
+        session.execute(delete(table).where(col(table.incident_id) == incident.id))
+    session.delete(incident)
+    session.flush()
+
+
+def count_minute(session: Session, incident: Incident, when: datetime | None) -> None:
+    """Add one hit to the incident's count for the minute of `when` (an atomic upsert)."""
+    if when is None:
+        return
+    assert incident.id is not None
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    minute = when.replace(second=0, microsecond=0)
+    statement = insert(IncidentMinute).values(incident_id=incident.id, minute=minute, hits=1)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["incident_id", "minute"],
+            set_={"hits": statement.excluded.hits + col(IncidentMinute.hits)},
+        )
+    )
+
+
+def extend(incident: Incident, when: datetime | None) -> None:
+    """Widen the incident's first/last seen to include `when`."""
+    if when is None:
+        return
+    if incident.first_seen is None or when < incident.first_seen:
+        incident.first_seen = when
+    if incident.last_seen is None or when > incident.last_seen:
+        incident.last_seen = when
+
+
+def store_event(session: Session, incident: Incident, hit: Hit) -> None:
+    """Keep the hit's event, whole and redacted, as evidence of the incident."""
+    assert incident.id is not None
+    first = hit.event.first
+    session.add(
+        IncidentEvent(
+            incident_id=incident.id,
+            time=hit.event.time,
+            received_at=first.received_at,
+            instance=hit.event.instance,
+            role=hit.role,
+            text=hit.event.text,
+            fields=dict(hit.fields),
+        )
+    )
+
+
+def add_timeline(
+    session: Session, incident: Incident, *, time: datetime | None, kind: str, text: str
+) -> None:
+    """Put a moment of the incident on its timeline."""
+    session.add(
+        TimelineEntry(
+            source=incident.source, incident_id=incident.id, time=time, kind=kind, text=text[:2000]
+        )
+    )
