@@ -12,7 +12,7 @@ from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -132,3 +132,22 @@ def race_guard(session: Session) -> Iterator[bool]:
         return
     with session.begin_nested():
         yield True
+
+
+def add_counts(
+    session: Session, model: type[SQLModel], key: dict[str, Any], counts: dict[str, int]
+) -> None:
+    """Add to counter columns of the row with this primary key, creating it if needed, in one
+    atomic statement (INSERT ... ON CONFLICT DO UPDATE on both databases)."""
+    from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = insert(table).values(**key, **counts)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=list(key),
+            set_={name: table.c[name] + statement.excluded[name] for name in counts},
+        )
+    )

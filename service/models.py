@@ -117,6 +117,29 @@ class IncidentMinute(SQLModel, table=True):
     hits: int = 0
 
 
+class IncidentEndpoint(SQLModel, table=True):
+    """Failed requests (5xx access or router lines) logged within seconds of an incident's hits."""
+
+    __tablename__ = "incident_endpoint"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    method: str = Field(max_length=10, primary_key=True)
+    path: str = Field(max_length=300, primary_key=True)
+    status: int = Field(primary_key=True)
+    hits: int = 0
+
+
+class TrafficMinute(SQLModel, table=True):
+    """Requests and server errors of a source per minute of log time, for error rates."""
+
+    __tablename__ = "traffic_minute"
+
+    source: str = Field(max_length=100, foreign_key="source.name", primary_key=True)
+    minute: datetime = Field(sa_type=UTCDateTime, primary_key=True)
+    requests: int = 0
+    errors: int = 0
+
+
 class TimelineEntry(SQLModel, table=True):
     """A moment worth drawing: an incident opened or resolved, a deploy, a note."""
 

@@ -18,9 +18,9 @@ from sqlmodel import Session
 
 from service.db import session_scope, utcnow
 from service.incidents.intake import apply_events
+from service.incidents.nearby import IntakeState
 from service.incidents.retention import Purged, purge
 from service.ingest.assemble import Assembler
-from service.ingest.clock import LogClock
 from service.ingest.records import Event
 from service.models import AppliedBatch
 from service.signatures.engine import Matcher
@@ -54,7 +54,7 @@ class Processor:
         self.retention_days = retention_days
         self._next_purge = 0.0
         self.assembler = Assembler(gap_seconds=gap_seconds)
-        self.clock_by_source = LogClock()
+        self.intake = IntakeState()
         self.last_error: str = ""
         self.batches_done = 0
         self._stop = threading.Event()
@@ -71,11 +71,11 @@ class Processor:
             batches = self.spool.pending(limit=50)
             if not batches and not self.assembler.pending:
                 return 0
-            before = copy.deepcopy((self.assembler, self.clock_by_source))
+            before = copy.deepcopy((self.assembler, self.intake))
             try:
                 self._store(batches, flush=force_flush)
             except SQLAlchemyError as error:
-                self.assembler, self.clock_by_source = before
+                self.assembler, self.intake = before
                 self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
                 raise
             self.last_error = ""
@@ -111,7 +111,7 @@ class Processor:
     def _apply(
         self, session: Session, matcher: Matcher, events: list[Event], now: datetime
     ) -> Counter[str]:
-        return apply_events(session, matcher, events, now=now, clock=self.clock_by_source)
+        return apply_events(session, matcher, events, now=now, state=self.intake)
 
     @staticmethod
     def _receive(session: Session, batch: Batch, *, now: datetime) -> None:

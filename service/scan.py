@@ -15,8 +15,8 @@ from sqlmodel import Session
 
 from service.errors import InputError
 from service.incidents.intake import apply_events
+from service.incidents.nearby import IntakeState
 from service.ingest.assemble import Assembler
-from service.ingest.clock import LogClock
 from service.ingest.headers import parse_text
 from service.signatures.engine import Matcher
 
@@ -92,12 +92,12 @@ def scan_inputs(
     total = 0
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
-        clock = LogClock()
+        state = IntakeState()
         with Session(engine, expire_on_commit=False) as session:
             for chunk in read_chunks(item.path):
                 records = parse_text(chunk, source=item.source, start_seq=total)
                 total += len(records)
-                apply_events(session, matcher, assembler.feed(records), now=now, clock=clock)
-            apply_events(session, matcher, assembler.flush(), now=now, clock=clock)
+                apply_events(session, matcher, assembler.feed(records), now=now, state=state)
+            apply_events(session, matcher, assembler.flush(), now=now, state=state)
             session.commit()
     return total

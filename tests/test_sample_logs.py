@@ -107,3 +107,12 @@ def test_secrets_in_the_sample_never_reach_the_spool(client: TestClient, runtime
     assert spooled
     for secret in SECRETS:
         assert secret.encode() not in spooled
+
+
+def test_report_names_the_failing_endpoints_and_error_rate(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["scan", str(SAMPLES / "missing_greenlet.log"), "--format", "markdown"]) == 0
+    report = capsys.readouterr().out
+    assert "`POST /api/v1/auth/refresh` → 500 ×2" in report
+    assert "server errors in" in report

@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from service.incidents.deploys import deploy_marker, record_marker
 from service.incidents.lifecycle import attach_hit
+from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
-from service.ingest.clock import LogClock
+from service.ingest.access import parse_access
 from service.ingest.records import Event
 from service.signatures.engine import Matcher
 from service.sources import ensure_source
@@ -24,12 +25,13 @@ def apply_events(
     events: Iterable[Event],
     *,
     now: datetime,
-    clock: LogClock | None = None,
+    state: IntakeState | None = None,
 ) -> Counter[str]:
     """Match events and store their incidents; return how many records each source's events held."""
     lines: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
-    for event in clock.stamp(events) if clock is not None else events:
+    state = state if state is not None else IntakeState()
+    for event in state.clock.stamp(events):
         source = event.source
         if source not in lines:
             ensure_source(session, source, now=now)
@@ -38,15 +40,27 @@ def apply_events(
         if when is not None and (source not in latest or when > latest[source]):
             latest[source] = when
         if len(event.records) == 1:
-            marker = deploy_marker(event.first.message)
-            if marker is not None:
-                record_marker(session, source, marker, time=event.when, text=event.first.message)
+            _note_platform_line(session, state, event)
         hit = matcher.match(event)
         if hit is not None:
-            attach_hit(session, hit, now=now)
+            incident = attach_hit(session, hit, now=now)
+            if incident is not None and incident.id is not None and hit.role == "open":
+                state.hit(source, event.when, incident.id)
+    state.write(session)
     _advance_clocks(session, matcher, latest, now=now)
     session.flush()
     return lines
+
+
+def _note_platform_line(session: Session, state: IntakeState, event: Event) -> None:
+    message = event.first.message
+    marker = deploy_marker(message)
+    if marker is not None:
+        record_marker(session, event.source, marker, time=event.when, text=message)
+        return
+    access = parse_access(message)
+    if access is not None:
+        state.request(event.source, event.when, access)
 
 
 def _advance_clocks(

@@ -6,12 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.db import race_guard
+from service.db import add_counts, race_guard
 from service.incidents.deploys import deploy_before
 from service.models import Incident, IncidentEvent, IncidentMinute, TimelineEntry
 from service.signatures.model import Hit
@@ -100,16 +98,8 @@ def count_minute(session: Session, incident: Incident, when: datetime | None) ->
     if when is None:
         return
     assert incident.id is not None
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     minute = when.replace(second=0, microsecond=0)
-    statement = insert(IncidentMinute).values(incident_id=incident.id, minute=minute, hits=1)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["incident_id", "minute"],
-            set_={"hits": statement.excluded.hits + col(IncidentMinute.hits)},
-        )
-    )
+    add_counts(session, IncidentMinute, {"incident_id": incident.id, "minute": minute}, {"hits": 1})
 
 
 def extend(incident: Incident, when: datetime | None) -> None:

@@ -10,16 +10,18 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
-from service.models import Deploy, Incident
+from service.models import Deploy, Incident, IncidentEndpoint
 from service.reports.evidence import (
     TimelineRow,
     Traceback,
+    affected_endpoints,
     deploys_around,
     distinct_messages,
     first_traceback,
     merged_timeline,
     minute_counts,
     peak_minute,
+    traffic_during,
 )
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
@@ -52,6 +54,9 @@ class OutageReport:
     time_to_detect: str | None
     peak: tuple[datetime, int] | None
     minutes: tuple[tuple[datetime, int], ...]
+    endpoints: tuple[IncidentEndpoint, ...]
+    requests: int
+    server_errors: int
     url: str
 
 
@@ -97,6 +102,7 @@ def build_report(
     instances = incident_instances(session, incident.id)
     signature = signatures.get(incident.signature)
     minutes = minute_counts(session, incident.id)
+    requests, errors = traffic_during(session, incident)
     return OutageReport(
         incident=incident,
         signature=signature,
@@ -118,6 +124,9 @@ def build_report(
         time_to_detect=_time_to_detect(incident),
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
+        endpoints=tuple(affected_endpoints(session, incident.id)),
+        requests=requests,
+        server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
     )
 

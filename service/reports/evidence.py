@@ -7,12 +7,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from service.ingest.assemble import assemble, exception_chain
 from service.ingest.headers import parse_text
 from service.ingest.records import Frame
-from service.models import Deploy, Incident, IncidentEvent, IncidentMinute, TimelineEntry
+from service.models import (
+    Deploy,
+    Incident,
+    IncidentEndpoint,
+    IncidentEvent,
+    IncidentMinute,
+    TimelineEntry,
+    TrafficMinute,
+)
 
 MAX_MESSAGES = 3
 DEPLOY_WINDOW = timedelta(hours=2)
@@ -85,6 +93,35 @@ def minute_counts(session: Session, incident_id: int) -> list[tuple[datetime, in
         .order_by(col(IncidentMinute.minute))
     )
     return [(row.minute, row.hits) for row in session.exec(statement).all()]
+
+
+def affected_endpoints(session: Session, incident_id: int) -> list[IncidentEndpoint]:
+    """Return the failed requests logged next to the incident's hits, most frequent first."""
+    statement = (
+        select(IncidentEndpoint)
+        .where(IncidentEndpoint.incident_id == incident_id)
+        .order_by(col(IncidentEndpoint.hits).desc(), col(IncidentEndpoint.path))
+        .limit(10)
+    )
+    return list(session.exec(statement).all())
+
+
+def traffic_during(session: Session, incident: Incident) -> tuple[int, int]:
+    """Return (requests, server errors) the source logged while the incident lasted."""
+    end = incident.resolved_at or incident.last_seen
+    if incident.first_seen is None or end is None:
+        return 0, 0
+    start = incident.first_seen.replace(second=0, microsecond=0)
+    statement = select(
+        func.coalesce(func.sum(TrafficMinute.requests), 0),
+        func.coalesce(func.sum(TrafficMinute.errors), 0),
+    ).where(
+        TrafficMinute.source == incident.source,
+        col(TrafficMinute.minute) >= start,
+        col(TrafficMinute.minute) <= end,
+    )
+    requests, errors = session.exec(statement).one()
+    return int(requests), int(errors)
 
 
 def peak_minute(minutes: Sequence[tuple[datetime, int]]) -> tuple[datetime, int] | None:

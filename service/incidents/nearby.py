@@ -1,0 +1,101 @@
+"""What happened close together in log time: failed requests next to an incident's hits become
+its affected endpoints; requests per minute become error rates. Counts gather in memory and are
+written once per batch."""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlmodel import Session
+
+from service.db import add_counts
+from service.ingest.access import Access
+from service.ingest.clock import LogClock
+from service.models import IncidentEndpoint, TrafficMinute
+
+NEARBY = timedelta(seconds=5)
+_T = TypeVar("_T")
+
+
+@dataclass
+class _Failure:
+    time: datetime
+    access: Access
+    credited: set[int] = field(default_factory=set)
+
+
+@dataclass
+class IntakeState:
+    """What intake remembers between batches of one stream: the log clock and recent moments."""
+
+    clock: LogClock = field(default_factory=LogClock)
+    hits: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
+    failures: dict[str, deque[_Failure]] = field(default_factory=dict)
+    endpoints: Counter[tuple[int, str, str, int]] = field(default_factory=Counter)
+    traffic: Counter[tuple[str, datetime, bool]] = field(default_factory=Counter)
+
+    def request(self, source: str, when: datetime | None, access: Access) -> None:
+        """Count a request; credit a failed one to incidents hit just before it."""
+        if when is None:
+            return
+        self.traffic[(source, when.replace(second=0, microsecond=0), access.failed)] += 1
+        if not access.failed:
+            return
+        failure = _Failure(when, access)
+        for time, incident_id in self._recent(self.hits, source, when):
+            if incident_id not in failure.credited and abs(when - time) <= NEARBY:
+                self._credit(failure, incident_id)
+        self.failures.setdefault(source, deque()).append(failure)
+
+    def hit(self, source: str, when: datetime | None, incident_id: int) -> None:
+        """Remember a hit; credit failed requests logged just before it to its incident."""
+        if when is None:
+            return
+        for failure in self._recent(self.failures, source, when):
+            if incident_id not in failure.credited and abs(when - failure.time) <= NEARBY:
+                self._credit(failure, incident_id)
+        self.hits.setdefault(source, deque()).append((when, incident_id))
+
+    def write(self, session: Session) -> None:
+        """Add the counts gathered since the last write to the database."""
+        for (incident_id, method, path, status), hits in sorted(self.endpoints.items()):
+            key = {
+                "incident_id": incident_id,
+                "method": method,
+                "path": path[:300],
+                "status": status,
+            }
+            add_counts(session, IncidentEndpoint, key, {"hits": hits})
+        rows: Counter[tuple[str, datetime]] = Counter()
+        errors: Counter[tuple[str, datetime]] = Counter()
+        for (source, minute, failed), count in self.traffic.items():
+            rows[(source, minute)] += count
+            errors[(source, minute)] += count if failed else 0
+        for source, minute in sorted(rows):
+            counts = {"requests": rows[(source, minute)], "errors": errors[(source, minute)]}
+            add_counts(session, TrafficMinute, {"source": source, "minute": minute}, counts)
+        self.endpoints.clear()
+        self.traffic.clear()
+
+    def _credit(self, failure: _Failure, incident_id: int) -> None:
+        failure.credited.add(incident_id)
+        access = failure.access
+        self.endpoints[(incident_id, access.method, access.path, access.status)] += 1
+
+    @staticmethod
+    def _recent(table: dict[str, deque[_T]], source: str, when: datetime) -> deque[_T]:
+        entries = table.setdefault(source, deque())
+        while entries and _time(entries[0]) < when - NEARBY:
+            entries.popleft()
+        return entries
+
+
+def _time(entry: object) -> datetime:
+    if isinstance(entry, _Failure):
+        return entry.time
+    assert isinstance(entry, tuple)
+    time: datetime = entry[0]
+    return time

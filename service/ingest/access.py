@@ -1,0 +1,53 @@
+"""Access-log lines: which request (method, path) got which status, from uvicorn, gunicorn,
+common-log-format and Heroku router lines. Paths are normalised so `/users/42` and `/users/7`
+are one endpoint."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_QUOTED = re.compile(
+    r'"(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>[^ "]{1,2048}) HTTP/[\d.]+" '
+    r"(?P<status>[1-5]\d\d)\b"
+)
+_ROUTER = re.compile(r'\bmethod=(?P<method>[A-Z]+) path="(?P<path>[^"]{0,2048})"')
+_ROUTER_STATUS = re.compile(r"\bstatus=(?P<status>[1-5]\d\d)\b")
+_ID_SEGMENT = re.compile(
+    r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[0-9a-fA-F]{16,})(?=/|$)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """One request as an access log reports it."""
+
+    method: str
+    path: str
+    status: int
+
+    @property
+    def failed(self) -> bool:
+        """Return True for a server error (5xx)."""
+        return self.status >= 500
+
+
+def normalise_path(path: str) -> str:
+    """Return the path without its query, with id-like segments replaced by `{id}`."""
+    path = path.split("?", 1)[0].split("#", 1)[0] or "/"
+    return _ID_SEGMENT.sub("/{id}", path)
+
+
+def parse_access(message: str) -> Access | None:
+    """Return the request an access-log line reports, or None for any other line."""
+    if " HTTP/" in message:
+        match = _QUOTED.search(message)
+        if match:
+            return Access(match["method"], normalise_path(match["path"]), int(match["status"]))
+    if "method=" in message and "status=" in message:
+        router = _ROUTER.search(message)
+        status = _ROUTER_STATUS.search(message)
+        if router and status:
+            return Access(router["method"], normalise_path(router["path"]), int(status["status"]))
+    return None

@@ -1,0 +1,35 @@
+"""Failed requests logged next to an incident's hits become its affected endpoints."""
+
+from __future__ import annotations
+
+from service.incidents.nearby import IntakeState
+from service.ingest.access import Access
+from tests.factories import at
+
+FAIL = Access("POST", "/api/v1/auth/refresh", 500)
+
+
+def test_failures_within_seconds_of_a_hit_are_credited_once() -> None:
+    state = IntakeState()
+    state.hit("api", at(0), 1)
+    state.request("api", at(1), FAIL)
+    state.hit("api", at(2), 1)
+    state.request("api", at(30), FAIL)
+    assert state.endpoints == {(1, "POST", "/api/v1/auth/refresh", 500): 1}
+
+
+def test_a_failure_before_the_hit_counts_too_and_other_sources_do_not() -> None:
+    state = IntakeState()
+    state.request("api", at(0), FAIL)
+    state.request("worker", at(0), FAIL)
+    state.hit("api", at(3), 7)
+    assert state.endpoints == {(7, "POST", "/api/v1/auth/refresh", 500): 1}
+
+
+def test_traffic_counts_requests_and_errors_per_minute() -> None:
+    state = IntakeState()
+    state.request("api", at(1), Access("GET", "/", 200))
+    state.request("api", at(2), FAIL)
+    state.request("api", at(61), Access("GET", "/", 200))
+    assert sum(state.traffic.values()) == 3
+    assert sum(count for (_, _, failed), count in state.traffic.items() if failed) == 1
