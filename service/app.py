@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
@@ -23,6 +24,7 @@ from service.processor import Processor
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
 from service.settings import Settings
+from service.signatures.reload import Reloader, install_sighup
 from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
@@ -49,6 +51,7 @@ def build_runtime(settings: Settings) -> Runtime:
         matcher=lambda: book.matcher,
         gap_seconds=settings.traceback_gap_seconds,
         interval_seconds=settings.process_interval_seconds,
+        retention_days=settings.retention_days,
     )
     return Runtime(
         settings=settings,
@@ -64,10 +67,17 @@ def build_runtime(settings: Settings) -> Runtime:
 def bootstrap_admin(runtime: Runtime) -> None:
     """Make sure the first user exists; print a generated password once, to the console."""
     settings = runtime.settings
-    with session_scope(runtime.engine) as session:
-        generated = ensure_admin(
-            session, settings.admin_user, settings.admin_password, now=utcnow()
-        )
+    try:
+        with session_scope(runtime.engine) as session:
+            generated = ensure_admin(
+                session, settings.admin_user, settings.admin_password, now=utcnow()
+            )
+    except IntegrityError:
+        # Another process sharing the database created the first user at the same moment.
+        with session_scope(runtime.engine) as session:
+            generated = ensure_admin(
+                session, settings.admin_user, settings.admin_password, now=utcnow()
+            )
     if generated is not None:
         print(
             f"drainwatch: created user {settings.admin_user!r} with password {generated}\n"
@@ -107,10 +117,13 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         listener = runtime.listener = syslog_listener(runtime)
         if listener is not None:
             await listener.start()
+        # `kill -HUP <pid>` reloads the signature files; a set that fails validation is refused.
+        uninstall_sighup = install_sighup(Reloader(runtime.book.reload))
         runtime.started.set()
         try:
             yield
         finally:
+            uninstall_sighup()
             if listener is not None:
                 await listener.stop()
             runtime.processor.stop()

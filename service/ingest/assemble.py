@@ -44,6 +44,14 @@ _GROUP_END = "    +-"
 _EXCEPTION = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (.*))?)?", re.DOTALL)
 _FRAME = re.compile(r' *(?:[|>] *)?File "([^"]*)", line (\d+)(?:, in (.*))?')
 _MARKERS = frozenset(" ^~-+|")
+# rich (structlog's ConsoleRenderer, `rich.traceback`) boxes the frames: `╭── Traceback (most recent
+# call last) ──╮`, `│ /app/x.py:51 in run │`, `╰──╯`; the exception line follows the box.
+_RICH_TOP, _RICH_TITLE = "╭─", "Traceback (most recent call last)"
+_RICH_FRAME = re.compile(r"│ (\S+):(\d+) in (\S+) *│$")
+_BODY_STARTS = (" ", "\t", "> File ", "│", "╰")  # indented, loguru's marked frame, rich's box
+# Neither a new traceback header nor a platform line (Render's `==> Exited with status 1`, GitHub
+# Actions' `##[error]...`) continues an exception message.
+_TAIL_ENDS = (*HEADER_PREFIXES, "==> ", "##[")
 
 
 def _exception(text: str) -> tuple[str, str] | None:
@@ -63,7 +71,9 @@ def _is_group_end(text: str) -> bool:
 
 
 def _starts_traceback(text: str) -> bool:
-    return text.startswith(TRACEBACK) or text.startswith(GROUP_TRACEBACK)
+    return text.startswith((TRACEBACK, GROUP_TRACEBACK)) or (
+        text.startswith(_RICH_TOP) and _RICH_TITLE in text
+    )
 
 
 @dataclass(slots=True)
@@ -81,13 +91,14 @@ class _Scan:
     complete: bool = False
 
 
-def _scan(records: Iterable[LogRecord]) -> _Scan:
+def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
     """Read frames and exceptions back out of an assembled traceback's records.
 
     A record may itself hold several lines (a JSON log's message with its traceback inside).
+    `continued` says the records go on a traceback whose start was emitted before them.
     """
     scan = _Scan()
-    seen_traceback = in_tail = False
+    seen_traceback, in_tail = continued, False
     target: _Exception | None = None
     frame: re.Match[str] | None = None
     for text in (line for record in records for line in record.message.split("\n")):
@@ -103,6 +114,9 @@ def _scan(records: Iterable[LogRecord]) -> _Scan:
             seen_traceback = True
         elif not seen_traceback or (frame := _FRAME.match(text)) is not None:
             continue
+        elif text.startswith("│"):
+            if (rich := _RICH_FRAME.match(text)) is not None:
+                scan.frames.append(Frame(rich.group(1), int(rich.group(2)), rich.group(3)))
         elif text[:1] not in (" ", "\t"):
             found = _exception(text)
             if found is not None:
@@ -148,10 +162,13 @@ def exception_chain(event: Event) -> list[tuple[str, str]]:
     return [(found.type, "\n".join(found.lines)) for found in _scan(event.records).chain]
 
 
-def traceback_event(records: Iterable[LogRecord]) -> Event:
-    """Build an event from a traceback's records, with its frames and final exception."""
+def traceback_event(records: Iterable[LogRecord], *, continued: bool = False) -> Event:
+    """Build an event from a traceback's records, with its frames and final exception.
+
+    `continued`: the records go on a traceback too long for one event (see `Assembler`).
+    """
     records = tuple(records)
-    scan = _scan(records)
+    scan = _scan(records, continued=continued)
     exception_type = exception_message = ""
     if scan.complete and scan.final >= 0:
         final = scan.chain[scan.final]
@@ -170,6 +187,8 @@ class _Pending:
     tail: int = 0
     uniform: bool = False
     level: str = ""
+    body: bool = False
+    continued: bool = False
     last_time: datetime | None = None
     last_received: datetime | None = None
 
@@ -251,12 +270,12 @@ class Assembler:
         state = self._states.get(key)
         if state is None:
             text = record.message
-            if record.level in _ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
-                state = self._states[key] = _Pending(held=[record])
-                state.touch(record)
-            elif _starts_traceback(text):
+            if _starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
                 state = self._states[key] = _Pending()
                 self._open(state, [record])
+            elif record.level in _ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
+                state = self._states[key] = _Pending(held=[record])
+                state.touch(record)
             else:
                 out.append(_single(record))
             return
@@ -264,11 +283,11 @@ class Assembler:
             if self._joins(state, record):
                 state.records.append(record)
                 state.touch(record)
-                if len(state.records) >= self._max_records or (
-                    state.in_tail and record.message.startswith(_SQLALCHEMY_END)
-                ):
+                if state.in_tail and record.message.startswith(_SQLALCHEMY_END):
                     self._release(state, out)
                     del self._states[key]
+                elif len(state.records) >= self._max_records:
+                    self._split(state, key, out)
                 return
         elif _starts_traceback(record.message) and not self._gapped(state, record):
             self._open(state, [*state.held, record])
@@ -286,8 +305,19 @@ class Assembler:
         start = records[-1]
         state.records = records
         state.uniform, state.level = start.headed, start.level
-        state.in_tail = state.after_chain = False
+        state.in_tail = state.after_chain = state.body = state.continued = False
         state.touch(start)
+
+    def _split(self, state: _Pending, key: _Key, out: list[Event]) -> None:
+        """Emit a traceback that reached the record limit and go on with its body, so the part
+        that ends in the exception (a RecursionError's thousand frames) still reads as one."""
+        if state.in_tail:
+            self._release(state, out)
+            del self._states[key]
+            return
+        *head, last = state.records
+        out.append(traceback_event(head, continued=state.continued))
+        state.records, state.continued = [last], True
 
     def _gapped(self, state: _Pending, record: LogRecord) -> bool:
         """Compare log time with log time and arrival with arrival, never one with the other.
@@ -317,7 +347,9 @@ class Assembler:
         if not text or text.isspace():
             return True
         after_chain, state.after_chain = state.after_chain, False
-        if text[0] in (" ", "\t"):
+        if text.startswith(_BODY_STARTS):
+            if not state.body:  # "ERROR:    Traceback" may head frames that carry no level
+                state.level, state.body = record.level, True
             state.in_tail = _is_group_end(text)
             state.tail = 0
             return True
@@ -326,8 +358,6 @@ class Assembler:
             return True
         if text.startswith(TRACEBACK):
             return after_chain
-        if text.startswith("> File "):  # loguru marks the failing frame
-            return True
         if record.level in ("", state.level) and _exception(text) is not None:
             state.in_tail, state.tail = True, 0
             return True
@@ -341,8 +371,8 @@ class Assembler:
             return True
         if _starts_traceback(text) or state.tail >= self._max_tail:
             return False
-        if text.startswith(HEADER_PREFIXES) or ('" ' in text and "HTTP/" in text):
-            return False  # a new traceback header, or the access-log line of the failed request
+        if text.startswith(_TAIL_ENDS) or ('" ' in text and "HTTP/" in text):
+            return False  # see _TAIL_ENDS; or the access-log line of the failed request
         # When the platform heads every line, only a line with a level of its own is new.
         joins = record.level == state.level if state.uniform else not record.headed
         state.tail += joins
@@ -350,7 +380,7 @@ class Assembler:
 
     def _release(self, state: _Pending, out: list[Event]) -> None:
         if state.records:
-            out.append(traceback_event(state.records))
+            out.append(traceback_event(state.records, continued=state.continued))
         out.extend(_single(record) for record in state.held)
         state.records, state.held = [], []
 

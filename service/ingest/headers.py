@@ -1,20 +1,27 @@
 """Recognise and strip the headers that platforms and frameworks put before a log message.
 
-A line may carry layers (syslog envelope, Heroku tag, gunicorn header); each is peeled in turn. The
-outermost layer's time, instance and stream win (the platform's clock); the innermost level wins.
+A line may carry layers (syslog envelope, Heroku tag, a JSON object, gunicorn header); each is
+peeled in turn. The outermost layer's time, instance and stream win (the platform's clock); the
+innermost level wins. A JSON log line (only a line starting with `{` is tried) gives its message
+with the traceback of its exception field appended, and that message is peeled in turn: Docker's
+json-file driver wraps the app's own header.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 
 import regex
 
-from service.ingest.normalise import normalise_line
+from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import redact
+from service.ingest.structured import read_json_record
+from service.ingest.timestamps import ISO, MONTHS, bsd_time, iso_time, parse_timestamp
+
+__all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
 
 # Level words as frameworks print them, mapped to Python's canonical names.
 LEVELS: dict[str, str] = {
@@ -26,20 +33,10 @@ LEVELS: dict[str, str] = {
 }
 # uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
 _PYTHON_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
-MONTHS = {
-    name: number
-    for number, name in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
 _MAX_LAYERS = 6
 _SD_TIMEOUT = 0.25
 
 # Every pattern below is applied with .match (anchored) and has no nested repetition.
-_ISO = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
-    r"(?: ?(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?))?(?=[\s\]|]|$)"
-)
 _PRI = re.compile(r"<(\d{1,3})>")
 _BSD = re.compile(
     r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]?\d) (\d\d):(\d\d):(\d\d) "
@@ -49,12 +46,16 @@ _HEROKU_TAG = re.compile(r"(app|heroku)\[([^\]\s]{1,64})\]: ?")
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,63}) +\| ?")
 _INSTANCE_ID = re.compile(r"[a-z][a-z0-9]{1,9}-[a-z0-9][a-z0-9-]{7,80}(?= )")
 _FLASK = re.compile(r"([A-Z]{3,8}) in [\w.]{1,128}: ")
+# After an ISO time: journalctl -o short-iso "host tag[pid]: ", Fly.io "app[machine] region [info]"
+# (no space before the message), containerd/CRI-O log files "stderr F ".
+_SYSLOG_TAG = re.compile(r"[^\s\[\]]{1,255} [^\s\[\]:]{1,64}\[(\d{1,10})\]: ?")
+_FLY = re.compile(r"(app|proxy|runner|health)\[([0-9a-f]{6,32})\] [a-z]{3} \[\w{1,10}\]")
+_CRI = re.compile(r"(?:stdout|stderr) [FP] ")
+_FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
 # RFC 5424 STRUCTURED-DATA: one or more [SD-ID *(SP PARAM="VALUE")], `\"`, `\\` and `\]` escaped.
 _STRUCTURED_DATA = regex.compile(
     r'(?:\[[^\s=\]"]{1,32}(?: [^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*\])+ ?'
 )
-_ZONES: dict[str, timezone] = {}
-_SECONDS: dict[str, datetime | None] = {}
 
 
 @dataclass(slots=True)
@@ -64,7 +65,9 @@ class _Header:
     instance: str = ""
     stream: str = ""
     level: str = ""
+    json_level: str = ""
     done: bool = False
+    layers: int = 0
 
     def place(self, time: datetime | None, instance: str = "", stream: str = "") -> None:
         if self.time is None:
@@ -75,26 +78,20 @@ class _Header:
             self.stream = stream
 
 
-def parse_timestamp(text: str) -> datetime | None:
-    """Parse a whole ISO 8601 / RFC 3339 timestamp as a UTC datetime (no zone means UTC)."""
-    match = _ISO.match(text)
-    if match is None or match.end() != len(text):
-        return None
-    return _time(match)
-
-
 def parse_line(
     line: str, *, source: str, received_at: datetime | None = None, seq: int = 0
 ) -> LogRecord:
     """Split one normalised line into its header fields and its message."""
+    if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
+        return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
     header = _Header(received_at)
     text = line
-    headed = False
     for _ in range(_MAX_LAYERS):
         rest = _peel(text, header)
         if rest is None:
             break
-        text, headed = rest, True
+        text = rest
+        header.layers += 1
         if header.done:
             break
     return LogRecord(
@@ -104,8 +101,8 @@ def parse_line(
         received_at=received_at,
         instance=header.instance,
         stream=header.stream or "app",
-        level=header.level,
-        headed=headed,
+        level=header.level or header.json_level,
+        headed=header.layers > 0,
         seq=seq,
     )
 
@@ -118,21 +115,23 @@ def parse_text(
     start_seq: int = 0,
     max_line_bytes: int = 65536,
 ) -> list[LogRecord]:
-    """Split text into lines and return one normalised, redacted, parsed record per line."""
-    text = text.removeprefix("\ufeff")
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    """Split text into lines and return one normalised, redacted, parsed record per line.
+
+    A line hard-wrapped by a log viewer comes back as one record (see `normalised_lines`).
+    """
     records: list[LogRecord] = []
     seq = start_seq
-    for raw in text.split("\n"):
-        if not raw:
-            continue
-        line = redact(normalise_line(raw, max_bytes=max_line_bytes))
+    for normalised in normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed):
+        line = redact(normalised)
         if not line or line.isspace():
             continue
         records.append(parse_line(line, source=source, received_at=received_at, seq=seq))
         seq += 1
     return records
+
+
+def _is_headed(line: str) -> bool:
+    return parse_line(line, source="").headed
 
 
 def _peel(text: str, header: _Header) -> str | None:
@@ -150,71 +149,14 @@ def _peel(text: str, header: _Header) -> str | None:
         if text.startswith(("app[", "heroku[")):
             return _heroku_tag(text, header)
         return _compose(text, header)
+    if first == "{":
+        return _json(text, header)
     return None
 
 
 def _one_space(text: str) -> str:
     """Drop the single separator after a header, keeping any indentation of the message."""
     return text[1:] if text[:1] in (" ", "\t") else text
-
-
-def _zone(text: str | None) -> timezone:
-    if text is None or text in ("Z", "z", "UTC", "GMT"):
-        return UTC
-    zone = _ZONES.get(text)
-    if zone is None:
-        digits = text[1:].replace(":", "")
-        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
-        zone = timezone(timedelta(minutes=minutes if text[0] == "+" else -minutes))
-        if len(_ZONES) < 256:
-            _ZONES[text] = zone
-    return zone
-
-
-def _time(match: re.Match[str]) -> datetime | None:
-    fraction, zone = match.group(7, 8)
-    # Lines of one burst share their second: memoise that part, add the fraction afterwards.
-    key = match.string[match.start() : match.start() + 19] + (zone or "")
-    if key in _SECONDS:
-        stamp = _SECONDS[key]
-    else:
-        if len(_SECONDS) >= 4096:
-            _SECONDS.clear()
-        stamp = _SECONDS[key] = _whole_seconds(match)
-    if stamp is None or not fraction:
-        return stamp
-    return stamp.replace(microsecond=int((fraction + "00000")[:6]))
-
-
-def _whole_seconds(match: re.Match[str]) -> datetime | None:
-    year, month, day, hour, minute, second, _fraction, zone = match.groups()
-    try:
-        stamp = datetime(
-            int(year), int(month), int(day), int(hour), int(minute), int(second), 0, _zone(zone)
-        )
-    except ValueError:
-        return None
-    return stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC)
-
-
-def _bsd_time(match: re.Match[str], reference: datetime | None) -> datetime | None:
-    """Date a year-less syslog time by `reference`; without one the time is unknown (None).
-
-    A date over a day after the reference belongs to the year before (December read in January).
-    """
-    if reference is None:
-        return None
-    month, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
-    for year in (reference.year, reference.year - 1):
-        try:
-            stamp = datetime(
-                year, MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
-            )
-        except ValueError:
-            continue
-        if stamp - reference <= timedelta(days=1):
-            return stamp
-    return None
 
 
 def _heroku_identity(app: str, dyno: str) -> tuple[str, str]:
@@ -298,7 +240,9 @@ def _bsd(text: str, header: _Header) -> str | None:
     if match is None:
         return None
     tag, pid = match.group(7, 8)
-    header.place(_bsd_time(match, header.received_at), pid or tag or "")
+    month, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
+    time = bsd_time(month, day, (hour, minute, second), header.received_at)
+    header.place(time, pid or tag or "")
     return text[match.end() :]
 
 
@@ -308,6 +252,9 @@ def _capitalised(text: str, header: _Header) -> str | None:
     colon = text.find(":", 1, 10)
     level = text[:colon] if colon > 0 else ""
     if level not in _PYTHON_LEVELS:  # not "FATAL:  ..." (PostgreSQL) nor "Error: ..."
+        space = text.find(" ", 3, 9)
+        if space > 0 and text[:space] in LEVELS and text[space:].lstrip(" ")[:1] == "[":
+            return _leading_level(text, header)  # alembic: "INFO  [alembic.runtime] message"
         return _compose(text, header)
     header.level, header.done = LEVELS[level], True
     after = text[colon + 1 :]
@@ -329,7 +276,7 @@ def _bracketed(text: str, header: _Header) -> str | None:
     if time is None:
         level = LEVELS.get(inner.strip().upper())
         if level is None:
-            return None
+            return _celery(inner, rest, header)
         header.level = level
         return rest
     header.place(time)
@@ -338,7 +285,10 @@ def _bracketed(text: str, header: _Header) -> str | None:
         end = rest.find("]", 1, 40)
         token = rest[1:end] if end > 0 else ""
         if token.isdigit():
-            header.place(None, token)
+            # Under a platform's prefix the traceback lines after this header carry no pid, so
+            # the pid would only tell the header from its own traceback.
+            if header.layers == 0:
+                header.place(None, token)
         elif token.strip().upper() in LEVELS:
             header.level = LEVELS[token.strip().upper()]
         else:
@@ -353,14 +303,26 @@ def _bracketed(text: str, header: _Header) -> str | None:
     return _leading_level(rest, header)
 
 
+def _celery(inner: str, rest: str, header: _Header) -> str | None:
+    """Take celery's "[2025-09-19 12:43:14,552: ERROR/ForkPoolWorker-2] message"."""
+    stamp, _, origin = inner.partition(": ")
+    level, _, process = origin.partition("/")
+    time = parse_timestamp(stamp) if stamp[:1].isdigit() else None
+    if time is None or level not in LEVELS:
+        return None
+    header.place(time, process if header.layers == 0 else "")
+    header.level, header.done = LEVELS[level], True
+    return rest
+
+
 def _timestamped(text: str, header: _Header) -> str | None:
     if len(text) < 19 or text[4] != "-" or text[13] != ":":
         return None
-    match = _ISO.match(text)
+    match = ISO.match(text)
     if match is None:
         return None
     if header.time is None:  # an app's own time under a platform's is stripped, not parsed
-        header.time = _time(match)
+        header.time = iso_time(match)
         if header.time is None:
             return None
     rest = _one_space(text[match.end() :])
@@ -376,6 +338,20 @@ def _timestamped(text: str, header: _Header) -> str | None:
             header.level, header.done = level, True
             return _one_space(rest[close + 1 :])
         return rest
+    return _platform_prefix(rest, header)
+
+
+def _platform_prefix(rest: str, header: _Header) -> str:
+    """Take what platforms print after an ISO time: an instance, a syslog tag, a stream."""
+    # Literal checks first: most lines have none of these, and a failed regex costs more.
+    if rest.find("]: ", 0, 330) > 0 and (match := _SYSLOG_TAG.match(rest)) is not None:
+        header.place(None, match.group(1))
+        return rest[match.end() :]
+    if rest.startswith(_FLY_SOURCES) and (match := _FLY.match(rest)) is not None:
+        header.place(None, match.group(2), "app" if match.group(1) == "app" else "platform")
+        return rest[match.end() :]
+    if rest.startswith(("stdout ", "stderr ")) and (match := _CRI.match(rest)) is not None:
+        return rest[match.end() :]
     instance = _INSTANCE_ID.match(rest)
     if instance is not None and any(c.isdigit() for c in instance.group()):
         header.place(None, instance.group())
@@ -423,3 +399,14 @@ def _loguru(rest: str, header: _Header) -> str:
     if origin > 0 and " " not in message[:origin]:
         return message[origin + 3 :]
     return message
+
+
+def _json(text: str, header: _Header) -> str | None:
+    """Take a JSON log line: its message, with the traceback of its exception field appended."""
+    record = read_json_record(text)
+    if record is None:
+        return None
+    header.place(record.time)
+    header.json_level = header.json_level or LEVELS.get(record.level, "")
+    # The raw line was redacted with its escapes; the decoded text is checked once more.
+    return redact(normalise_message(record.text))

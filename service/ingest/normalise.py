@@ -1,16 +1,22 @@
-"""Make one raw log line safe to store and match: decoded, control-free, bounded in size.
+"""Make raw log text safe to store and match: lines decoded, control-free, bounded in size.
 
-Invalid UTF-8 becomes U+FFFD, NUL is dropped, ANSI escapes are removed, other control characters
-become U+FFFD, and a line over the byte limit is cut and marked with how much was dropped.
+A line that a log viewer hard-wrapped at `WRAP_WIDTH` columns is joined back (`normalised_lines`).
+Invalid UTF-8 becomes U+FFFD, NUL is dropped, ANSI escapes are removed (also colour codes whose
+ESC byte was lost on the way, `[31mERROR[0m`), other control characters become U+FFFD, and a line
+over the byte limit is cut and marked with how much was dropped.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 
 import regex
 
 REPLACEMENT = "\ufffd"
+# A line of exactly this many characters followed by a bare line that goes on mid-word was cut by
+# a log viewer or terminal (80 columns is the common default; other widths are not guessed).
+WRAP_WIDTH = 80
 TRUNCATION_MARK = " …[truncated {} bytes]"
 
 _REGEX_TIMEOUT = 0.25
@@ -23,6 +29,16 @@ _ANSI = regex.compile(
     r"|\x1b\][^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
     r"|\x1b[@-Z\\-_]?"
 )
+# SGR colour codes whose ESC was lost (copied from a browser or a log viewer). Only stripped from a
+# line that also holds a reset `[0m`: every colouring library ends a span with one, and that keeps
+# `[1m` in ordinary text (a duration, an index) as it is.
+_ORPHAN_RESET = "[0m"
+_ORPHAN_SGR = re.compile(r"\[[0-9;]{0,24}m")
+_ORPHAN_PASSES = 8
+# A bare exception line ("ValueError: x"), a PostgreSQL "DETAIL:" or a traceback's own line never
+# continues a wrapped line.
+_EXCEPTION_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
+_CHAIN_STARTS = ("Traceback", "During handling", "The above exception")
 # Tab is kept; NUL is dropped; every other C0/C1 control and DEL becomes U+FFFD.
 _CONTROLS: dict[int, str | None] = {
     code: REPLACEMENT for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x09
@@ -40,11 +56,76 @@ def normalise_line(text: str, *, max_bytes: int = 65536) -> str:
     """Strip NUL and ANSI escapes, replace control characters and truncate an over-long line."""
     if _NEEDS_WORK.search(text) is not None:
         text = _clean(text)
+    if _ORPHAN_RESET in text:
+        text = _strip_orphan_sgr(text)
     if len(text) * 4 <= max_bytes or (
         len(text) <= max_bytes and len(text.encode("utf-8")) <= max_bytes
     ):
         return text
     return _truncate(text, max_bytes)
+
+
+def normalised_lines(
+    text: str, *, max_bytes: int = 65536, headed: Callable[[str], bool]
+) -> Iterator[str]:
+    """Yield the normalised lines of text, a hard-wrapped line joined back into one.
+
+    Blank lines are skipped; `headed` tells whether a line starts with a log header of its own
+    (such a line is never the rest of a wrapped one).
+    """
+    text = text.removeprefix("\ufeff")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    held = ""
+    cut = False  # the last line (or piece) was exactly WRAP_WIDTH characters long
+    limit = max_bytes // 4
+    for raw in text.split("\n"):
+        if not raw:
+            cut = False
+            continue
+        line = normalise_line(raw, max_bytes=max_bytes)
+        if cut and len(held) < limit and _continues(held, line, headed):
+            held += line
+        else:
+            if held:
+                yield held
+            held = line
+        cut = len(line) == WRAP_WIDTH
+    if held:
+        yield held
+
+
+def _continues(held: str, line: str, headed: Callable[[str], bool]) -> bool:
+    """Tell whether `line` is the rest of `held`, cut at exactly `WRAP_WIDTH` characters.
+
+    Only when that is safe: the cut line starts at column 0 (a traceback's frames are indented),
+    and the rest goes on mid-word (or after the one space the cut fell on), has no header of its
+    own, and is no traceback line, exception line or PostgreSQL `DETAIL:`.
+    """
+    first = line[:1]
+    if not (first.isalnum() or first == "_" or (first == " " and line[1:2].isalnum())):
+        return False
+    if held[:1].isspace() or line.startswith(_CHAIN_STARTS) or _EXCEPTION_START.match(line):
+        return False
+    return not headed(line)
+
+
+def normalise_message(text: str, *, max_bytes: int = 65536) -> str:
+    """Normalise each line of a multi-line message (a JSON log's text), keeping its newlines."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(normalise_line(line, max_bytes=max_bytes) for line in text.split("\n"))
+
+
+def _strip_orphan_sgr(text: str) -> str:
+    # Removing one code can join the halves of another (`[[0m0m`): repeat, a bounded number of
+    # times so that hostile nesting stays linear.
+    for _ in range(_ORPHAN_PASSES):
+        stripped = _ORPHAN_SGR.sub("", text)
+        if stripped == text or _ORPHAN_RESET not in stripped:
+            return stripped
+        text = stripped
+    return text
 
 
 def _clean(text: str) -> str:

@@ -2,6 +2,8 @@
 
 Built once from a rule set and never changed; a reload builds a new `Matcher` and swaps it in.
 The only state it keeps is which signatures it disabled after a regex timeout, and why.
+A literal prefilter (`prefilter.py`) picks the signatures whose keywords occur before any regex
+runs; `scan_lines` runs it over a whole body at once and the regexes on candidate lines only.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from types import MappingProxyType
 
 import regex
 
+from service.ingest.assemble import TRACEBACK, traceback_event
 from service.ingest.records import Event, LogRecord
+from service.signatures.derive import derive_fields
 from service.signatures.model import Hit, Role
+from service.signatures.prefilter import Implementation, build_prefilter
 from service.signatures.regexes import compile_pattern
 from service.signatures.schema import Rule
 
@@ -38,6 +43,17 @@ class _Compiled:
     opening: tuple[_Check, ...]
     closing: tuple[_Check, ...]
     vetoes: tuple[_Check, ...]
+    derive: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineHit:
+    """The winning hit of one line of a body: its 0-based index, signature id, role, fields."""
+
+    line: int
+    signature: str
+    role: Role
+    fields: Mapping[str, str]
 
 
 class _Timeout(Exception):
@@ -49,11 +65,15 @@ class _Timeout(Exception):
 
 
 def event_from_text(text: str, *, source: str = "text") -> Event:
-    """Return an event with one record per line of `text` (no header parsing)."""
+    """Return an event with one record per line of `text` (no header parsing).
+
+    A traceback in the text is read as the assembler reads one: frames and final exception.
+    """
     lines = text.splitlines() or [""]
-    return Event(
-        records=tuple(LogRecord(message=line, source=source, seq=i) for i, line in enumerate(lines))
-    )
+    records = tuple(LogRecord(message=line, source=source, seq=i) for i, line in enumerate(lines))
+    if TRACEBACK in text:
+        return traceback_event(records)
+    return Event(records=records)
 
 
 def _compile(rule: Rule) -> _Compiled:
@@ -70,42 +90,47 @@ def _compile(rule: Rule) -> _Compiled:
         opening=checks("any", detection.any),
         closing=checks("close_any", detection.close_any),
         vetoes=checks("none", detection.none),
+        derive=detection.derive,
     )
-
-
-def _minimal_keywords(keywords: Iterable[str]) -> tuple[str, ...]:
-    """Return the keywords that do not contain another keyword, shortest first."""
-    kept: list[str] = []
-    for keyword in sorted(set(keywords), key=lambda k: (len(k), k)):
-        if not any(shorter in keyword for shorter in kept):
-            kept.append(keyword)
-    return tuple(kept)
 
 
 class Matcher:
     """Matches events against a fixed set of signatures; the most specific signature wins."""
 
-    __slots__ = ("_compiled", "_disabled", "_reject", "_timeout", "_timeouts")
+    __slots__ = ("_compiled", "_disabled", "_prefilter", "_timeout", "_timeouts")
 
     def __init__(
-        self, signatures: Iterable[Rule], *, timeout: float = DEFAULT_TIMEOUT_SECONDS
+        self,
+        signatures: Iterable[Rule],
+        *,
+        timeout: float = DEFAULT_TIMEOUT_SECONDS,
+        prefilter: Implementation = "auto",
     ) -> None:
-        """Compile the signatures; a timeout is per regex search, in seconds."""
+        """Compile the signatures; a timeout is per regex search, in seconds.
+
+        `prefilter` chooses the keyword prefilter: `auto` (hyperscan when available),
+        `hyperscan`, or `python` (the pure-Python fallback, same results).
+        """
         ordered = sorted(signatures, key=lambda rule: (-rule.priority, rule.id))
         self._compiled = tuple(_compile(rule) for rule in ordered)
         self._timeout = timeout
         self._disabled: dict[str, str] = {}
         self._timeouts: Counter[str] = Counter()
-        # Measured on 100k lines, 99.5% benign: plain `in` checks and a stdlib `re` alternation
-        # are close (17 keywords: 177 vs 115 ms; 53 keywords: 298 vs 380 ms), a `regex`
-        # alternation is 3-6x slower. `in` scales best and cannot backtrack. A keyword that
-        # contains another adds nothing to this first test, so only the minimal set is scanned.
-        self._reject = _minimal_keywords(k for c in self._compiled for k in c.keywords)
+        # One keyword group per signature, in priority order: the prefilter's owners index
+        # `_compiled` directly and come back ascending, i.e. most specific first.
+        self._prefilter = build_prefilter(
+            [compiled.keywords for compiled in self._compiled], implementation=prefilter
+        )
 
     @property
     def signatures(self) -> tuple[Rule, ...]:
         """Return the signatures, most specific first."""
         return tuple(compiled.rule for compiled in self._compiled)
+
+    @property
+    def prefilter(self) -> str:
+        """Return the name of the keyword prefilter in use: `hyperscan` or `python`."""
+        return self._prefilter.name
 
     @property
     def disabled(self) -> Mapping[str, str]:
@@ -150,14 +175,35 @@ class Matcher:
         """Return a hit for every signature that matches `text` as one event, the winner first."""
         return self.hits_for(event_from_text(text))
 
+    def scan_lines(self, text: str) -> list[LineHit]:
+        """Return the winning hit of every line of a body, each line matched as its own event.
+
+        The prefilter scans the whole body once; regexes run only on lines that hold a keyword
+        of theirs. The result equals `match` on each line as a one-record event. Lines are
+        split at line feeds; a carriage return before one is not part of the line.
+        """
+        hits: list[LineHit] = []
+        compiled_by_index = self._compiled
+        for candidate in self._prefilter.scan(text):
+            line = candidate.text
+            event = Event(records=(LogRecord(message=line, source="text", seq=candidate.line),))
+            for index in candidate.owners:
+                compiled = compiled_by_index[index]
+                if compiled.rule.id in self._disabled:
+                    continue
+                hit = self._try(compiled, event, line)
+                if hit is not None:
+                    hits.append(LineHit(candidate.line, compiled.rule.id, hit.role, hit.fields))
+                    break
+        return hits
+
     def _candidates(self, text: str) -> list[_Compiled]:
-        if not any(keyword in text for keyword in self._reject):
-            return []
+        # Per event, on 200k corpus lines and 95 keywords: hyperscan 1.75 us, `in` over the
+        # minimal keywords 8.5 us, one stdlib `re` alternation 7.7 us.
         return [
             compiled
-            for compiled in self._compiled
+            for compiled in map(self._compiled.__getitem__, self._prefilter.owners(text))
             if compiled.rule.id not in self._disabled
-            and any(keyword in text for keyword in compiled.keywords)
         ]
 
     def _try(self, compiled: _Compiled, event: Event, text: str) -> Hit | None:
@@ -169,9 +215,11 @@ class Matcher:
             self._disable(compiled.rule.id, timeout.key, len(text))
             return None
         role, match = found
-        fields = {
-            name: value for name, value in sorted(match.groupdict().items()) if value is not None
-        }
+        captured = {name: value for name, value in match.groupdict().items() if value is not None}
+        if compiled.derive:
+            position = max(match.end() - 1, match.start())
+            captured.update(derive_fields(compiled.derive, event, text, position))
+        fields = dict(sorted(captured.items()))
         return Hit(signature=compiled.rule, event=event, fields=fields, role=role)
 
     def _search(self, compiled: _Compiled, text: str) -> tuple[Role, regex.Match[str]] | None:

@@ -13,6 +13,7 @@ from typing import Literal, cast
 
 import regex
 
+from service.signatures.derive import DERIVED_FIELDS
 from service.signatures.model import (
     SEVERITIES,
     Example,
@@ -23,6 +24,7 @@ from service.signatures.model import (
     Signature,
     Variant,
 )
+from service.signatures.prefilter import FORBIDDEN_IN_KEYWORDS
 from service.signatures.regexes import compile_pattern, group_names, probe_pattern
 from service.signatures.tables import TableReader
 
@@ -59,6 +61,7 @@ class Detection:
     any: tuple[str, ...]
     none: tuple[str, ...] = ()
     close_any: tuple[str, ...] = ()
+    derive: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +169,9 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
         return "single", Detection(keywords=(), any=()), (), frozenset()
     kind = cast(RuleKind, detect.choice("kind", KINDS))
     keywords = detect.texts("keywords", non_empty=True)
+    for index, keyword in enumerate(keywords):
+        if any(char in keyword for char in FORBIDDEN_IN_KEYWORDS):
+            detect.error(f"keywords[{index}]", "must not contain a line break or a NUL")
     opening = detect.texts("any", non_empty=True)
     vetoes = detect.texts("none", required=False)
     closing = detect.texts("close_any", required=kind == "pair", non_empty=kind == "pair")
@@ -178,15 +184,36 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
             captured[f"{key}[{index}]"] = names
     for index, source in enumerate(vetoes):
         _check_regex(detect, f"none[{index}]", source)
+    derive = _read_derive(detect, captured)
     group_by = detect.texts("group_by", required=False)
     for index, name in enumerate(group_by):
+        if name in derive:
+            continue
         for key, names in captured.items():
             if name not in names:
                 detect.error(f"group_by[{index}]", f"{name!r} is not captured by detect.{key}")
     detect.finish()
-    captures = frozenset(name for names in captured.values() for name in names)
-    detection = Detection(keywords=keywords, any=opening, none=vetoes, close_any=closing)
+    captures = frozenset(name for names in captured.values() for name in names) | set(derive)
+    detection = Detection(
+        keywords=keywords, any=opening, none=vetoes, close_any=closing, derive=derive
+    )
     return kind, detection, group_by, captures
+
+
+def _read_derive(detect: TableReader, captured: Mapping[str, set[str]]) -> tuple[str, ...]:
+    """Read `derive`: known derived field names, each once, none also a regex group name."""
+    derive = detect.texts("derive", required=False)
+    seen: set[str] = set()
+    for index, name in enumerate(derive):
+        if name not in DERIVED_FIELDS:
+            detect.error(f"derive[{index}]", f"must be one of {', '.join(DERIVED_FIELDS)}")
+        elif name in seen:
+            detect.error(f"derive[{index}]", f"{name!r} is listed twice")
+        for key, names in captured.items():
+            if name in names:
+                detect.error(f"derive[{index}]", f"{name!r} is also a named group of detect.{key}")
+        seen.add(name)
+    return tuple(dict.fromkeys(name for name in derive if name in DERIVED_FIELDS))
 
 
 def _check_regex(table: TableReader, key: str, source: str) -> set[str]:

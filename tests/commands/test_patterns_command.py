@@ -75,7 +75,7 @@ def test_test_a_line_prints_the_winner_with_fields(capsys: pytest.CaptureFixture
         "python.name-error  (high)  NameError: a name used at run time is not defined\n"
         "  fields: name=logger\n"
         "python.unhandled-exception  (medium)  Unhandled Python exception\n"
-        "  fields: exception_type=NameError message=name 'logger' is not defined\n"
+        "  fields: exception=NameError message=name '<str>' is not defined\n"
         "  overruled by python.name-error\n"
     )
 

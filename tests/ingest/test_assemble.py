@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -405,10 +406,22 @@ def test_tail_continuation_is_capped() -> None:
     assert len(events) == 1 + 20
 
 
-def test_record_limit_ends_an_event() -> None:
-    frames = '  File "/app/a.py", line 1, in f\n' * 10
-    events = _events("Traceback (most recent call last):\n" + frames, max_records=5)
-    assert [len(e.records) for e in events] == [5, 1, 1, 1, 1, 1, 1]
+def test_record_limit_splits_a_long_traceback_and_keeps_its_end_readable() -> None:
+    frames = '  File "/app/a.py", line 1, in f\n    f()\n' * 5
+    events = _events(
+        "Traceback (most recent call last):\n" + frames + "RecursionError: too deep\n",
+        max_records=5,
+    )
+    assert [len(e.records) for e in events] == [4, 4, 4]
+    assert [e.exception_type for e in events] == ["", "", "RecursionError"]
+    assert [f.function for f in events[-1].frames] == ["f"]
+
+
+def test_record_limit_ends_an_event_in_its_tail() -> None:
+    tail = "".join(f"line {n}\n" for n in range(10))
+    events = _events("Traceback (most recent call last):\nValueError: x\n" + tail, max_records=5)
+    assert [len(e.records) for e in events] == [5, 1, 1, 1, 1, 1, 1, 1]
+    assert events[0].exception_type == "ValueError"
 
 
 def test_feed_in_pieces_matches_feeding_at_once() -> None:
@@ -509,3 +522,108 @@ def test_assemble_never_raises_on_arbitrary_text(lines: list[str]) -> None:
     assert sum(len(event.records) for event in events) == len(records)
     for event in events:
         exception_chain(event)
+
+
+def test_uvicorn_error_level_traceback_line_opens_a_traceback_of_unlevelled_frames() -> None:
+    events = _events(
+        "2025-09-19T12:43:14.336120Z ERROR:    Traceback (most recent call last):\n"
+        '2025-09-19T12:43:14.336180Z   File "/app/main.py", line 27, in lifespan\n'
+        "2025-09-19T12:43:14.336191Z     await conn.run_sync(create_all)\n"
+        "2025-09-19T12:43:14.336240Z OSError: [Errno 111] Connect call failed\n"
+        "2025-09-19T12:43:14.336299Z ERROR:    Application startup failed. Exiting.\n"
+    )
+    assert [len(e.records) for e in events] == [4, 1]
+    assert events[0].exception_type == "OSError"
+    assert [f.function for f in events[0].frames] == ["lifespan"]
+
+
+@pytest.mark.parametrize(
+    "platform_line",
+    ["==> Pre-deploy has failed", "##[error]Process completed with exit code 1."],
+)
+def test_a_platform_line_after_the_exception_is_not_part_of_its_message(
+    platform_line: str,
+) -> None:
+    events = _events(
+        "Traceback (most recent call last):\n"
+        '  File "/app/x.py", line 3, in <module>\n'
+        "alembic.util.exc.CommandError: Can't locate revision identified by 'c7d2'\n"
+        f"{platform_line}\n"
+    )
+    assert [len(e.records) for e in events] == [3, 1]
+    assert _messages(events[1]) == [platform_line]
+
+
+def test_rich_traceback_box_is_one_event_with_its_frames() -> None:
+    events = _events(
+        "2025-09-19 12:43:14 [error    ] ingest_failed                  batch=88\n"
+        "╭───────────── Traceback (most recent call last) ─────────────╮\n"
+        "│ /app/app/ingest/pipeline.py:51 in run_batch                 │\n"
+        "│                                                             │\n"
+        "│ ❱ 51 │   │   async with self.session_factory as session:    │\n"
+        "╰─────────────────────────────────────────────────────────────╯\n"
+        "TypeError: 'async_generator' object does not support the asynchronous context manager"
+        " protocol\n"
+        "2025-09-19 12:43:15 [info     ] ingest_started                 batch=89\n"
+    )
+    assert [len(e.records) for e in events] == [7, 1]
+    assert events[0].exception_type == "TypeError"
+    assert [(f.file, f.line, f.function) for f in events[0].frames] == [
+        ("/app/app/ingest/pipeline.py", 51, "run_batch")
+    ]
+
+
+def test_loguru_traceback_with_markers_and_annotations_is_one_event() -> None:
+    events = _events(
+        "2025-09-19 12:43:14.123 | ERROR    | app.api:list_items:42 - failed\n"
+        "Traceback (most recent call last):\n"
+        "\n"
+        '  File "/usr/local/bin/uvicorn", line 8, in <module>\n'
+        "    sys.exit(main())\n"
+        "    │   │    └ <Command main>\n"
+        "    └ <module 'sys' (built-in)>\n"
+        "\n"
+        '> File "/app/app/api.py", line 40, in list_items\n'
+        "    result = await session.query(Item).all()\n"
+        "                   └ <AsyncSession object at 0x7f3a1b3f2d50>\n"
+        "\n"
+        "AttributeError: 'AsyncSession' object has no attribute 'query'\n"
+        "2025-09-19 12:43:14.130 | INFO     | app.main:access:18 - GET /api/items 500\n"
+    )
+    assert [len(e.records) for e in events] == [10, 1]
+    assert events[0].exception_type == "AttributeError"
+    assert [(f.function, f.code) for f in events[0].frames] == [
+        ("<module>", "sys.exit(main())"),
+        ("list_items", "result = await session.query(Item).all()"),
+    ]
+
+
+def test_a_platform_prefix_over_gunicorn_keeps_the_header_with_its_traceback() -> None:
+    events = _events(
+        "2025-09-19T12:43:14.1Z [2025-09-19 12:43:14 +0000] [27] [ERROR] Exception in ASGI "
+        "application\n"
+        "2025-09-19T12:43:14.2Z Traceback (most recent call last):\n"
+        '2025-09-19T12:43:14.3Z   File "/app/x.py", line 3, in f\n'
+        "2025-09-19T12:43:14.4Z KeyError: 'user_id'\n"
+    )
+    assert [len(e.records) for e in events] == [4]
+    assert events[0].exception_type == "KeyError"
+
+
+def test_docker_json_file_lines_assemble_like_the_lines_they_wrap() -> None:
+    lines = [
+        "[2025-09-19 12:43:14 +0000] [9] [ERROR] Exception in ASGI application\n",
+        "Traceback (most recent call last):\n",
+        '  File "/app/x.py", line 3, in f\n',
+        "    raise KeyError(key)\n",
+        "KeyError: 'user_id'\n",
+        '10.0.2.2:0 - "POST /api/push HTTP/1.1" 500\n',
+    ]
+    body = "".join(
+        json.dumps({"log": line, "stream": "stderr", "time": f"2025-09-19T12:43:14.{n}Z"}) + "\n"
+        for n, line in enumerate(lines)
+    )
+    events = _events(body)
+    assert [len(e.records) for e in events] == [5, 1]
+    assert events[0].exception_type == "KeyError"
+    assert events[0].records[0].message == "Exception in ASGI application"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -178,6 +179,85 @@ HEADED = [
         ("Exception in ASGI application", T, "web-1", "app", "ERROR"),
     ),
     ('api-1  |   File "x.py", line 3', ('  File "x.py", line 3', None, "api-1", "app", "")),
+    # celery
+    (
+        "[2025-09-19 12:43:14,123: ERROR/ForkPoolWorker-2] Task app.sync[3f1c] raised unexpected",
+        ("Task app.sync[3f1c] raised unexpected", T_MS, "ForkPoolWorker-2", "app", "ERROR"),
+    ),
+    # alembic's "%(levelname)-5.5s [%(name)s] %(message)s"
+    (
+        "INFO  [alembic.runtime.migration] Context impl PostgresqlImpl.",
+        ("Context impl PostgresqlImpl.", None, "", "app", "INFO"),
+    ),
+    # journalctl -o short-iso
+    (
+        "2025-09-19T12:43:14+0000 worker-1 python[2210]: Traceback (most recent call last):",
+        ("Traceback (most recent call last):", T, "2210", "app", ""),
+    ),
+    (
+        '2025-09-19T12:43:14+0000 ip-10-0-0-1 gunicorn[2210]:   File "x.py", line 3',
+        ('  File "x.py", line 3', T, "2210", "app", ""),
+    ),
+    # Fly.io: no space between "[info]" and the message
+    (
+        "2025-09-19T12:43:14Z app[683d920f1e5e98] ams [info]ERROR:    Exception in ASGI application",
+        ("Exception in ASGI application", T, "683d920f1e5e98", "app", "ERROR"),
+    ),
+    (
+        '2025-09-19T12:43:14Z app[683d920f1e5e98] ams [info]  File "x.py", line 3',
+        ('  File "x.py", line 3', T, "683d920f1e5e98", "app", ""),
+    ),
+    (
+        "2025-09-19T12:43:14Z proxy[683d920f1e5e98] ams [error]could not proxy HTTP request",
+        ("could not proxy HTTP request", T, "683d920f1e5e98", "platform", ""),
+    ),
+    # containerd / CRI-O pod log files, GitHub Actions (7 fractional digits)
+    (
+        "2025-09-19T12:43:14.020140981Z stderr F ERROR:    Exception in ASGI application",
+        (
+            "Exception in ASGI application",
+            T.replace(microsecond=20140),
+            "",
+            "app",
+            "ERROR",
+        ),
+    ),
+    (
+        '2025-09-19T12:43:14.1234567Z   File "/home/runner/work/x.py", line 3',
+        ('  File "/home/runner/work/x.py", line 3', T.replace(microsecond=123456), "", "app", ""),
+    ),
+    # a platform's prefix over gunicorn: the pid is not the instance (the traceback lines under the
+    # header carry no pid, so it would only part the header from its traceback)
+    (
+        "2025-09-19T12:43:14Z [2025-09-19 12:43:20 +0000] [27] [ERROR] Exception in ASGI application",
+        ("Exception in ASGI application", T, "", "app", "ERROR"),
+    ),
+    # JSON log lines: Docker's json-file driver, structlog, python-json-logger, pino-style epochs
+    (
+        '{"log":"[2025-09-19 12:43:20 +0000] [9] [ERROR] boom\\n","stream":"stderr",'
+        '"time":"2025-09-19T12:43:14.000000001Z"}',
+        ("boom", T, "", "app", "ERROR"),
+    ),
+    (
+        '{"log":"  File \\"/app/x.py\\", line 3, in f\\n","time":"2025-09-19T12:43:14Z"}',
+        ('  File "/app/x.py", line 3, in f', T, "", "app", ""),
+    ),
+    (
+        '{"event": "payment_failed", "level": "error", "timestamp": "2025-09-19T12:43:14.123Z"}',
+        ("payment_failed", T_MS, "", "app", "ERROR"),
+    ),
+    (
+        '{"asctime": "2025-09-19 12:43:14,123", "levelname": "WARNING", "message": "slow"}',
+        ("slow", T_MS, "", "app", "WARNING"),
+    ),
+    (
+        'web-1  | {"msg": "boom", "lvl": "warn", "ts": 1758285794123}',
+        ("boom", T_MS, "web-1", "app", "WARNING"),
+    ),
+    (
+        '{"severity": "ERROR", "message": "\\u001b[31mboom\\u001b[0m", "time": "bad"}',
+        ("boom", None, "", "app", "ERROR"),
+    ),
 ]
 
 
@@ -215,6 +295,14 @@ UNHEADED = [
     "DETAIL:  Key (id)=(1) already exists.",
     "ERROR | not compose",
     "[Previous line repeated 996 more times]",
+    '{"detail":"sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called"}',
+    '{"message": "a JSON line cut short',
+    "{'message': 'a Python dict repr'}",
+    '{"message": 42}',
+    "[1, 2, 3]",
+    "[2025-09-19 12:43:14,123: NOTALEVEL/worker] x",
+    "INFO  no bracket after the level",
+    "user alice[42] said hi",
 ]
 
 
@@ -291,7 +379,7 @@ def test_parse_text_does_not_carry_time_to_unheaded_lines() -> None:
 @given(st.text())
 def test_parse_line_never_raises_and_keeps_text(line: str) -> None:
     record = parse_line(line, source="api", received_at=RECEIVED)
-    assert record.message in line
+    assert record.message in line or "{" in line  # a JSON line's message is decoded
     assert record.time is None or record.time.tzinfo is UTC
     assert record.headed or record.message == line
 
@@ -300,3 +388,58 @@ def test_parse_line_never_raises_and_keeps_text(line: str) -> None:
 def test_parse_text_never_raises(text: str) -> None:
     records = parse_text(text, source="api")
     assert [r.seq for r in records] == list(range(len(records)))
+
+
+def test_json_line_gets_its_traceback_appended_to_its_message() -> None:
+    line = json.dumps(
+        {
+            "event": "create_user_failed",
+            "level": "error",
+            "timestamp": "2025-09-19T12:43:14Z",
+            "exception": "Traceback (most recent call last):\n"
+            '  File "/app/users.py", line 4, in create\n'
+            "TypeError: 'full_name' is an invalid keyword argument for User\n",
+        }
+    )
+    record = parse_line(line, source="api")
+    assert record.message.split("\n") == [
+        "create_user_failed",
+        "Traceback (most recent call last):",
+        '  File "/app/users.py", line 4, in create',
+        "TypeError: 'full_name' is an invalid keyword argument for User",
+    ]
+    assert (record.level, record.time, record.headed) == ("ERROR", T, True)
+
+
+def test_json_line_message_that_holds_its_traceback_is_not_doubled() -> None:
+    text = "upload failed\nTraceback (most recent call last):\nImportError: x"
+    record = parse_line(json.dumps({"message": text, "exc_info": text[14:]}), source="api")
+    assert record.message == text
+
+
+def test_loguru_serialized_line_is_peeled_down_to_its_message() -> None:
+    text = (
+        "2025-09-19 12:43:14.123 | ERROR    | app.jobs:run:77 - export failed\n"
+        "Traceback (most recent call last):\n\n"
+        "ValueError: boom\n"
+    )
+    line = json.dumps({"text": text, "record": {"level": {"name": "ERROR"}, "message": "x"}})
+    record = parse_line(line, source="api")
+    assert record.message == "export failed\nTraceback (most recent call last):\n\nValueError: boom"
+    assert (record.level, record.time) == ("ERROR", T_MS)
+
+
+def test_json_line_text_is_normalised_and_redacted_once_decoded() -> None:
+    line = json.dumps({"message": "bell\u0007 \u001b[1mbold\u001b[0m password=hunter2"})
+    assert parse_line(line, source="api").message == "bell\ufffd bold password=[REDACTED]"
+
+
+def test_parse_text_joins_a_line_hard_wrapped_at_80_columns() -> None:
+    line = (
+        "2025-09-19T12:43:14.120883+00:00 app[worker.1]: psycopg2.OperationalError: "
+        "server closed the connection unexpectedly"
+    )
+    wrapped = "\n".join(line[i : i + 80] for i in range(0, len(line), 80))
+    (record,) = parse_text(wrapped + "\n", source="api")
+    assert record.message == "psycopg2.OperationalError: server closed the connection unexpectedly"
+    assert (record.instance, record.time) == ("worker.1", T.replace(microsecond=120883))

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.ingest.normalise import decode_bytes, normalise_line
+from service.ingest.normalise import (
+    WRAP_WIDTH,
+    decode_bytes,
+    normalise_line,
+    normalise_message,
+    normalised_lines,
+)
 
 
 @pytest.mark.parametrize(
@@ -45,6 +51,15 @@ def test_decode_bytes_replaces_invalid_utf8_and_strips_bom(data: bytes, expected
         ("carriage\rreturn", "carriage\ufffdreturn"),
         ("del\x7fchar", "del\ufffdchar"),
         ("unicode \u00e9 \u2705 kept", "unicode \u00e9 \u2705 kept"),
+        # colour codes whose ESC was lost on the way, stripped only beside a reset
+        (
+            "[31mERROR[0m:    Exception in ASGI application",
+            "ERROR:    Exception in ASGI application",
+        ),
+        ("Started server process [[36m1[0m]", "Started server process [1]"),
+        ("[36;1malembic upgrade head[0m", "alembic upgrade head"),
+        ("[[0m0m", ""),
+        ("timeout [5m] without a reset", "timeout [5m] without a reset"),
     ],
 )
 def test_normalise_line_removes_escapes_and_control_characters(line: str, expected: str) -> None:
@@ -102,3 +117,76 @@ def test_normalise_line_stays_fast_on_hostile_escapes(line: str) -> None:
     result = normalise_line(line)
     assert time.perf_counter() - started < 1.0
     assert "\x1b" not in result
+
+
+@pytest.mark.parametrize("line", ["[0" * 30000 + "x[0m", "[" * 30000 + "0m" * 30000])
+def test_orphan_colour_codes_are_stripped_fast_on_hostile_lines(line: str) -> None:
+    started = time.perf_counter()
+    normalise_line(line)
+    assert time.perf_counter() - started < 1.0
+
+
+def test_normalise_message_keeps_newlines_and_cleans_each_line() -> None:
+    text = "first\x1b[0m\r\n\tsecond\x07\rthird"
+    assert normalise_message(text) == "first\n\tsecond\ufffd\nthird"
+
+
+def _lines(text: str, headed: tuple[str, ...] = ()) -> list[str]:
+    return list(normalised_lines(text, headed=lambda line: line.startswith(headed or ("\x00",))))
+
+
+def _wrap(line: str, width: int = WRAP_WIDTH) -> str:
+    return "\n".join(line[i : i + width] for i in range(0, len(line), width))
+
+
+LONG = (
+    "app[worker.1]: psycopg2.OperationalError: server closed the connection unexpectedly "
+    "This probably means the server terminated abnormally before or while processing the request."
+)
+
+
+def test_a_line_hard_wrapped_mid_word_is_joined_back() -> None:
+    assert _lines(_wrap(LONG) + "\nnext line") == [LONG, "next line"]
+
+
+def test_a_wrap_that_fell_on_a_space_is_joined_back() -> None:
+    line = "x" * (WRAP_WIDTH - 5) + " from the CRM"
+    assert _lines(_wrap(line)) == [line]
+
+
+@pytest.mark.parametrize(
+    "following",
+    [
+        "ValueError: boom",
+        "DETAIL:  Key (id)=(1) already exists.",
+        "Traceback (most recent call last):",
+        '  File "/app/x.py", line 1, in f',
+        "  two spaces",
+        "[SQL: SELECT 1]",
+        "^^^^^",
+        "app[web.1]: a line with a header of its own",
+    ],
+)
+def test_a_line_that_cannot_be_a_continuation_is_never_joined(following: str) -> None:
+    line = "x" * WRAP_WIDTH
+    assert _lines(f"{line}\n{following}", headed=("app[",)) == [line, following]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * (WRAP_WIDTH - 1) + "\ncontinued",  # not the wrap width
+        "x" * (WRAP_WIDTH + 1) + "\ncontinued",
+        "x" * WRAP_WIDTH + "\n\ncontinued",  # a blank line between
+        "    " + "x" * (WRAP_WIDTH - 4) + "\ncontinued",  # an indented source line
+    ],
+)
+def test_only_a_column_zero_line_of_exactly_the_wrap_width_continues(text: str) -> None:
+    assert len(_lines(text)) == 2
+
+
+def test_joining_stops_at_a_quarter_of_the_line_limit() -> None:
+    text = ("y" * WRAP_WIDTH + "\n") * 100
+    lines = list(normalised_lines(text, max_bytes=1000, headed=lambda line: False))
+    assert "".join(lines) == "y" * WRAP_WIDTH * 100
+    assert max(len(line) for line in lines) <= 1000 // 4 + WRAP_WIDTH

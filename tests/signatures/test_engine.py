@@ -180,9 +180,7 @@ def test_bundled_fallbacks_capture_the_last_exception_type() -> None:
     assert fields["asgi.unhandled-exception"] == {
         "exception_type": "sqlalchemy.exc.MissingGreenlet"
     }
-    assert (
-        fields["python.unhandled-exception"]["exception_type"] == "sqlalchemy.exc.MissingGreenlet"
-    )
+    assert fields["python.unhandled-exception"]["exception"] == "sqlalchemy.exc.MissingGreenlet"
 
 
 def test_specific_signature_wins_when_its_error_is_not_last_in_the_chain() -> None:
@@ -201,7 +199,7 @@ def test_generic_fallback_wins_when_nothing_specific_matches() -> None:
     matcher = load_signatures([BUNDLED]).matcher()
     hit = matcher.match(event("Traceback (most recent call last):", "KeyError: 'tenant'"))
     assert hit is not None and hit.signature.id == "python.unhandled-exception"
-    assert dict(hit.fields) == {"exception_type": "KeyError", "message": "'tenant'"}
+    assert dict(hit.fields) == {"exception": "KeyError", "message": "'<str>'"}
 
 
 def test_a_regex_timeout_disables_only_that_signature() -> None:

@@ -1,0 +1,110 @@
+"""Read the times log lines carry: ISO 8601 / RFC 3339, year-less syslog, and epoch numbers.
+
+Every result is a UTC-aware datetime, or None when the text is not a valid time. A time without a
+zone is read as UTC (containers and platforms log in UTC).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime, timedelta, timezone
+
+MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
+# Applied with .match (anchored); no nested repetition. Up to 9 fractional digits: Docker and
+# containerd print nanoseconds, GitHub Actions 7 digits.
+ISO = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    r"(?: ?(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?))?(?=[\s\]|]|$)"
+)
+# Epoch numbers past these are milliseconds, then microseconds, then nanoseconds.
+_EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
+_ZONES: dict[str, timezone] = {}
+_SECONDS: dict[str, datetime | None] = {}
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """Parse a whole ISO 8601 / RFC 3339 timestamp as a UTC datetime (no zone means UTC)."""
+    match = ISO.match(text)
+    if match is None or match.end() != len(text):
+        return None
+    return iso_time(match)
+
+
+def epoch_time(value: float) -> datetime | None:
+    """Read a Unix time in seconds, milliseconds, microseconds or nanoseconds (by magnitude)."""
+    if not math.isfinite(value) or value <= 0:
+        return None
+    for threshold, divisor in _EPOCH_UNITS:
+        if value >= threshold:
+            value /= divisor
+            break
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso_time(match: re.Match[str]) -> datetime | None:
+    """Return the UTC time of an `ISO` match, or None if its fields are out of range."""
+    fraction, zone = match.group(7, 8)
+    # Lines of one burst share their second: memoise that part, add the fraction afterwards.
+    key = match.string[match.start() : match.start() + 19] + (zone or "")
+    if key in _SECONDS:
+        stamp = _SECONDS[key]
+    else:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        stamp = _SECONDS[key] = _whole_seconds(match)
+    if stamp is None or not fraction:
+        return stamp
+    return stamp.replace(microsecond=int((fraction + "00000")[:6]))
+
+
+def bsd_time(
+    month: str, day: str, clock: tuple[str, str, str], reference: datetime | None
+) -> datetime | None:
+    """Date a year-less syslog time by `reference`; without one the time is unknown (None).
+
+    A date over a day after the reference belongs to the year before (December read in January).
+    """
+    if reference is None:
+        return None
+    hour, minute, second = (int(part) for part in clock)
+    for year in (reference.year, reference.year - 1):
+        try:
+            stamp = datetime(year, MONTHS[month], int(day), hour, minute, second, tzinfo=UTC)
+        except ValueError:
+            continue
+        if stamp - reference <= timedelta(days=1):
+            return stamp
+    return None
+
+
+def _zone(text: str | None) -> timezone:
+    if text is None or text in ("Z", "z", "UTC", "GMT"):
+        return UTC
+    zone = _ZONES.get(text)
+    if zone is None:
+        digits = text[1:].replace(":", "")
+        minutes = int(digits[:2]) * 60 + int(digits[2:4] or 0)
+        zone = timezone(timedelta(minutes=minutes if text[0] == "+" else -minutes))
+        if len(_ZONES) < 256:
+            _ZONES[text] = zone
+    return zone
+
+
+def _whole_seconds(match: re.Match[str]) -> datetime | None:
+    year, month, day, hour, minute, second, _fraction, zone = match.groups()
+    try:
+        stamp = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second), 0, _zone(zone)
+        )
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC)

@@ -1,0 +1,50 @@
+"""Times log lines carry: ISO 8601 with any precision, year-less syslog, epoch numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from service.ingest.timestamps import bsd_time, epoch_time, parse_timestamp
+
+T = datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2025-09-19T12:43:14.1234567Z", T.replace(microsecond=123456)),  # GitHub Actions
+        ("2025-09-19T12:43:14.020140981Z", T.replace(microsecond=20140)),  # Docker, containerd
+        ("2025-09-19T12:43:14+0000", T),  # journalctl -o short-iso
+        ("2025-09-19 12:43:14 UTC", T),
+        ("2025-09-19T12:43:14.5+24:00", None),
+    ],
+)
+def test_parse_timestamp_reads_every_precision_and_zone(
+    text: str, expected: datetime | None
+) -> None:
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1758285794.123, 1758285794123, 1758285794123000, 1758285794123000000],
+)
+def test_epoch_time_reads_seconds_to_nanoseconds_by_magnitude(value: float) -> None:
+    assert epoch_time(value) == T.replace(microsecond=123000)
+
+
+@pytest.mark.parametrize("value", [0, -1.0, float("nan"), float("inf"), 1e300])
+def test_epoch_time_refuses_what_is_no_time(value: float) -> None:
+    assert epoch_time(value) is None
+
+
+def test_bsd_time_takes_its_year_from_the_reference() -> None:
+    reference = datetime(2026, 1, 2, tzinfo=UTC)
+    assert bsd_time("Dec", "31", ("23", "59", "59"), reference) == datetime(
+        2025, 12, 31, 23, 59, 59, tzinfo=UTC
+    )
+    assert bsd_time("Sep", "19", ("12", "43", "14"), T) == T
+    assert bsd_time("Sep", "19", ("12", "43", "14"), None) is None
+    assert bsd_time("Feb", "30", ("12", "43", "14"), T) is None
