@@ -65,7 +65,7 @@ def ensure_admin(
         session.add(user)
         session.flush()
         return None
-    if user is not None or session.exec(select(User)).first() is not None:
+    if user is not None or session.exec(select(User).limit(1)).first() is not None:
         return None
     generated = secrets.token_urlsafe(18)
     session.add(User(username=username, password_hash=hash_password(generated), created_at=now))

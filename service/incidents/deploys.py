@@ -55,7 +55,7 @@ def deploy_marker(message: str) -> Marker | None:
 def latest_deploy(session: Session, source: str) -> Deploy | None:
     """Return the source's most recent deploy."""
     statement = select(Deploy).where(Deploy.source == source).order_by(col(Deploy.id).desc())
-    return session.exec(statement).first()
+    return session.exec(statement.limit(1)).first()
 
 
 def record_marker(
@@ -113,7 +113,7 @@ def deploy_before(session: Session, source: str, when: datetime | None) -> Deplo
         )
         .order_by(col(Deploy.id).desc())
     )
-    return session.exec(statement).first()
+    return session.exec(statement.limit(1)).first()
 
 
 def live_deploy_after(session: Session, source: str, when: datetime) -> Deploy | None:
@@ -123,4 +123,4 @@ def live_deploy_after(session: Session, source: str, when: datetime) -> Deploy |
         .where(Deploy.source == source, Deploy.status == "live", col(Deploy.live_at) > when)
         .order_by(col(Deploy.live_at))
     )
-    return session.exec(statement).first()
+    return session.exec(statement.limit(1)).first()

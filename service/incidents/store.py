@@ -31,7 +31,7 @@ def find_latest_resolved(session: Session, fingerprint_: str) -> Incident | None
         .where(Incident.fingerprint == fingerprint_, Incident.status == "resolved")
         .order_by(col(Incident.id).desc())
     )
-    return session.exec(statement).first()
+    return session.exec(statement.limit(1)).first()
 
 
 def create_incident(
