@@ -44,7 +44,9 @@ def apply_events(
         hit = matcher.match(event)
         if hit is not None:
             incident = attach_hit(session, hit, now=now)
-            if incident is not None and incident.id is not None and hit.role == "open":
+            # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
+            shown = incident is not None and incident.status in ("open", "acknowledged")
+            if shown and incident is not None and incident.id is not None and hit.role == "open":
                 state.hit(source, event.when, incident.id)
     state.write(session)
     _advance_clocks(session, matcher, latest, now=now)

@@ -11,7 +11,13 @@ from sqlmodel import Session, col, select
 
 from service.db import add_counts, race_guard
 from service.incidents.deploys import deploy_before
-from service.models import Incident, IncidentEvent, IncidentMinute, TimelineEntry
+from service.models import (
+    Incident,
+    IncidentEndpoint,
+    IncidentEvent,
+    IncidentMinute,
+    TimelineEntry,
+)
 from service.signatures.model import Hit
 
 
@@ -87,7 +93,7 @@ def resolve(
 
 def discard(session: Session, incident: Incident) -> None:
     """Delete a pending incident that never became one, with everything hanging off it."""
-    for table in (IncidentEvent, IncidentMinute, TimelineEntry):
+    for table in (IncidentEvent, IncidentMinute, IncidentEndpoint, TimelineEntry):
         session.execute(delete(table).where(col(table.incident_id) == incident.id))
     session.delete(incident)
     session.flush()

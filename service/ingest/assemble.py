@@ -270,7 +270,9 @@ class Assembler:
         state = self._states.get(key)
         if state is None:
             text = record.message
-            if _starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
+            if "\n" in text:  # a JSON log line holds its whole traceback: nothing joins it
+                out.append(_single(record))
+            elif _starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
                 state = self._states[key] = _Pending()
                 self._open(state, [record])
             elif record.level in _ERROR_LEVELS or text.startswith(HEADER_PREFIXES):

@@ -21,6 +21,18 @@ EXCEPTION_KEYS = (
     *("error.stack", "error.stack_trace"),
 )
 _NESTED_STACK_KEYS = ("stack_trace", "stack", "traceback")
+# Docker's json-file and fluentd wrap one raw line in "log"; loguru's "text" is the rendered line:
+# their other fields are the wrapper's, not the app's.
+_ENVELOPE_KEYS = ("log", "text")
+# Where the record came from rather than what it says.
+_METADATA_KEYS = frozenset(
+    (
+        *(*TIME_KEYS, *LEVEL_KEYS, "stream", "logger", "logger_name", "name", "module"),
+        *("funcName", "filename", "pathname", "lineno", "process", "processName", "thread"),
+        *("threadName", "taskName", "pid", "hostname", "host", "@version", "ecs.version"),
+    )
+)
+_METADATA_PREFIXES = ("logging.googleapis.com/", "log.", "dd.")
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
 
@@ -38,6 +50,8 @@ def read_json_record(line: str) -> JsonRecord | None:
     """Read a JSON object log line; None when it is not JSON or has no message or traceback.
 
     An object with neither (an HTTP error body such as `{"detail": ...}`) is not a log record.
+    The record's other fields follow the message as `key=value`, as structlog's console prints
+    them, so that `error="server closed the connection unexpectedly"` is still there to match.
     """
     if not line.rstrip().endswith("}"):
         return None
@@ -47,15 +61,30 @@ def read_json_record(line: str) -> JsonRecord | None:
         return None
     if not isinstance(data, dict):
         return None
-    message = next((v for k in MESSAGE_KEYS if isinstance(v := data.get(k), str)), None)
-    exception = _exception(data)
-    if message is None and not exception:
+    key = next((k for k in MESSAGE_KEYS if isinstance(data.get(k), str)), None)
+    exception_key, exception = _exception(data)
+    if key is None and not exception:
         return None
-    text = (message or "").rstrip()  # Docker's "log" keeps the line's newline
+    text = data[key].rstrip() if key else ""  # Docker's "log" keeps the line's newline
+    if key not in _ENVELOPE_KEYS:
+        text = " ".join(filter(None, (text, _extra_fields(data, {key, exception_key}))))
     if exception and exception.strip() not in text:
         text = f"{text}\n{exception}" if text else exception
     level = next((v for k in LEVEL_KEYS if isinstance(v := data.get(k), str)), "")
     return JsonRecord(text, record_time(data), level.strip().upper())
+
+
+def _extra_fields(data: dict[str, Any], used: set[str | None]) -> str:
+    """Render the fields that are neither the message, its metadata nor its traceback."""
+    parts: list[str] = []
+    for key, value in data.items():
+        if key in used or key in _METADATA_KEYS or key.startswith(_METADATA_PREFIXES):
+            continue
+        if value is None:
+            continue
+        plain = isinstance(value, str) and value and not any(c in value for c in ' "=\n')
+        parts.append(f"{key}={value if plain else json.dumps(value, separators=(',', ':'))}")
+    return " ".join(parts)
 
 
 def record_time(record: dict[str, Any]) -> datetime | None:
@@ -73,18 +102,19 @@ def record_time(record: dict[str, Any]) -> datetime | None:
     return None
 
 
-def _exception(data: dict[str, Any]) -> str:
-    """Return the traceback a JSON log line carries as text, or ""."""
+def _exception(data: dict[str, Any]) -> tuple[str | None, str]:
+    """Return the field that holds the line's traceback and the traceback as text."""
     for key in EXCEPTION_KEYS:
         value = data.get(key)
         if isinstance(value, dict):  # {"exception": {"type": ..., "stack_trace": ...}}
             value = _nested_stack(value)
         if isinstance(value, list) and value:
-            return render_stacks(value)
+            return key, render_stacks(value)
         if isinstance(value, str) and value.strip():
-            return value.rstrip()
+            return key, value.rstrip()
     error = data.get("error")  # ECS and Datadog: error.stack_trace, error.stack
-    return _nested_stack(error).rstrip() if isinstance(error, dict) else ""
+    stack = _nested_stack(error).rstrip() if isinstance(error, dict) else ""
+    return ("error", stack) if stack else (None, "")
 
 
 def _nested_stack(value: dict[str, Any]) -> str:

@@ -13,8 +13,9 @@ from service.ingest.records import Event, Frame
 from service.signatures.masks import mask_message
 
 # `exception`: the final exception type; `message`: its message, masked; `frame`: the deepest
-# application frame as `file:function`, without a line number so edits above it do not regroup.
-DERIVED_FIELDS = ("exception", "message", "frame")
+# application frame as `file:function`, without a line number so edits above it do not regroup;
+# `instance`: the dyno, pid or container that logged the event (start-up happens per process).
+DERIVED_FIELDS = ("exception", "message", "frame", "instance")
 
 _MAX_LINE_CHARACTERS = 1000
 _TIMEOUT_SECONDS = 0.05
@@ -36,6 +37,7 @@ def derive_fields(names: tuple[str, ...], event: Event, text: str, position: int
         "exception": exception,
         "message": mask_message(message) if message else "",
         "frame": _frame_key(deepest_application_frame(event.frames)),
+        "instance": event.instance,
     }
     return {name: values[name] for name in names if values[name]}
 

@@ -44,6 +44,7 @@ class _Compiled:
     closing: tuple[_Check, ...]
     vetoes: tuple[_Check, ...]
     derive: tuple[str, ...]
+    starting: tuple[_Check, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,7 @@ def _compile(rule: Rule) -> _Compiled:
         keywords=detection.keywords,
         opening=checks("any", detection.any),
         closing=checks("close_any", detection.close_any),
+        starting=checks("start_any", detection.start_any),
         vetoes=checks("none", detection.none),
         derive=detection.derive,
     )
@@ -226,6 +228,9 @@ class Matcher:
         match = self._first(compiled.opening, text)
         if match is not None:
             return "open", match
+        match = self._first(compiled.starting, text)
+        if match is not None:
+            return "start", match
         match = self._first(compiled.closing, text)
         if match is not None:
             return "close", match

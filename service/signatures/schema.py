@@ -30,8 +30,11 @@ from service.signatures.tables import TableReader
 
 Status = Literal["stable", "experimental"]
 STATUSES: tuple[Status, ...] = ("stable", "experimental")
-KINDS: tuple[RuleKind, ...] = ("single", "pair")
-ROLES: tuple[Role, ...] = ("open", "close")
+KINDS: tuple[RuleKind, ...] = ("single", "pair", "threshold", "absence")
+ROLES: tuple[Role, ...] = ("open", "close", "start")
+# Which kinds take which optional [detect] keys; the lifecycle gives each kind its meaning.
+CLOSING_KINDS = ("pair", "absence")
+WINDOW_KINDS = ("threshold", "absence")
 MIN_EXAMPLES = 2
 MIN_NEAR_MISSES = 1
 DEFAULT_QUIET_MINUTES = 60
@@ -62,6 +65,9 @@ class Detection:
     none: tuple[str, ...] = ()
     close_any: tuple[str, ...] = ()
     derive: tuple[str, ...] = ()
+    start_any: tuple[str, ...] = ()
+    threshold: int = 0
+    window_seconds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +147,8 @@ def parse_rule(
         variants=variants,
         examples=tuple(case.example for case in cases),
         quiet_minutes=quiet,
+        threshold=detection.threshold,
+        window_seconds=detection.window_seconds,
         path=file,
         detection=detection,
         status=status,
@@ -174,11 +182,17 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
             detect.error(f"keywords[{index}]", "must not contain a line break or a NUL")
     opening = detect.texts("any", non_empty=True)
     vetoes = detect.texts("none", required=False)
-    closing = detect.texts("close_any", required=kind == "pair", non_empty=kind == "pair")
-    if kind == "single" and closing:
-        detect.error("close_any", 'only a kind = "pair" signature has close_any')
+    closing = detect.texts(
+        "close_any", required=kind in CLOSING_KINDS, non_empty=kind in CLOSING_KINDS
+    )
+    if kind not in CLOSING_KINDS and closing:
+        detect.error("close_any", 'only kind = "pair" or "absence" signatures have close_any')
+    starting = detect.texts("start_any", required=kind == "absence", non_empty=kind == "absence")
+    if kind != "absence" and starting:
+        detect.error("start_any", 'only a kind = "absence" signature has start_any')
+    threshold, window = _read_window(detect, kind)
     captured: dict[str, set[str]] = {}
-    for key, sources in (("any", opening), ("close_any", closing)):
+    for key, sources in (("any", opening), ("close_any", closing), ("start_any", starting)):
         for index, source in enumerate(sources):
             names = _check_regex(detect, f"{key}[{index}]", source)
             captured[f"{key}[{index}]"] = names
@@ -195,9 +209,31 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
     detect.finish()
     captures = frozenset(name for names in captured.values() for name in names) | set(derive)
     detection = Detection(
-        keywords=keywords, any=opening, none=vetoes, close_any=closing, derive=derive
+        keywords=keywords,
+        any=opening,
+        none=vetoes,
+        close_any=closing,
+        derive=derive,
+        start_any=starting,
+        threshold=threshold,
+        window_seconds=window,
     )
     return kind, detection, group_by, captures
+
+
+def _read_window(detect: TableReader, kind: RuleKind) -> tuple[int, int]:
+    """Read `threshold` (threshold rules) and `window_seconds` (threshold and absence rules)."""
+    threshold = detect.integer("threshold", required=kind == "threshold")
+    if kind == "threshold" and detect.has("threshold") and threshold < 2:
+        detect.error("threshold", 'must be at least 2 (one hit is a kind = "single" rule)')
+    if kind != "threshold" and detect.has("threshold"):
+        detect.error("threshold", 'only a kind = "threshold" signature has a threshold')
+    window = detect.integer("window_seconds", required=kind in WINDOW_KINDS)
+    if kind in WINDOW_KINDS and detect.has("window_seconds") and not 1 <= window <= 86_400:
+        detect.error("window_seconds", "must be between 1 and 86400")
+    if kind not in WINDOW_KINDS and detect.has("window_seconds"):
+        detect.error("window_seconds", "only threshold and absence signatures have a window")
+    return threshold, window
 
 
 def _read_derive(detect: TableReader, captured: Mapping[str, set[str]]) -> tuple[str, ...]:
@@ -290,8 +326,10 @@ def _read_cases(top: TableReader, kind: RuleKind, captures: frozenset[str]) -> t
             if name not in captures:
                 table.error(f"fields.{name}", f"{name!r} is not captured by any regex")
         role = cast(Role, table.choice("role", ROLES, default="open"))
-        if role == "close" and kind != "pair":
-            table.error("role", 'only a kind = "pair" signature has close examples')
+        if role == "close" and kind not in CLOSING_KINDS:
+            table.error("role", 'only kind = "pair" or "absence" signatures have close examples')
+        if role == "start" and kind != "absence":
+            table.error("role", 'only a kind = "absence" signature has start examples')
         table.finish()
         example = Example(text=text, fields=fields)
         cases.append(Case(f"example-{index + 1}", f"examples[{index}]", example, role))
@@ -307,4 +345,6 @@ def _read_cases(top: TableReader, kind: RuleKind, captures: frozenset[str]) -> t
         top.error("near_misses", f"needs at least {MIN_NEAR_MISSES} near miss")
     if kind == "pair" and {case.role for case in matching} != {"open", "close"}:
         top.error("examples", 'a kind = "pair" signature needs open and close examples')
+    if kind == "absence" and not {"start", "close"} <= {case.role for case in matching}:
+        top.error("examples", 'a kind = "absence" signature needs start and close examples')
     return tuple(cases)

@@ -627,3 +627,12 @@ def test_docker_json_file_lines_assemble_like_the_lines_they_wrap() -> None:
     assert [len(e.records) for e in events] == [5, 1]
     assert events[0].exception_type == "KeyError"
     assert events[0].records[0].message == "Exception in ASGI application"
+
+
+def test_a_json_line_holding_a_whole_traceback_is_complete_on_its_own() -> None:
+    traceback = 'Traceback (most recent call last):\n  File "/app/x.py", line 3\nOSError: x'
+    body = json.dumps({"severity": "ERROR", "message": traceback}) + "\n"
+    body += json.dumps({"message": "ValueError: not part of it"}) + "\n"
+    events = _events(body)
+    assert [len(e.records) for e in events] == [1, 1]
+    assert events[0].exception_type == "OSError"

@@ -40,7 +40,10 @@ def _text(data: dict[str, Any]) -> str | None:
         ({"exc_info": TRACEBACK}, TRACEBACK),
         ({"log": '  File "/app/x.py", line 3\n', "stream": "stderr"}, '  File "/app/x.py", line 3'),
         ({"message": ""}, ""),
-        ({"message": "m", "exc_info": True, "error": "not a traceback"}, "m"),
+        (
+            {"message": "m", "exc_info": True, "error": "not a traceback"},
+            'm exc_info=true error="not a traceback"',
+        ),
     ],
 )
 def test_message_and_traceback_are_read_from_the_usual_fields(
@@ -138,3 +141,25 @@ def test_rendered_chain_reads_back_as_a_traceback() -> None:
 def test_stacks_that_are_not_structlog_dicts_render_nothing() -> None:
     assert render_stacks(["not a dict"]) == ""
     assert _text({"message": "m", "exception": ["not a dict"]}) == "m"
+
+
+def test_other_fields_follow_the_message_so_their_text_can_still_match() -> None:
+    data = {
+        "event": "db_query_failed",
+        "level": "error",
+        "timestamp": "2025-09-19T12:43:14Z",
+        "logger": "app.db",
+        "query": "orders",
+        "attempt": 2,
+        "error": "server closed the connection unexpectedly",
+        "context": {"tenant": 7},
+        "trace_id": None,
+    }
+    assert _text(data) == (
+        'db_query_failed query=orders attempt=2 error="server closed the connection unexpectedly"'
+        ' context={"tenant":7}'
+    )
+
+
+def test_a_wrapped_line_gets_none_of_its_wrapper_fields() -> None:
+    assert _text({"log": "boom\n", "stream": "stderr", "attrs": {"tag": "web"}}) == "boom"

@@ -126,7 +126,12 @@ def test_resolve_table_is_optional(tmp_path: Path) -> None:
         ('title = "Demo thing failed"', 'title = ""', ": title: must not be empty"),
         ('severity = "high"', 'severity = "urgent"', ": severity: must be one of critical, high"),
         ('status = "stable"', 'status = "beta"', ": status: must be one of stable, experimental"),
-        ('kind = "single"', 'kind = "threshold"', ": detect.kind: must be one of single, pair"),
+        (
+            'kind = "single"',
+            'kind = "burst"',
+            ": detect.kind: must be one of single, pair, threshold, absence",
+        ),
+        ('kind = "single"', 'kind = "threshold"', ": detect.threshold: required key is missing"),
         (
             'references = ["https://example.com/demo"]',
             'references = ["example.com"]',
@@ -298,10 +303,12 @@ def test_single_rules_have_no_close_side(tmp_path: Path) -> None:
     text = text.replace('text = "boot: DEMO failed: 7"', 'text = "DEMO back"\nrole = "close"')
     errors = errors_for(tmp_path, text)
     assert any(
-        ': detect.close_any: only a kind = "pair" signature has close_any' in e for e in errors
+        ': detect.close_any: only kind = "pair" or "absence" signatures have close_any' in e
+        for e in errors
     )
     assert any(
-        ': examples[1].role: only a kind = "pair" signature has close examples' in e for e in errors
+        ': examples[1].role: only kind = "pair" or "absence" signatures have close examples' in e
+        for e in errors
     )
 
 
@@ -416,3 +423,26 @@ def test_placeholders_inside_fenced_code_are_not_checked(tmp_path: Path) -> None
     outside = VALID.replace('fix = "Fix code {code}."', 'fix = "Open /items/{item_id}."')
     errors = errors_for(tmp_path / "bad", outside)
     assert any("placeholder {item_id} is not captured" in error for error in errors)
+
+
+def test_threshold_and_absence_rules_need_their_numbers(tmp_path: Path) -> None:
+    threshold = VALID.replace(
+        'kind = "single"', 'kind = "threshold"\nthreshold = 1\nwindow_seconds = 0'
+    )
+    errors = errors_for(tmp_path, threshold)
+    assert any(": detect.threshold: must be at least 2" in e for e in errors)
+    assert any(": detect.window_seconds: must be between 1 and 86400" in e for e in errors)
+    single = VALID.replace('kind = "single"', 'kind = "single"\nwindow_seconds = 60')
+    assert any(
+        "only threshold and absence signatures have a window" in e
+        for e in errors_for(tmp_path, single)
+    )
+
+
+def test_absence_rules_need_start_lines_and_start_examples(tmp_path: Path) -> None:
+    absence = VALID.replace(
+        'kind = "single"', "kind = \"absence\"\nwindow_seconds = 60\nclose_any = ['DEMO back']"
+    )
+    errors = errors_for(tmp_path, absence)
+    assert any(": detect.start_any: required key is missing" in e for e in errors)
+    assert any('a kind = "absence" signature needs start and close examples' in e for e in errors)
