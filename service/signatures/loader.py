@@ -86,7 +86,9 @@ def run_examples(library: SignatureLibrary) -> list[str]:
     for rule in library.signatures:
         for case in rule.cases:
             problem = check_example(matcher, rule, case)
-            if problem is not None:
+            if case.known_miss and problem is None:
+                problems.append(f"{rule.path}: {case.key}: now matches; move it to [[examples]]")
+            elif problem is not None and not case.known_miss:
                 problems.append(f"{rule.path}: {case.key}: {problem}")
     for ident, reason in sorted(matcher.disabled.items()):
         disabled = library.get(ident)

@@ -446,3 +446,13 @@ def test_absence_rules_need_start_lines_and_start_examples(tmp_path: Path) -> No
     errors = errors_for(tmp_path, absence)
     assert any(": detect.start_any: required key is missing" in e for e in errors)
     assert any('a kind = "absence" signature needs start and close examples' in e for e in errors)
+
+
+def test_a_known_miss_that_starts_matching_is_reported(tmp_path: Path) -> None:
+    from service.signatures.loader import check_directory
+
+    root = tmp_path / "patterns"
+    write(root, VALID + '\n[[known_misses]]\nreason = "not yet"\ntext = "boot: DEMO failed: 9"\n')
+    assert any(
+        "known_misses[0]: now matches; move it to [[examples]]" in e for e in check_directory(root)
+    )
