@@ -8,16 +8,14 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import ADMIN, INGEST_TOKEN, POSTGRES_URL
+from tests.conftest import ADMIN, INGEST_TOKEN, POSTGRES_URL, postgres_schema
 
 pytestmark = [
     pytest.mark.postgres,
@@ -38,17 +36,8 @@ def free_port() -> int:
 
 @pytest.fixture
 def shared_database() -> Iterator[str]:
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
