@@ -21,7 +21,8 @@ from service.web.deps import RuntimeDep, basic_credentials
 
 router = APIRouter(tags=["ingest"])
 
-TEXT_TYPES = ("text/plain",)
+# `curl --data-binary @app.log` labels its body form-urlencoded; shippers often say octet-stream.
+TEXT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "application/octet-stream")
 
 
 def presented_token(request: Request) -> str | None:

@@ -154,3 +154,16 @@ def test_rejections_are_counted_in_metrics(client: TestClient) -> None:
     client.post("/drains/api", content=LINE)
     metrics = client.get("/metrics").text
     assert 'drainwatch_ingest_rejected_total{error="unauthorized"} 1.0' in metrics
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "application/octet-stream", "text/plain; charset=utf-8"],
+)
+def test_plain_curl_bodies_are_read_as_text(client: TestClient, content_type: str) -> None:
+    response = client.post(
+        "/drains/api",
+        content=LINE,
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": content_type},
+    )
+    assert response.status_code == 202 and response.json()["accepted"] == 1
