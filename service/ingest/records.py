@@ -45,6 +45,9 @@ class Frame:
     def is_application(self) -> bool:
         """Return True for frames of the user's own code, not the interpreter or libraries."""
         lowered = self.file.replace("\\", "/").lower()
+        # `<string>`, `<frozen importlib._bootstrap>`: generated or frozen code, not yours.
+        if lowered.startswith("<"):
+            return False
         return not any(part in lowered for part in _LIBRARY_PARTS)
 
 
