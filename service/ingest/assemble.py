@@ -46,7 +46,8 @@ _FRAME = re.compile(r' *(?:[|>] *)?File "([^"]*)", line (\d+)(?:, in (.*))?')
 _MARKERS = frozenset(" ^~-+|")
 # rich (structlog's ConsoleRenderer, `rich.traceback`) boxes the frames: `╭── Traceback (most recent
 # call last) ──╮`, `│ /app/x.py:51 in run │`, `╰──╯`; the exception line follows the box.
-_RICH_TOP, _RICH_TITLE = "╭─", "Traceback (most recent call last)"
+_RICH_TITLE = "Traceback (most recent call last)"
+_TRACEBACK_STARTS = (TRACEBACK, GROUP_TRACEBACK, "╭─")
 _RICH_FRAME = re.compile(r"│ (\S+):(\d+) in (\S+) *│$")
 _BODY_STARTS = (" ", "\t", "> File ", "│", "╰")  # indented, loguru's marked frame, rich's box
 # Neither a new traceback header nor a platform line (Render's `==> Exited with status 1`, GitHub
@@ -71,9 +72,7 @@ def _is_group_end(text: str) -> bool:
 
 
 def _starts_traceback(text: str) -> bool:
-    return text.startswith((TRACEBACK, GROUP_TRACEBACK)) or (
-        text.startswith(_RICH_TOP) and _RICH_TITLE in text
-    )
+    return text.startswith(_TRACEBACK_STARTS) and (text[0] != "╭" or _RICH_TITLE in text)
 
 
 @dataclass(slots=True)

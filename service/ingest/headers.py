@@ -343,6 +343,8 @@ def _timestamped(text: str, header: _Header) -> str | None:
 
 def _platform_prefix(rest: str, header: _Header) -> str:
     """Take what platforms print after an ISO time: an instance, a syslog tag, a stream."""
+    if not "a" <= rest[:1] <= "z":  # all of them start with a lower-case name
+        return _leading_level(rest, header)
     # Literal checks first: most lines have none of these, and a failed regex costs more.
     if rest.find("]: ", 0, 330) > 0 and (match := _SYSLOG_TAG.match(rest)) is not None:
         header.place(None, match.group(1))

@@ -7,6 +7,7 @@ Pure: the text in, a record or None out. Headers decide what to do with it (`hea
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +34,7 @@ _METADATA_KEYS = frozenset(
     )
 )
 _METADATA_PREFIXES = ("logging.googleapis.com/", "log.", "dd.")
+_NEEDS_QUOTES = re.compile(r'[\s"=]')
 _CAUSE = "The above exception was the direct cause of the following exception:"
 _CONTEXT = "During handling of the above exception, another exception occurred:"
 
@@ -78,12 +80,20 @@ def _extra_fields(data: dict[str, Any], used: set[str | None]) -> str:
     """Render the fields that are neither the message, its metadata nor its traceback."""
     parts: list[str] = []
     for key, value in data.items():
-        if key in used or key in _METADATA_KEYS or key.startswith(_METADATA_PREFIXES):
+        if value is None or key in used or key in _METADATA_KEYS:
             continue
-        if value is None:
+        if key.startswith(_METADATA_PREFIXES):
             continue
-        plain = isinstance(value, str) and value and not any(c in value for c in ' "=\n')
-        parts.append(f"{key}={value if plain else json.dumps(value, separators=(',', ':'))}")
+        if isinstance(value, str):
+            quoted = not value or _NEEDS_QUOTES.search(value)
+            text = json.dumps(value, ensure_ascii=False) if quoted else value
+        elif isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, int | float):
+            text = str(value)
+        else:
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+        parts.append(f"{key}={text}")
     return " ".join(parts)
 
 

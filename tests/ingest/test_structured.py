@@ -152,12 +152,12 @@ def test_other_fields_follow_the_message_so_their_text_can_still_match() -> None
         "query": "orders",
         "attempt": 2,
         "error": "server closed the connection unexpectedly",
-        "context": {"tenant": 7},
+        "context": {"tenant": "Zürich"},
         "trace_id": None,
     }
     assert _text(data) == (
         'db_query_failed query=orders attempt=2 error="server closed the connection unexpectedly"'
-        ' context={"tenant":7}'
+        ' context={"tenant":"Zürich"}'
     )
 
 
