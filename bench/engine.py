@@ -4,7 +4,8 @@ and a naive baseline (every signature regex on every line with the stdlib `re`).
     .venv/bin/python bench/engine.py [--lines N] [--fallback] [--baseline-lines N] [--repeat N]
 
 All three must produce the same hits: (line, signature, role, fields) with the engine's winner
-rule per line (highest priority first, ties by id; `none` vetoes; `close_any` gives role close).
+rule per line (highest priority first; among equals the match that ends first, then the smaller
+id; `none` vetoes; `start_any` gives role start, `close_any` role close).
 Not a test: timings depend on the machine. One core: everything here runs in one thread.
 """
 
@@ -56,6 +57,7 @@ class _Baseline:
     opening: list[AnyPattern]
     closing: list[AnyPattern]
     vetoes: list[AnyPattern]
+    starting: list[AnyPattern]
 
 
 def compile_baseline(rules: Sequence[Rule]) -> tuple[list[_Baseline], list[str]]:
@@ -79,6 +81,7 @@ def compile_baseline(rules: Sequence[Rule]) -> tuple[list[_Baseline], list[str]]
             compiled(rule, "any", rule.detection.any),
             compiled(rule, "close_any", rule.detection.close_any),
             compiled(rule, "none", rule.detection.none),
+            compiled(rule, "start_any", rule.detection.start_any),
         )
         for rule in ordered
     ]
@@ -88,24 +91,42 @@ def compile_baseline(rules: Sequence[Rule]) -> tuple[list[_Baseline], list[str]]
 def run_baseline(rules: Sequence[_Baseline], text: str) -> list[LineHit]:
     """Try every rule's regexes on every line, the engine's winner rule per line; no prefilter."""
     hits: list[LineHit] = []
+    rules_by_id = {item.rule.id: item.rule for item in rules}
     for number, raw in enumerate(text.split("\n")):
         line = raw[:-1] if raw.endswith("\r") else raw
+        best: tuple[int, LineHit] | None = None
         for item in rules:
-            match = next((m for p in item.opening if (m := p.search(line))), None)
-            role = "open"
-            if match is None:
-                match = next((m for p in item.closing if (m := p.search(line))), None)
-                role = "close"
-            if match is None or any(p.search(line) for p in item.vetoes):
-                continue
-            fields = {k: v for k, v in match.groupdict().items() if v is not None}
-            if item.rule.detection.derive:
-                event = Event(records=(LogRecord(message=line, source="text", seq=number),))
-                position = max(match.end() - 1, match.start())
-                fields.update(derive_fields(item.rule.detection.derive, event, line, position))
-            hits.append(LineHit(number, item.rule.id, role, dict(sorted(fields.items()))))  # type: ignore[arg-type]
-            break
+            if best is not None and item.rule.priority < rules_by_id[best[1].signature].priority:
+                break
+            found = _baseline_hit(item, line, number)
+            if found is not None and (best is None or found[0] < best[0]):
+                best = found
+        if best is not None:
+            hits.append(best[1])
     return hits
+
+
+def _baseline_hit(item: _Baseline, line: str, number: int) -> tuple[int, LineHit] | None:
+    """Return (match end, hit) when the rule matches the line, as the engine decides it."""
+    match, role = None, "open"
+    for patterns, kind in (
+        (item.opening, "open"),
+        (item.starting, "start"),
+        (item.closing, "close"),
+    ):
+        match = next((m for p in patterns if (m := p.search(line))), None)
+        if match is not None:
+            role = kind
+            break
+    if match is None or any(p.search(line) for p in item.vetoes):
+        return None
+    fields = {k: v for k, v in match.groupdict().items() if v is not None}
+    if item.rule.detection.derive:
+        event = Event(records=(LogRecord(message=line, source="text", seq=number),))
+        position = max(match.end() - 1, match.start())
+        fields.update(derive_fields(item.rule.detection.derive, event, line, position))
+    hit = LineHit(number, item.rule.id, role, dict(sorted(fields.items())))  # type: ignore[arg-type]
+    return match.end(), hit
 
 
 def timed(function: Callable[[], list[LineHit]], repeat: int) -> tuple[float, list[LineHit]]:

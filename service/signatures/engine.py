@@ -147,12 +147,7 @@ class Matcher:
 
     def match(self, event: Event) -> Hit | None:
         """Return the hit of the most specific signature that matches the event, or None."""
-        text = event.text
-        for compiled in self._candidates(text):
-            hit = self._try(compiled, event, text)
-            if hit is not None:
-                return hit
-        return None
+        return self._winner(self._candidates(event.text), event, event.text)
 
     def match_all(self, events: Iterable[Event]) -> list[Hit]:
         """Return the winning hit of every event that matches, in event order."""
@@ -166,12 +161,13 @@ class Matcher:
     def hits_for(self, event: Event) -> list[Hit]:
         """Return a hit for every signature that matches the event, the winner first."""
         text = event.text
-        hits: list[Hit] = []
-        for compiled in self._candidates(text):
-            hit = self._try(compiled, event, text)
-            if hit is not None:
-                hits.append(hit)
-        return hits
+        found = [
+            tried
+            for compiled in self._candidates(text)
+            if (tried := self._try_at(compiled, event, text)) is not None
+        ]
+        found.sort(key=lambda item: (-item[0].signature.priority, item[1], item[0].signature.id))
+        return [hit for hit, _ in found]
 
     def matches_for(self, text: str) -> list[Hit]:
         """Return a hit for every signature that matches `text` as one event, the winner first."""
@@ -189,15 +185,24 @@ class Matcher:
         for candidate in self._prefilter.scan(text):
             line = candidate.text
             event = Event(records=(LogRecord(message=line, source="text", seq=candidate.line),))
-            for index in candidate.owners:
-                compiled = compiled_by_index[index]
-                if compiled.rule.id in self._disabled:
-                    continue
-                hit = self._try(compiled, event, line)
-                if hit is not None:
-                    hits.append(LineHit(candidate.line, compiled.rule.id, hit.role, hit.fields))
-                    break
+            owners = (compiled_by_index[index] for index in candidate.owners)
+            usable = [compiled for compiled in owners if compiled.rule.id not in self._disabled]
+            hit = self._winner(usable, event, line)
+            if hit is not None:
+                hits.append(LineHit(candidate.line, hit.signature.id, hit.role, hit.fields))
         return hits
+
+    def _winner(self, candidates: Iterable[_Compiled], event: Event, text: str) -> Hit | None:
+        # The highest priority wins. Among equals, the match that ends first: in a chained
+        # traceback Python prints the root cause first, and the root cause should decide.
+        best: tuple[Hit, int] | None = None
+        for compiled in candidates:
+            if best is not None and compiled.rule.priority < best[0].signature.priority:
+                break
+            tried = self._try_at(compiled, event, text)
+            if tried is not None and (best is None or tried[1] < best[1]):
+                best = tried
+        return best[0] if best is not None else None
 
     def _candidates(self, text: str) -> list[_Compiled]:
         # Per event, on 200k corpus lines and 95 keywords: hyperscan 1.75 us, `in` over the
@@ -208,7 +213,7 @@ class Matcher:
             if compiled.rule.id not in self._disabled
         ]
 
-    def _try(self, compiled: _Compiled, event: Event, text: str) -> Hit | None:
+    def _try_at(self, compiled: _Compiled, event: Event, text: str) -> tuple[Hit, int] | None:
         try:
             found = self._search(compiled, text)
             if found is None or self._first(compiled.vetoes, text) is not None:
@@ -222,7 +227,7 @@ class Matcher:
             position = max(match.end() - 1, match.start())
             captured.update(derive_fields(compiled.derive, event, text, position))
         fields = dict(sorted(captured.items()))
-        return Hit(signature=compiled.rule, event=event, fields=fields, role=role)
+        return Hit(signature=compiled.rule, event=event, fields=fields, role=role), match.end()
 
     def _search(self, compiled: _Compiled, text: str) -> tuple[Role, regex.Match[str]] | None:
         match = self._first(compiled.opening, text)
