@@ -5,174 +5,29 @@ Every record comes out exactly once: in a traceback event or as a single-record 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.ingest.records import Event, Frame, LogRecord
-
-TRACEBACK = "Traceback (most recent call last):"
-GROUP_TRACEBACK = "  + Exception Group Traceback (most recent call last):"
-CHAIN_LINES = (
-    "During handling of the above exception, another exception occurred:",
-    "The above exception was the direct cause of the following exception:",
+from service.ingest.records import Event, LogRecord
+from service.ingest.tracebacks import (
+    ASYNCIO_HEADERS,
+    BODY_STARTS,
+    CHAIN_LINES,
+    CONTEXT_LINE,
+    ERROR_LEVELS,
+    HEADER_PREFIXES,
+    SQLALCHEMY_END,
+    TAIL_ENDS,
+    TRACEBACK,
+    exception_chain,
+    is_group_end,
+    parse_exception,
+    starts_traceback,
+    traceback_event,
 )
-# Lines frameworks log just before the traceback they are about to print.
-HEADER_PREFIXES = (
-    "Exception in ASGI application",
-    "Exception on /",
-    "Internal Server Error: /",
-    "Error handling request",
-    "Exception in callback",
-    "Task exception was never retrieved",
-    "Future exception was never retrieved",
-    "Exception in thread",
-    "An error has been caught in function",
-)
-# asyncio's handler logs "key: value" context lines between its header and the traceback.
-_ASYNCIO_HEADERS = (
-    "Exception in callback",
-    "Task exception was never retrieved",
-    "Future exception was never retrieved",
-)
-_CONTEXT_LINE = re.compile(r"[a-z_]{2,32}: ")
-_ERROR_LEVELS = frozenset({"ERROR", "CRITICAL"})
-_SQLALCHEMY_END = "(Background on this error at:"
-# Python prints the outermost exception group's closing rule at exactly this indentation.
-_GROUP_END = "    +-"
-_EXCEPTION = re.compile(r"([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?: (.*))?)?", re.DOTALL)
-_FRAME = re.compile(r' *(?:[|>] *)?File "([^"]*)", line (\d+)(?:, in (.*))?')
-_MARKERS = frozenset(" ^~-+|")
-# rich (structlog's ConsoleRenderer, `rich.traceback`) boxes the frames: `╭── Traceback (most recent
-# call last) ──╮`, `│ /app/x.py:51 in run │`, `╰──╯`; the exception line follows the box.
-_RICH_TITLE = "Traceback (most recent call last)"
-_TRACEBACK_STARTS = (TRACEBACK, GROUP_TRACEBACK, "╭─")
-_RICH_FRAME = re.compile(r"│ (\S+):(\d+) in (\S+) *│$")
-_BODY_STARTS = (" ", "\t", "> File ", "│", "╰")  # indented, loguru's marked frame, rich's box
-# Neither a new traceback header nor a platform line (Render's `==> Exited with status 1`, GitHub
-# Actions' `##[error]...`) continues an exception message.
-_TAIL_ENDS = (*HEADER_PREFIXES, "==> ", "##[")
 
-
-def _exception(text: str) -> tuple[str, str] | None:
-    """Return (type, message) if text is a column-0 exception line like `pkg.Error: message`."""
-    match = _EXCEPTION.fullmatch(text.rstrip())
-    if match is None:
-        return None
-    name = match.group(1)
-    last = name.rpartition(".")[2]
-    if not last[:1].isupper() and not (":" in text and "." in name):
-        return None
-    return name, match.group(2) or ""
-
-
-def _is_group_end(text: str) -> bool:
-    return text.startswith(_GROUP_END) and set(text[4:].rstrip()) <= {"+", "-"}
-
-
-def _starts_traceback(text: str) -> bool:
-    return text.startswith(_TRACEBACK_STARTS) and (text[0] != "╭" or _RICH_TITLE in text)
-
-
-@dataclass(slots=True)
-class _Exception:
-    type: str
-    lines: list[str]
-    top_level: bool
-
-
-@dataclass(slots=True)
-class _Scan:
-    frames: list[Frame] = field(default_factory=list)
-    chain: list[_Exception] = field(default_factory=list)
-    final: int = -1
-    complete: bool = False
-
-
-def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
-    """Read frames and exceptions back out of an assembled traceback's records.
-
-    A record may itself hold several lines (a JSON log's message with its traceback inside).
-    `continued` says the records go on a traceback whose start was emitted before them.
-    """
-    scan = _Scan()
-    seen_traceback, in_tail = continued, False
-    target: _Exception | None = None
-    frame: re.Match[str] | None = None
-    for text in (line for record in records for line in record.message.split("\n")):
-        if frame is not None:
-            scan.frames.append(_frame(frame, text))
-            frame = None
-        if text.startswith(CHAIN_LINES):
-            in_tail, target = False, None
-        elif in_tail:
-            if target is not None and text and not text.isspace():
-                target.lines.append(text)
-        elif _starts_traceback(text):
-            seen_traceback = True
-        elif not seen_traceback or (frame := _FRAME.match(text)) is not None:
-            continue
-        elif text.startswith("│"):
-            if (rich := _RICH_FRAME.match(text)) is not None:
-                scan.frames.append(Frame(rich.group(1), int(rich.group(2)), rich.group(3)))
-        elif text[:1] not in (" ", "\t"):
-            found = _exception(text)
-            if found is not None:
-                target = _Exception(found[0], [found[1]], top_level=True)
-                scan.chain.append(target)
-                scan.final, in_tail = len(scan.chain) - 1, True
-        elif _is_group_end(text):
-            in_tail = True
-        else:
-            _group_exception(text, scan)
-    if frame is not None:
-        scan.frames.append(_frame(frame, ""))
-    scan.complete = in_tail
-    return scan
-
-
-def _frame(match: re.Match[str], following: str) -> Frame:
-    """Build a frame, taking `following` as its source line when it is one."""
-    code = following.strip()
-    if following[:1] in (" ", "\t") and code.startswith("|"):
-        code = code[1:].strip()
-    if following[:1] not in (" ", "\t") or set(code) <= _MARKERS or _FRAME.match(following):
-        code = ""
-    name = match.group(3) or ""
-    return Frame(file=match.group(1), line=int(match.group(2)), function=name, code=code)
-
-
-def _group_exception(text: str, scan: _Scan) -> None:
-    """Record an exception printed inside an exception group (`  | ValueError: 1`)."""
-    stripped = text.lstrip(" ")
-    if not stripped.startswith("| ") or stripped[2:3] in (" ", ""):
-        return
-    found = _exception(stripped[2:])
-    if found is not None:
-        top_level = text.startswith("  | ")
-        scan.chain.append(_Exception(found[0], [found[1]], top_level))
-        if top_level:
-            scan.final = len(scan.chain) - 1
-
-
-def exception_chain(event: Event) -> list[tuple[str, str]]:
-    """Return every exception of the event's traceback as (type, message), in printed order."""
-    return [(found.type, "\n".join(found.lines)) for found in _scan(event.records).chain]
-
-
-def traceback_event(records: Iterable[LogRecord], *, continued: bool = False) -> Event:
-    """Build an event from a traceback's records, with its frames and final exception.
-
-    `continued`: the records go on a traceback too long for one event (see `Assembler`).
-    """
-    records = tuple(records)
-    scan = _scan(records, continued=continued)
-    exception_type = exception_message = ""
-    if scan.complete and scan.final >= 0:
-        final = scan.chain[scan.final]
-        exception_type, exception_message = final.type, "\n".join(final.lines)
-    return Event(records, tuple(scan.frames), exception_type, exception_message)
+__all__ = ["TRACEBACK", "Assembler", "assemble", "exception_chain", "traceback_event"]
 
 
 @dataclass(slots=True)
@@ -271,10 +126,10 @@ class Assembler:
             text = record.message
             if "\n" in text:  # a JSON log line holds its whole traceback: nothing joins it
                 out.append(_single(record))
-            elif _starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
+            elif starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
                 state = self._states[key] = _Pending()
                 self._open(state, [record])
-            elif record.level in _ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
+            elif record.level in ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
                 state = self._states[key] = _Pending(held=[record])
                 state.touch(record)
             else:
@@ -284,13 +139,13 @@ class Assembler:
             if self._joins(state, record):
                 state.records.append(record)
                 state.touch(record)
-                if state.in_tail and record.message.startswith(_SQLALCHEMY_END):
+                if state.in_tail and record.message.startswith(SQLALCHEMY_END):
                     self._release(state, out)
                     del self._states[key]
                 elif len(state.records) >= self._max_records:
                     self._split(state, key, out)
                 return
-        elif _starts_traceback(record.message) and not self._gapped(state, record):
+        elif starts_traceback(record.message) and not self._gapped(state, record):
             self._open(state, [*state.held, record])
             state.held = []
             return
@@ -348,10 +203,10 @@ class Assembler:
         if not text or text.isspace():
             return True
         after_chain, state.after_chain = state.after_chain, False
-        if text.startswith(_BODY_STARTS):
+        if text.startswith(BODY_STARTS):
             if not state.body:  # "ERROR:    Traceback" may head frames that carry no level
                 state.level, state.body = record.level, True
-            state.in_tail = _is_group_end(text)
+            state.in_tail = is_group_end(text)
             state.tail = 0
             return True
         if text.startswith(CHAIN_LINES):
@@ -359,7 +214,7 @@ class Assembler:
             return True
         if text.startswith(TRACEBACK):
             return after_chain
-        if record.level in ("", state.level) and _exception(text) is not None:
+        if record.level in ("", state.level) and parse_exception(text) is not None:
             state.in_tail, state.tail = True, 0
             return True
         return False
@@ -370,10 +225,10 @@ class Assembler:
         if text.startswith(CHAIN_LINES):
             state.in_tail, state.after_chain = False, True
             return True
-        if _starts_traceback(text) or state.tail >= self._max_tail:
+        if starts_traceback(text) or state.tail >= self._max_tail:
             return False
-        if text.startswith(_TAIL_ENDS) or ('" ' in text and "HTTP/" in text):
-            return False  # see _TAIL_ENDS; or the access-log line of the failed request
+        if text.startswith(TAIL_ENDS) or ('" ' in text and "HTTP/" in text):
+            return False  # see TAIL_ENDS; or the access-log line of the failed request
         # When the platform heads every line, only a line with a level of its own is new.
         joins = record.level == state.level if state.uniform else not record.headed
         state.tail += joins
@@ -400,7 +255,7 @@ def _absorbs(held: list[LogRecord], record: LogRecord) -> bool:
         return False
     text = record.message
     return (not text or text.isspace()) or (
-        held[0].message.startswith(_ASYNCIO_HEADERS) and _CONTEXT_LINE.match(text) is not None
+        held[0].message.startswith(ASYNCIO_HEADERS) and CONTEXT_LINE.match(text) is not None
     )
 
 

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
-from service.ingest.assemble import assemble, exception_chain
+from service.ingest.assemble import assemble
 from service.ingest.headers import parse_text
 from service.ingest.records import Frame
+from service.ingest.tracebacks import exception_chain
 from service.models import (
     Deploy,
     Incident,

@@ -15,8 +15,8 @@ from types import MappingProxyType
 
 import regex
 
-from service.ingest.assemble import TRACEBACK, traceback_event
 from service.ingest.records import Event, LogRecord
+from service.ingest.tracebacks import TRACEBACK, traceback_event
 from service.signatures.derive import derive_fields
 from service.signatures.model import Hit, Role
 from service.signatures.prefilter import Implementation, build_prefilter

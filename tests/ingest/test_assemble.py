@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.ingest.assemble import Assembler, assemble, exception_chain
+from service.ingest.assemble import Assembler, assemble
 from service.ingest.headers import parse_text
 from service.ingest.records import Event, LogRecord
+from service.ingest.tracebacks import exception_chain
 
 MISSING_GREENLET = """\
 [2025-09-19 12:43:14 +0000] [27] [ERROR] Exception in ASGI application

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.ingest.assemble import traceback_event
 from service.ingest.records import LogRecord
 from service.ingest.structured import read_json_record, render_stacks
+from service.ingest.tracebacks import traceback_event
 
 T = datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
 TRACEBACK = 'Traceback (most recent call last):\n  File "/app/x.py", line 3, in f\nValueError: boom'
