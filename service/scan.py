@@ -90,9 +90,11 @@ def scan_inputs(
 ) -> int:
     """Diagnose every input into the database behind `engine`; return the number of lines read."""
     total = 0
+    # One intake state for every input: files of several sources scanned together can be
+    # correlated (a browser's CORS error in one, the server's 500 in another).
+    state = IntakeState()
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
-        state = IntakeState()
         with Session(engine, expire_on_commit=False) as session:
             for chunk in read_chunks(item.path):
                 records = parse_text(chunk, source=item.source, start_seq=total)

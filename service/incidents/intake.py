@@ -47,7 +47,7 @@ def apply_events(
             # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
             shown = incident is not None and incident.status in ("open", "acknowledged")
             if shown and incident is not None and incident.id is not None and hit.role == "open":
-                state.hit(source, event.when, incident.id)
+                state.hit(source, event.when, incident.id, hit.signature.id)
     state.write(session)
     _advance_clocks(session, matcher, latest, now=now)
     session.flush()

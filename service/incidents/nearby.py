@@ -12,6 +12,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from service.db import add_counts
+from service.incidents.masked import CORS_SIGNATURE, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
 from service.models import IncidentEndpoint, TrafficMinute
@@ -32,6 +33,7 @@ class IntakeState:
     """What intake remembers between batches of one stream: the log clock and recent moments."""
 
     clock: LogClock = field(default_factory=LogClock)
+    masked: MaskedErrors = field(default_factory=MaskedErrors)
     hits: dict[str, deque[tuple[datetime, int]]] = field(default_factory=dict)
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     endpoints: Counter[tuple[int, str, str, int]] = field(default_factory=Counter)
@@ -44,16 +46,21 @@ class IntakeState:
         self.traffic[(source, when.replace(second=0, microsecond=0), access.failed)] += 1
         if not access.failed:
             return
+        self.masked.failure(when, source, access)
         failure = _Failure(when, access)
         for time, incident_id in self._recent(self.hits, source, when):
             if incident_id not in failure.credited and abs(when - time) <= NEARBY:
                 self._credit(failure, incident_id)
         self.failures.setdefault(source, deque()).append(failure)
 
-    def hit(self, source: str, when: datetime | None, incident_id: int) -> None:
+    def hit(
+        self, source: str, when: datetime | None, incident_id: int, signature: str = ""
+    ) -> None:
         """Remember a hit; credit failed requests logged just before it to its incident."""
         if when is None:
             return
+        if signature == CORS_SIGNATURE:
+            self.masked.cors(when, incident_id)
         for failure in self._recent(self.failures, source, when):
             if incident_id not in failure.credited and abs(when - failure.time) <= NEARBY:
                 self._credit(failure, incident_id)
@@ -61,6 +68,7 @@ class IntakeState:
 
     def write(self, session: Session) -> None:
         """Add the counts gathered since the last write to the database."""
+        self.masked.write(session)
         for (incident_id, method, path, status), hits in sorted(self.endpoints.items()):
             key = {
                 "incident_id": incident_id,
