@@ -36,3 +36,16 @@ def test_fewer_5xx_than_the_threshold_raise_nothing(
     path.write_text("\n".join(lines) + "\n")
     assert main(["scan", str(path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["incidents"] == []
+
+
+def test_heroku_dyno_back_up_resolves_the_crash(capsys: pytest.CaptureFixture[str]) -> None:
+    log = ROOT / "sample_logs" / "scenarios" / "heroku_crash_recovered.log"
+    assert main(["scan", str(log), "--format", "json"]) == 0
+    found = {i["signature"]: i for i in json.loads(capsys.readouterr().out)["incidents"]}
+    crash = found["heroku.app-crashed-state"]
+    assert (crash["status"], crash["resolution"], crash["fields"]) == (
+        "resolved",
+        "recovered",
+        {"instance": "web.1", "status": "1"},
+    )
+    assert found["python.import-error"]["fields"]["module"] == "psycopg2"
