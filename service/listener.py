@@ -86,6 +86,7 @@ class SyslogListener:
             text,
             source=self.source,
             received_at=now,
+            start_seq=self.runtime.reserve_seq(text.count("\n") + 1),
             max_line_bytes=self.runtime.settings.max_line_bytes,
         )
         if not records:

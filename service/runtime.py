@@ -68,4 +68,19 @@ class Runtime:
     metrics: Metrics
     report_env: Environment
     listener: SyslogListener | None = None
+    _next_seq: int = 0
+    _seq_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reserve_seq(self, count: int) -> int:
+        """Reserve `count` record numbers and return the first.
+
+        The assembler orders what it emits by record number; numbering every batch of this
+        process from one counter keeps a traceback held back from one batch ahead of the lines
+        of the next.
+        """
+        with self._seq_lock:
+            start = self._next_seq
+            self._next_seq += count
+        return start
+
     started: threading.Event = field(default_factory=threading.Event)

@@ -9,7 +9,7 @@ import pytest
 from service.cli import main
 from tests.conftest import ROOT
 
-LOG = ROOT / "sample_logs" / "scenarios" / "startup_hang_and_5xx_burst.log"
+LOG = ROOT / "sample_logs" / "scenarios" / "startup_hang_and_5xx_burst" / "input.log"
 
 
 def test_startup_hang_burst_and_client_timeout(capsys: pytest.CaptureFixture[str]) -> None:
@@ -39,7 +39,7 @@ def test_fewer_5xx_than_the_threshold_raise_nothing(
 
 
 def test_heroku_dyno_back_up_resolves_the_crash(capsys: pytest.CaptureFixture[str]) -> None:
-    log = ROOT / "sample_logs" / "scenarios" / "heroku_crash_recovered.log"
+    log = ROOT / "sample_logs" / "scenarios" / "heroku_crash_recovered" / "input.log"
     assert main(["scan", str(log), "--format", "json"]) == 0
     found = {i["signature"]: i for i in json.loads(capsys.readouterr().out)["incidents"]}
     crash = found["heroku.app-crashed-state"]

@@ -58,7 +58,8 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> N
     message = event.first.message
     marker = deploy_marker(message)
     if marker is not None:
-        record_marker(session, event.source, marker, time=event.when, text=message)
+        # Log time only: an arrival time would put a deploy after hits that came before it.
+        record_marker(session, event.source, marker, time=event.time, text=message)
         return
     access = parse_access(message)
     if access is not None:

@@ -90,8 +90,13 @@ def drain(
         body, request.headers.get("content-encoding", ""), settings.max_decoded_bytes
     )
     now = utcnow()
+    text = decode_bytes(data)
     records = parse_text(
-        decode_bytes(data), source=source, received_at=now, max_line_bytes=settings.max_line_bytes
+        text,
+        source=source,
+        received_at=now,
+        start_seq=runtime.reserve_seq(text.count("\n") + 1),
+        max_line_bytes=settings.max_line_bytes,
     )
     reasons: dict[str, int] = {}
     if len(records) > settings.max_lines_per_batch:
