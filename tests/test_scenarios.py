@@ -1,8 +1,9 @@
 """Golden scenarios: each input replayed through `scan` and through the served app gives exactly
 the expected incidents and the expected report bytes (`sample_logs/scenarios/<name>/`).
 
-To accept a deliberate change, regenerate with
-`drainwatch scan input.log --source NAME --format json|markdown` and review the diff.
+To accept a deliberate change, regenerate with `drainwatch scan input.log --source NAME
+--format json|markdown` (a scenario of several sources: `drainwatch scan *.log ...`, each file one
+source) and review the diff.
 """
 
 from __future__ import annotations
@@ -20,9 +21,24 @@ from service.scan import OFFLINE
 from service.settings import Settings
 from tests.conftest import ADMIN, INGEST_TOKEN, ROOT
 
-SCENARIOS = sorted(
-    p for p in (ROOT / "sample_logs" / "scenarios").iterdir() if (p / "input.log").exists()
-)
+SCENARIOS = sorted(p for p in (ROOT / "sample_logs" / "scenarios").iterdir() if p.is_dir())
+
+
+def inputs(scenario: Path) -> list[tuple[Path, str]]:
+    """Return (log file, source): `input.log` is the scenario's one source; else one per file."""
+    if (scenario / "input.log").exists():
+        return [(scenario / "input.log", scenario.name)]
+    return [(path, path.stem) for path in sorted(scenario.glob("*.log"))]
+
+
+def scan_args(scenario: Path) -> list[str]:
+    """Return the `drainwatch scan` arguments that read the scenario as its sources."""
+    files = inputs(scenario)
+    if len(files) == 1:
+        return [str(files[0][0]), "--source", files[0][1]]
+    return [str(path) for path, _ in files]
+
+
 BATCH_LINES = 50
 
 
@@ -36,7 +52,7 @@ def test_scan_gives_the_expected_incidents_and_report(
     scenario: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     incidents, report = expected(scenario)
-    args = [str(scenario / "input.log"), "--source", scenario.name]
+    args = scan_args(scenario)
     assert main(["scan", *args, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["incidents"] == incidents
     assert main(["scan", *args, "--format", "markdown"]) == 0
@@ -55,15 +71,16 @@ def test_the_served_app_gives_the_same(scenario: Path, settings: Settings) -> No
     with TestClient(app) as client:
         runtime = client.app.state.runtime  # type: ignore[attr-defined]
         runtime.processor.clock = lambda: OFFLINE
-        lines = (scenario / "input.log").read_text().splitlines(keepends=True)
-        for start in range(0, len(lines), BATCH_LINES):
-            response = client.post(
-                f"/drains/{scenario.name}",
-                content="".join(lines[start : start + BATCH_LINES]),
-                headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
-            )
-            assert response.status_code == 202, response.text
-        runtime.processor.process_all()
+        for path, source in inputs(scenario):
+            lines = path.read_text().splitlines(keepends=True)
+            for start in range(0, len(lines), BATCH_LINES):
+                response = client.post(
+                    f"/drains/{source}",
+                    content="".join(lines[start : start + BATCH_LINES]),
+                    headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+                )
+                assert response.status_code == 202, response.text
+            runtime.processor.process_all()
         found = sorted(
             client.get("/api/incidents", auth=ADMIN).json()["incidents"], key=lambda i: i["id"]
         )
