@@ -14,7 +14,9 @@ from sqlmodel import Field, SQLModel
 
 from service.db import UTCDateTime
 
-INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
+# `pending`: a threshold or absence rule still waiting; kept and counted, never shown.
+VISIBLE_STATUSES = ("open", "acknowledged", "resolved")
+UNRESOLVED_STATUSES = ("open", "acknowledged")
 
 
 class Source(SQLModel, table=True):

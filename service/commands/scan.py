@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
 def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
-    from service.incidents.queries import VISIBLE_STATUSES, incident_json
-    from service.models import Incident
+    from service.incidents.queries import incident_json
+    from service.models import VISIBLE_STATUSES, Incident
     from service.reports.render import incident_markdown, report_environment
     from service.runtime import SignatureBook
     from service.scan import OFFLINE, ScanInput, scan_inputs, source_name_for

@@ -15,6 +15,7 @@ from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
 from service.ingest.access import parse_access
 from service.ingest.records import Event
+from service.models import UNRESOLVED_STATUSES
 from service.signatures.engine import Matcher
 from service.sources import ensure_source
 
@@ -45,7 +46,7 @@ def apply_events(
         if hit is not None:
             incident = attach_hit(session, hit, now=now)
             # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
-            shown = incident is not None and incident.status in ("open", "acknowledged")
+            shown = incident is not None and incident.status in UNRESOLVED_STATUSES
             if shown and incident is not None and incident.id is not None and hit.role == "open":
                 state.hit(source, event.when, incident.id, hit.signature.id)
     state.write(session)

@@ -7,11 +7,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from service.models import Incident, IncidentEvent, Source, TimelineEntry
+from service.models import VISIBLE_STATUSES, Incident, IncidentEvent, Source, TimelineEntry
 
 SAMPLE_EVENTS = 10
-# `pending` incidents wait for a threshold or a deadline and are not shown until they open.
-VISIBLE_STATUSES = ("open", "acknowledged", "resolved")
 
 
 def list_incidents(

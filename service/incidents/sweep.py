@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from service.incidents.deploys import live_deploy_after
 from service.incidents.store import resolve
 from service.incidents.waiting import sweep_pending
-from service.models import Incident, Source
+from service.models import UNRESOLVED_STATUSES, Incident, Source
 from service.signatures.model import Signature
 
 DEPLOY_QUIET = timedelta(minutes=10)
@@ -30,7 +30,7 @@ def sweep_source(
         return []
     sweep_pending(session, source.name, signatures, horizon=horizon)
     statement = select(Incident).where(
-        Incident.source == source.name, col(Incident.status).in_(("open", "acknowledged"))
+        Incident.source == source.name, col(Incident.status).in_(UNRESOLVED_STATUSES)
     )
     resolved = []
     for incident in session.exec(statement).all():
