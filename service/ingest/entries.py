@@ -1,0 +1,94 @@
+"""What a body format hands over: entries (one message each, with the envelope's fields), and how
+they become records (normalised, redacted, header-parsed) like any text line.
+
+A format's parser is a pure function `bytes -> Parsed`; it raises `BodyError` only when nothing in
+the body can be read. Entries it cannot use are counted in `Parsed.rejected` by reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from service.ingest.headers import LEVELS, parse_text
+from service.ingest.records import LogRecord
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read in its declared format (an answer of 400)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One log entry as its envelope delivered it.
+
+    `message` may hold several lines (a traceback in one JSON field) and may itself begin with a log
+    header (syslog, gunicorn...), which is peeled as for a text line. The envelope's `time`,
+    `instance` and `stream` are the platform's and win over the line's own; the line's level wins
+    over the envelope's. `source` is set by formats that name their source in the payload (Loki
+    stream labels, OTLP `service.name`); empty means the source of the URL or token.
+    """
+
+    message: str
+    time: datetime | None = None
+    instance: str = ""
+    stream: str = ""
+    level: str = ""
+    source: str = ""
+
+
+@dataclass(slots=True)
+class Parsed:
+    """A body read into entries, with the entries it had to skip counted by reason."""
+
+    entries: list[Entry] = field(default_factory=list)
+    rejected: Counter[str] = field(default_factory=Counter)
+
+
+def line_count(entries: list[Entry]) -> int:
+    """Return an upper bound of the records `to_records` makes (for reserving seq numbers)."""
+    return sum(entry.message.count("\n") + 1 for entry in entries)
+
+
+def to_records(
+    entries: list[Entry],
+    *,
+    source: str,
+    received_at: datetime | None,
+    start_seq: int = 0,
+    max_line_bytes: int = 65536,
+) -> list[LogRecord]:
+    """Turn entries into records: each message parsed as text, the envelope's fields laid over it.
+
+    Every record of an entry takes the entry's instance and stream, so the lines of a traceback in
+    one entry stay together; only the entry's first record takes the entry's time.
+    """
+    records: list[LogRecord] = []
+    seq = start_seq
+    for entry in entries:
+        parsed = parse_text(
+            entry.message,
+            source=entry.source or source,
+            received_at=received_at,
+            start_seq=seq,
+            max_line_bytes=max_line_bytes,
+        )
+        seq += entry.message.count("\n") + 1
+        level = LEVELS.get(entry.level.strip().upper(), "")
+        for index, record in enumerate(parsed):
+            records.append(
+                replace(
+                    record,
+                    time=entry.time if index == 0 and entry.time is not None else record.time,
+                    instance=entry.instance or record.instance,
+                    stream=entry.stream or record.stream,
+                    level=record.level or level,
+                )
+            )
+    return records
