@@ -21,6 +21,7 @@ from service.errors import ApiError
 from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
 from service.processor import Processor
+from service.ratelimit import RateLimiter
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
 from service.settings import Settings
@@ -28,8 +29,9 @@ from service.signatures.reload import Reloader, install_sighup
 from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
-from service.web import api, drains, health, pages
+from service.web import api, drains, health, loki, otlp, pages
 from service.web.deps import LoginRequired
+from service.web.intake import INGEST_PREFIXES
 
 log = logging.getLogger("drainwatch")
 
@@ -61,6 +63,7 @@ def build_runtime(settings: Settings) -> Runtime:
         processor=processor,
         metrics=Metrics(),
         report_env=report_environment(settings.templates_dir),
+        limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
     )
 
 
@@ -134,7 +137,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     app.state.runtime = runtime
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
-    for module in (health, drains, api, pages):
+    for module in (health, drains, otlp, loki, api, pages):
         app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)
@@ -150,7 +153,7 @@ def _error(
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        if request.url.path.startswith("/drains/"):
+        if request.url.path.startswith(INGEST_PREFIXES):
             request.app.state.runtime.metrics.requests_rejected.labels(error=error.code).inc()
         return _error(error.status, error.code, error.detail, error.headers)
 

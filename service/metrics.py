@@ -33,6 +33,12 @@ class Metrics:
             "Batches whose idempotency key was seen before and so stored nothing.",
             registry=self.registry,
         )
+        self.logplex_count_mismatch = Counter(
+            "drainwatch_logplex_msg_count_mismatch",
+            "Logplex batches whose Logplex-Msg-Count disagrees with their frames (kept anyway).",
+            ["source"],
+            registry=self.registry,
+        )
         self.spool_bytes = Gauge(
             "drainwatch_spool_bytes",
             "Bytes of batches waiting in the spool.",

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from service.db import session_scope, utcnow
+from service.incidents.gaps import Refusals, Refused, record_refusals
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.incidents.retention import Purged, purge
@@ -44,6 +45,7 @@ class Processor:
         interval_seconds: float = 0.2,
         retention_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
+        refusals: Refusals | None = None,
     ) -> None:
         self.engine = engine
         self.spool = spool
@@ -52,6 +54,7 @@ class Processor:
         self.interval_seconds = interval_seconds
         self.clock = clock
         self.retention_days = retention_days
+        self.refusals = refusals if refusals is not None else Refusals()
         self._next_purge = 0.0
         self.assembler = Assembler(gap_seconds=gap_seconds)
         self.intake = IntakeState()
@@ -69,13 +72,15 @@ class Processor:
         """
         with self._lock:
             batches = self.spool.pending(limit=50)
-            if not batches and not self.assembler.pending:
+            refused = self.refusals.take()
+            if not batches and not self.assembler.pending and not refused:
                 return 0
             before = copy.deepcopy((self.assembler, self.intake))
             try:
-                self._store(batches, flush=force_flush)
+                self._store(batches, refused, flush=force_flush)
             except SQLAlchemyError as error:
                 self.assembler, self.intake = before
+                self.refusals.put_back(refused)
                 self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
                 raise
             self.last_error = ""
@@ -91,10 +96,13 @@ class Processor:
         self.run_once(force_flush=True)
         return done
 
-    def _store(self, batches: list[Batch], *, flush: bool) -> None:
+    def _store(self, batches: list[Batch], refused: dict[str, Refused], *, flush: bool) -> None:
         now = self.clock()
         matcher = self.matcher()
         with session_scope(self.engine) as session:
+            for name in refused:
+                ensure_source(session, name, now=now)
+            record_refusals(session, refused)
             processed: Counter[str] = Counter()
             for batch in batches:
                 if session.get(AppliedBatch, batch.key) is not None:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from service.metrics import Metrics
 from service.processor import Processor
+from service.ratelimit import RateLimiter
 from service.settings import Settings
 from service.signatures.engine import Matcher
 from service.signatures.loader import load_signatures
@@ -67,6 +68,7 @@ class Runtime:
     processor: Processor
     metrics: Metrics
     report_env: Environment
+    limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
     listener: SyslogListener | None = None
     _next_seq: int = 0
     _seq_lock: threading.Lock = field(default_factory=threading.Lock)

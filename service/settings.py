@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     max_decoded_bytes: int = 50 * 1024 * 1024
     max_lines_per_batch: int = 100_000
     max_line_bytes: int = 64 * 1024
+    rate_limit_lines: float = 5000.0
+    rate_limit_burst: float = 50_000.0
     spool_max_bytes: int = 1024 * 1024 * 1024
     traceback_gap_seconds: float = 5.0
     process_interval_seconds: float = 0.2

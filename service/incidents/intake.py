@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from service.incidents.deploys import deploy_marker, record_marker
+from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit
 from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
@@ -61,6 +62,10 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> N
     if marker is not None:
         # Log time only: an arrival time would put a deploy after hits that came before it.
         record_marker(session, event.source, marker, time=event.time, text=message)
+        return
+    dropped = platform_drop(message)
+    if dropped is not None:
+        record_gap(session, event.source, time=event.when, text=dropped)
         return
     access = parse_access(message)
     if access is not None:

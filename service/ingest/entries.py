@@ -14,6 +14,10 @@ from datetime import datetime
 from service.ingest.headers import LEVELS, parse_text
 from service.ingest.records import LogRecord
 
+# The longest instance and stream names kept (the database columns' widths allow more).
+MAX_INSTANCE = 200
+MAX_STREAM = 40
+
 
 class BodyError(ValueError):
     """The body as a whole cannot be read in its declared format (an answer of 400)."""
@@ -86,8 +90,8 @@ def to_records(
                 replace(
                     record,
                     time=entry.time if index == 0 and entry.time is not None else record.time,
-                    instance=entry.instance or record.instance,
-                    stream=entry.stream or record.stream,
+                    instance=entry.instance[:MAX_INSTANCE] or record.instance,
+                    stream=entry.stream[:MAX_STREAM] or record.stream,
                     level=record.level or level,
                 )
             )

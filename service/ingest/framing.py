@@ -11,7 +11,14 @@ _MAX_DIGITS = 10
 
 
 class FramingError(ValueError):
-    """The stream cannot be split into frames (a length that is not a number, or too large)."""
+    """The stream cannot be split into frames (a length that is not a number, or too large).
+
+    `completed` holds the frames the same `feed` call completed before the error.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.completed: list[bytes] = []
 
 
 class Framer:
@@ -25,12 +32,16 @@ class Framer:
         """Add bytes and return every frame they complete."""
         self._buffer += chunk
         frames: list[bytes] = []
-        while self._buffer:
-            frame = self._next()
-            if frame is None:
-                break
-            if frame:
-                frames.append(frame)
+        try:
+            while self._buffer:
+                frame = self._next()
+                if frame is None:
+                    break
+                if frame:
+                    frames.append(frame)
+        except FramingError as error:
+            error.completed = frames
+            raise
         return frames
 
     def close(self) -> list[bytes]:

@@ -29,7 +29,7 @@ LEVELS: dict[str, str] = {
     **dict.fromkeys(("INFO", "NOTICE", "SUCCESS"), "INFO"),
     **dict.fromkeys(("WARN", "WARNING"), "WARNING"),
     **dict.fromkeys(("ERR", "ERROR"), "ERROR"),
-    **dict.fromkeys(("CRIT", "CRITICAL", "FATAL"), "CRITICAL"),
+    **dict.fromkeys(("CRIT", "CRITICAL", "FATAL", "ALERT", "EMERG", "EMERGENCY"), "CRITICAL"),
 }
 # uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
 _PYTHON_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})

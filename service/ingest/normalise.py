@@ -20,8 +20,9 @@ WRAP_WIDTH = 80
 TRUNCATION_MARK = " …[truncated {} bytes]"
 
 _REGEX_TIMEOUT = 0.25
-# Any character that needs work: C0 controls except tab, DEL, and the C1 range (8-bit CSI is 0x9b).
-_NEEDS_WORK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+# Any character that needs work: C0 controls except tab, DEL, the C1 range (8-bit CSI is 0x9b), and
+# lone surrogates (a JSON `\ud800` escape decodes to one; it cannot be encoded as UTF-8).
+_NEEDS_WORK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
 # CSI (ESC [ or 8-bit 0x9b) and OSC (ESC ] ... BEL or ST), then any other two-character escape.
 # Each branch is a run of disjoint character classes, so matching stays linear.
 _ANSI = regex.compile(
@@ -39,9 +40,11 @@ _ORPHAN_PASSES = 8
 # continues a wrapped line.
 _EXCEPTION_START = re.compile(r"(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?::|$)")
 _CHAIN_STARTS = ("Traceback", "During handling", "The above exception")
-# Tab is kept; NUL is dropped; every other C0/C1 control and DEL becomes U+FFFD.
+# Tab is kept; NUL is dropped; every other C0/C1 control, DEL and lone surrogate becomes U+FFFD.
 _CONTROLS: dict[int, str | None] = {
-    code: REPLACEMENT for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x09
+    code: REPLACEMENT
+    for code in (*range(0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000))
+    if code != 0x09
 }
 _CONTROLS[0x00] = None
 

@@ -104,12 +104,21 @@ def record_time(record: dict[str, Any]) -> datetime | None:
         if isinstance(value, str):
             time = parse_timestamp(value.strip())
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            time = epoch_time(float(value))
+            try:
+                seconds = float(value)
+            except OverflowError:  # an integer of hundreds of digits
+                continue
+            time = epoch_time(seconds)
         else:
             continue
         if time is not None:
             return time
     return None
+
+
+def record_exception(record: dict[str, Any]) -> str:
+    """Return the traceback a JSON log record holds, as text ("" when it holds none)."""
+    return _exception(record)[1]
 
 
 def _exception(data: dict[str, Any]) -> tuple[str | None, str]:

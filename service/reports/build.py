@@ -18,6 +18,7 @@ from service.reports.evidence import (
     deploys_around,
     distinct_messages,
     first_traceback,
+    gaps_around,
     merged_timeline,
     minute_counts,
     peak_minute,
@@ -113,7 +114,9 @@ def build_report(
         error_messages=distinct_messages(events),
         traceback=first_traceback(events, incident.source),
         timeline=merged_timeline(
-            timeline_entries(session, incident.id), deploys_around(session, incident)
+            timeline_entries(session, incident.id),
+            deploys_around(session, incident),
+            gaps_around(session, incident),
         ),
         trigger=session.get(Deploy, incident.deploy_id) if incident.deploy_id else None,
         resolved_by=(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from service.incidents.gaps import gaps_between
 from service.ingest.assemble import assemble
 from service.ingest.headers import parse_text
 from service.ingest.records import Frame
@@ -25,6 +26,7 @@ from service.models import (
 
 MAX_MESSAGES = 3
 DEPLOY_WINDOW = timedelta(hours=2)
+GAP_WINDOW = timedelta(minutes=15)
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -149,11 +151,24 @@ def deploys_around(session: Session, incident: Incident) -> list[Deploy]:
     return list(session.exec(statement).all())
 
 
+def gaps_around(session: Session, incident: Incident) -> list[TimelineEntry]:
+    """Return the source's data gaps from shortly before the incident to shortly after its end."""
+    if incident.first_seen is None:
+        return []
+    end = incident.resolved_at or incident.last_seen or incident.first_seen
+    return gaps_between(
+        session, incident.source, incident.first_seen - GAP_WINDOW, end + GAP_WINDOW
+    )
+
+
 def merged_timeline(
-    entries: Sequence[TimelineEntry], deploys: Sequence[Deploy]
+    entries: Sequence[TimelineEntry],
+    deploys: Sequence[Deploy],
+    gaps: Sequence[TimelineEntry] = (),
 ) -> tuple[TimelineRow, ...]:
-    """Return the incident's own timeline with the deploys around it, in time order."""
+    """Return the incident's own timeline with the deploys and data gaps around it, by time."""
     rows = [TimelineRow(e.time, e.kind, e.text) for e in entries]
+    rows += [TimelineRow(gap.time, "data gap", gap.text) for gap in gaps]
     for deploy in deploys:
         label = f" {deploy.version}" if deploy.version else ""
         if deploy.started_at is not None:

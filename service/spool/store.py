@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -83,30 +84,55 @@ class Spool:
         idempotency_key: str | None = None,
     ) -> bool:
         """Store a batch durably; return False when its idempotency key was seen before."""
-        body = encode_records(records)
+        return self.append_many(
+            {source: records},
+            received_at=received_at,
+            idempotency_key=idempotency_key,
+            key_scope=source,
+        )
+
+    def append_many(
+        self,
+        groups: Mapping[str, list[LogRecord]],
+        *,
+        received_at: datetime,
+        idempotency_key: str | None = None,
+        key_scope: str = "",
+    ) -> bool:
+        """Store one batch per source in one transaction: all of them durable, or none.
+
+        Return False (storing nothing) when `idempotency_key` was seen before within `key_scope`.
+        """
+        bodies = [
+            (source, len(records), encode_records(records)) for source, records in groups.items()
+        ]
+        size = sum(len(body) for _, _, body in bodies)
         with self._lock:
-            if self._bytes + len(body) > self.max_bytes:
+            if self._bytes + size > self.max_bytes:
                 raise SpoolFull(f"spool holds {self._bytes} bytes of {self.max_bytes}")
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 if idempotency_key is not None:
                     cursor = self._db.execute(
                         "INSERT OR IGNORE INTO seen_key (key, seen_at) VALUES (?, ?)",
-                        (f"{source}\x1f{idempotency_key}", received_at.isoformat()),
+                        (f"{key_scope}\x1f{idempotency_key}", received_at.isoformat()),
                     )
                     if cursor.rowcount == 0:
                         self._db.execute("ROLLBACK")
                         return False
-                self._db.execute(
+                self._db.executemany(
                     "INSERT INTO batch (source, received_at, lines, body) VALUES (?, ?, ?, ?)",
-                    (source, received_at.isoformat(), len(records), body),
+                    [
+                        (source, received_at.isoformat(), lines, body)
+                        for source, lines, body in bodies
+                    ],
                 )
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise SpoolError(str(error)) from error
-            self._bytes += len(body)
+            self._bytes += size
         return True
 
     def pending(self, *, limit: int = 100) -> list[Batch]:

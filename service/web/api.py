@@ -9,12 +9,14 @@ from fastapi.responses import PlainTextResponse
 
 from service.db import utcnow
 from service.errors import ApiError
+from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.queries import (
     incident_detail_json,
     incident_json,
     list_incidents,
     list_sources,
+    rfc3339,
     source_json,
 )
 from service.models import Incident, Source
@@ -43,7 +45,8 @@ def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) 
     pending = runtime.spool.pending_lines().get(name, 0)
     stored = get_source(session, name)
     if stored is not None:
-        return source_json(stored, pending)
+        gaps = [{"time": rfc3339(gap.time), "text": gap.text} for gap in recent_gaps(session, name)]
+        return {**source_json(stored, pending), "data_gaps": gaps}
     if pending:
         return _unstored_source(name, pending)
     raise ApiError(404, "not_found", f"no source called {name!r}")

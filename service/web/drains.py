@@ -1,124 +1,83 @@
-"""`POST|PUT /drains/{source}`: one batch of log lines in, durable in the spool, then 202."""
+"""`POST|PUT /drains/{source}`: one batch of log lines in any drain format, durable, then 202.
+
+Text (one line per entry, each optionally a syslog line), Heroku's logplex frames, and JSON in all
+its container forms (an object, an array, NDJSON, concatenated objects).
+"""
 
 from __future__ import annotations
 
-import hmac
-from typing import Annotated
+from collections.abc import Callable
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from service.db import utcnow
-from service.errors import ApiError
-from service.ingest.headers import parse_text
+from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.formats.jsonbody import parse_json_body
+from service.ingest.formats.logplex import parse_logplex
 from service.ingest.normalise import decode_bytes
-from service.sources import SourceNameError, check_source_name, get_source, token_matches
-from service.spool.store import SpoolError, SpoolFull
-from service.web.body import decode_content, read_limited
-from service.web.deps import RuntimeDep, basic_credentials
+from service.metrics import Metrics
+from service.web.deps import RuntimeDep
+from service.web.intake import (
+    SourceGrant,
+    WireBody,
+    accept,
+    bad_body,
+    decoded_body,
+    media_type,
+    unsupported,
+)
 
 router = APIRouter(tags=["ingest"])
 
+LOGPLEX_TYPES = ("application/logplex-1", "application/x-logplex-1")
+JSON_TYPES = ("application/json", "application/x-ndjson", "application/jsonlines", "text/json")
 # `curl --data-binary @app.log` labels its body form-urlencoded; shippers often say octet-stream.
 TEXT_TYPES = ("text/plain", "application/x-www-form-urlencoded", "application/octet-stream")
 
 
-def presented_token(request: Request) -> str | None:
-    """Return the ingest token from Bearer, Basic password or `?token=`, whichever came."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    credentials = basic_credentials(request)
-    if credentials is not None and credentials[1]:
-        return credentials[1]
-    return request.query_params.get("token") or None
+def parse_text_body(data: bytes) -> Parsed:
+    """Read a text body as one entry: its lines are split, and hard wraps joined, downstream."""
+    return Parsed(entries=[Entry(message=decode_bytes(data))])
 
 
-def authorize_ingest(source: str, request: Request, runtime: RuntimeDep) -> str:
-    """Return the source name when the request carries a token valid for it; else 401."""
-    try:
-        check_source_name(source)
-    except SourceNameError as error:
-        raise ApiError(400, "bad_source", str(error)) from error
-    token = presented_token(request)
-    if token is None:
-        raise ApiError(
-            401, "unauthorized", "send the ingest token as Bearer, Basic password or ?token="
-        )
-    expected = runtime.settings.ingest_token
-    if expected and hmac.compare_digest(token.encode(), expected.encode()):
-        return source
-    try:
-        with Session(runtime.engine) as session:
-            known = get_source(session, source)
-            token_hash = known.token_hash if known else None
-    except SQLAlchemyError as error:
-        raise ApiError(
-            503,
-            "unavailable",
-            "the token cannot be checked while the database is down",
-            headers={"Retry-After": "5"},
-        ) from error
-    if not token_matches(token, token_hash):
-        raise ApiError(401, "unauthorized", "the ingest token is not valid for this source")
-    return source
-
-
-async def wire_body(request: Request, runtime: RuntimeDep) -> bytes:
-    """Return the raw request body within the wire limit."""
-    return await read_limited(request, runtime.settings.max_body_bytes)
+def _parser(content_type: str) -> Callable[[bytes], Parsed]:
+    if content_type in TEXT_TYPES:
+        return parse_text_body
+    if content_type in LOGPLEX_TYPES:
+        return parse_logplex
+    if content_type in JSON_TYPES or content_type.endswith("+json"):
+        return parse_json_body
+    raise unsupported(content_type, "text/plain, application/logplex-1, JSON or NDJSON")
 
 
 @router.api_route("/drains/{source}", methods=["POST", "PUT"], status_code=202)
 def drain(
-    source: Annotated[str, Depends(authorize_ingest)],
-    body: Annotated[bytes, Depends(wire_body)],
-    request: Request,
-    runtime: RuntimeDep,
+    source: SourceGrant, body: WireBody, request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
     """Accept one batch of log lines for `source`."""
-    settings = runtime.settings
-    content_type = request.headers.get("content-type", "text/plain").split(";")[0].strip().lower()
-    if content_type not in TEXT_TYPES:
-        raise ApiError(
-            415, "unsupported_media_type", f"Content-Type {content_type!r} is not supported"
-        )
-    data = decode_content(
-        body, request.headers.get("content-encoding", ""), settings.max_decoded_bytes
-    )
-    now = utcnow()
-    text = decode_bytes(data)
-    records = parse_text(
-        text,
-        source=source,
-        received_at=now,
-        start_seq=runtime.reserve_seq(text.count("\n") + 1),
-        max_line_bytes=settings.max_line_bytes,
-    )
-    reasons: dict[str, int] = {}
-    if len(records) > settings.max_lines_per_batch:
-        reasons["too_many_lines"] = len(records) - settings.max_lines_per_batch
-        records = records[: settings.max_lines_per_batch]
-    if not records:
-        raise ApiError(400, "empty", "the body holds no log lines")
+    content_type = media_type(request)
+    parser = _parser(content_type)
+    data = decoded_body(body, request, runtime)
     try:
-        runtime.spool.append(source, records, received_at=now)
-    except SpoolFull as error:
-        raise ApiError(503, "spool_full", str(error), headers={"Retry-After": "10"}) from error
-    except SpoolError as error:
-        raise ApiError(
-            503,
-            "unavailable",
-            f"the batch could not be made durable: {error}",
-            headers={"Retry-After": "5"},
-        ) from error
-    runtime.metrics.lines_accepted.labels(source=source).inc(len(records))
-    for reason, count in reasons.items():
-        runtime.metrics.lines_rejected.labels(reason=reason).inc(count)
-    return JSONResponse(
-        {"accepted": len(records), "rejected": sum(reasons.values()), "reasons": reasons},
-        status_code=202,
+        parsed = parser(data)
+    except BodyError as error:
+        raise bad_body(error) from error
+    logplex = content_type in LOGPLEX_TYPES
+    if logplex:
+        _check_msg_count(request, parsed, source, runtime.metrics)
+    outcome = accept(
+        runtime,
+        parsed,
+        source=source,
+        logplex=logplex,
+        idempotency_key=request.headers.get("logplex-frame-id") if logplex else None,
     )
+    return JSONResponse(outcome.json(), status_code=202)
+
+
+def _check_msg_count(request: Request, parsed: Parsed, source: str, metrics: Metrics) -> None:
+    """Count a batch whose `Logplex-Msg-Count` disagrees with its frames; it is kept anyway."""
+    declared = request.headers.get("logplex-msg-count", "").strip()
+    framed = len(parsed.entries) + parsed.rejected["bad_frame"]
+    if declared.isdigit() and int(declared) != framed:
+        metrics.logplex_count_mismatch.labels(source=source).inc()

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from service.db import utcnow
 from service.errors import ApiError
+from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.queries import list_incidents, list_sources, source_json
 from service.reports import timefmt
@@ -63,6 +64,7 @@ def overview(
         open_incidents=open_incidents[:20],
         recent=list_incidents(session, limit=10),
         sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+        gaps=recent_gaps(session, None, limit=20),
     )
 
 

@@ -190,3 +190,7 @@ def test_joining_stops_at_a_quarter_of_the_line_limit() -> None:
     lines = list(normalised_lines(text, max_bytes=1000, headed=lambda line: False))
     assert "".join(lines) == "y" * WRAP_WIDTH * 100
     assert max(len(line) for line in lines) <= 1000 // 4 + WRAP_WIDTH
+
+
+def test_lone_surrogates_from_json_escapes_become_replacement_characters() -> None:
+    assert normalise_line("a\ud800b\udfffc") == "a\ufffdb\ufffdc"

@@ -163,3 +163,8 @@ def test_other_fields_follow_the_message_so_their_text_can_still_match() -> None
 
 def test_a_wrapped_line_gets_none_of_its_wrapper_fields() -> None:
     assert _text({"log": "boom\n", "stream": "stderr", "attrs": {"tag": "web"}}) == "boom"
+
+
+def test_a_time_of_hundreds_of_digits_is_no_time() -> None:
+    record = read_json_record('{"message": "x", "ts": 1' + "0" * 400 + "}")
+    assert record is not None and record.time is None

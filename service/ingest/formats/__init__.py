@@ -1,0 +1,1 @@
+"""Parsers of request bodies, one module per format: bytes in, entries out."""

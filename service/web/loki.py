@@ -1,0 +1,57 @@
+"""`POST /loki/api/v1/push`: Grafana Loki's push API, in JSON or snappy-compressed protobuf.
+
+What Promtail, Grafana Alloy's `loki.write`, Vector's and Fluent Bit's `loki` outputs send. The
+source is a stream label (`source`, `service_name`, `app`, `job`...) with the global token, or the
+token's own source; `?source=` names it when no label does.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from service.ingest.entries import BodyError
+from service.ingest.formats.loki import parse_loki_json, parse_loki_protobuf
+from service.web.deps import RuntimeDep
+from service.web.intake import (
+    AnyGrant,
+    WireBody,
+    accept,
+    bad_body,
+    decoded_body,
+    media_type,
+    source_from_label,
+    unsupported,
+)
+
+router = APIRouter(tags=["ingest"])
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+DEFAULT_SOURCE = "loki"
+
+
+@router.post("/loki/api/v1/push", status_code=202)
+def loki_push(
+    grant: AnyGrant, body: WireBody, request: Request, runtime: RuntimeDep
+) -> JSONResponse:
+    """Accept one Loki `PushRequest`."""
+    content_type = media_type(request, default=PROTOBUF)
+    if content_type not in (PROTOBUF, JSON):
+        raise unsupported(content_type, f"{PROTOBUF} (snappy) or {JSON}")
+    try:
+        if content_type == PROTOBUF:
+            # The snappy block is the body's own compression: its size is checked before inflating.
+            parsed = parse_loki_protobuf(body, max_bytes=runtime.settings.max_decoded_bytes)
+        else:
+            parsed = parse_loki_json(decoded_body(body, request, runtime))
+    except BodyError as error:
+        raise bad_body(error) from error
+    fallback = source_from_label(request.query_params.get("source", "")) or DEFAULT_SOURCE
+    outcome = accept(
+        runtime,
+        parsed,
+        source=grant.source or fallback,
+        pinned=grant.source is not None,
+    )
+    return JSONResponse(outcome.json(), status_code=202)

@@ -1,0 +1,59 @@
+"""`POST /v1/logs`: OpenTelemetry logs over OTLP/HTTP, in protobuf or JSON.
+
+What any OpenTelemetry collector's `otlphttp` exporter and Heroku's telemetry drains send. The
+source is the resource's `service.name` (with the global token) or the token's own source;
+`?source=` names it when the resource does not. Success is 200 with an
+`ExportLogsServiceResponse` in the request's encoding, as the OTLP specification requires.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from service.ingest.entries import BodyError
+from service.ingest.formats.otlp import export_response, parse_otlp_json, parse_otlp_protobuf
+from service.web.deps import RuntimeDep
+from service.web.intake import (
+    AnyGrant,
+    WireBody,
+    accept,
+    bad_body,
+    decoded_body,
+    media_type,
+    source_from_label,
+    unsupported,
+)
+
+router = APIRouter(tags=["ingest"])
+
+PROTOBUF = "application/x-protobuf"
+JSON = "application/json"
+DEFAULT_SOURCE = "otel"
+
+
+@router.post("/v1/logs")
+def otlp_logs(grant: AnyGrant, body: WireBody, request: Request, runtime: RuntimeDep) -> Response:
+    """Accept one OTLP `ExportLogsServiceRequest`."""
+    content_type = media_type(request, default="")
+    if content_type not in (PROTOBUF, JSON):
+        raise unsupported(content_type, f"{PROTOBUF} or {JSON}")
+    protobuf = content_type == PROTOBUF
+    data = decoded_body(body, request, runtime)
+    try:
+        parsed = parse_otlp_protobuf(data) if protobuf else parse_otlp_json(data)
+    except BodyError as error:
+        raise bad_body(error) from error
+    fallback = source_from_label(request.query_params.get("source", "")) or DEFAULT_SOURCE
+    outcome = accept(
+        runtime,
+        parsed,
+        source=grant.source or fallback,
+        pinned=grant.source is not None,
+    )
+    detail = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.reasons.items()))
+    return Response(
+        export_response(outcome.rejected, detail, protobuf=protobuf),
+        status_code=200,
+        media_type=content_type,
+    )
