@@ -151,10 +151,13 @@ def _error(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    def count(request: Request, code: str) -> None:
+        if request.url.path.startswith(INGEST_PREFIXES):
+            request.app.state.runtime.metrics.requests_rejected.labels(error=code).inc()
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, error: ApiError) -> JSONResponse:
-        if request.url.path.startswith(INGEST_PREFIXES):
-            request.app.state.runtime.metrics.requests_rejected.labels(error=error.code).inc()
+        count(request, error.code)
         return _error(error.status, error.code, error.detail, error.headers)
 
     @app.exception_handler(LoginRequired)
@@ -162,7 +165,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return RedirectResponse(f"/login?next={quote(error.next_path)}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        count(request, "invalid_request")
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in error.errors()
@@ -170,8 +174,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(422, "invalid_request", problems or "the request is not valid")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
+        count(request, code)
         return _error(error.status_code, code, str(error.detail), dict(error.headers or {}))
 
 

@@ -64,7 +64,6 @@ def overview(
         open_incidents=open_incidents[:20],
         recent=list_incidents(session, limit=10),
         sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
-        gaps=recent_gaps(session, None, limit=20),
     )
 
 
@@ -167,6 +166,7 @@ def sources_page(
         "sources.html.j2",
         user=user,
         sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+        gaps=recent_gaps(session, None, limit=20),
         public_url=runtime.settings.public_url.rstrip("/"),
     )
 

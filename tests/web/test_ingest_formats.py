@@ -374,6 +374,11 @@ def test_every_rejection_reason_has_a_counter(
     assert metric(client, "drainwatch_ingest_rejected_total", error=code) == 1
 
 
+def test_a_wrong_method_on_an_ingest_path_is_counted_too(client: TestClient) -> None:
+    assert client.get("/drains/api").status_code == 405
+    assert metric(client, "drainwatch_ingest_rejected_total", error="method_not_allowed") == 1
+
+
 def test_rejected_lines_inside_a_batch_are_counted_by_reason(client: TestClient) -> None:
     body = b'{"message": "one"}\n{"message": broken\n{"no": "message"}\n'
     client.post("/drains/api", content=body, headers={**AUTH, "Content-Type": "application/json"})
@@ -411,3 +416,23 @@ def test_hostile_bodies_never_yield_a_500(
         assert response.status_code in (200, 202, 400, 413), response.text
     runtime.processor.process_all()  # and what was accepted is stored without an error
     assert runtime.spool.pending() == []
+
+
+def test_an_l10_line_shows_as_a_data_gap_on_the_sources_page_and_api(
+    client: TestClient, runtime: Any
+) -> None:
+    from tests.conftest import ADMIN
+
+    overflow = (
+        "<172>1 2025-09-19T12:43:20+00:00 host heroku logplex - Error L10 (output buffer overflow):"
+        " drain 'd.<script>' dropped 1043 messages since 2025-09-19T12:42:50+00:00."
+    )
+    assert logplex(client, frame(overflow)).status_code == 202
+    runtime.processor.process_all()
+    source = client.get("/api/sources/shop", auth=ADMIN).json()
+    [gap] = source["data_gaps"]
+    assert gap["time"] == "2025-09-19T12:43:20+00:00"
+    assert "dropped 1043 log lines" in gap["text"]
+    page = client.get("/sources", auth=ADMIN).text
+    assert "Data gaps" in page and "dropped 1043 log lines" in page
+    assert "<script>" not in page.split("<h1>", 1)[1]
