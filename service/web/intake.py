@@ -259,6 +259,18 @@ def accept(
     return outcome
 
 
+def accept_labelled(
+    runtime: Runtime, parsed: Parsed, grant: Grant, request: Request, *, default_source: str
+) -> Outcome:
+    """Accept entries whose payload names their sources (Loki labels, OTLP resources).
+
+    A source's own token pins every entry to it; with the global token each entry goes to the
+    source it names, else to `?source=`, else to `default_source`.
+    """
+    fallback = source_from_label(request.query_params.get("source", "")) or default_source
+    return accept(runtime, parsed, source=grant.source or fallback, pinned=grant.source is not None)
+
+
 def _by_source(entries: list[Entry], source: str, *, pinned: bool) -> dict[str, list[Entry]]:
     groups: dict[str, list[Entry]] = {}
     for entry in entries:

@@ -16,11 +16,10 @@ from service.web.deps import RuntimeDep
 from service.web.intake import (
     AnyGrant,
     WireBody,
-    accept,
+    accept_labelled,
     bad_body,
     decoded_body,
     media_type,
-    source_from_label,
     unsupported,
 )
 
@@ -47,11 +46,5 @@ def loki_push(
             parsed = parse_loki_json(decoded_body(body, request, runtime))
     except BodyError as error:
         raise bad_body(error) from error
-    fallback = source_from_label(request.query_params.get("source", "")) or DEFAULT_SOURCE
-    outcome = accept(
-        runtime,
-        parsed,
-        source=grant.source or fallback,
-        pinned=grant.source is not None,
-    )
+    outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)
     return JSONResponse(outcome.json(), status_code=202)

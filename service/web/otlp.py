@@ -17,11 +17,10 @@ from service.web.deps import RuntimeDep
 from service.web.intake import (
     AnyGrant,
     WireBody,
-    accept,
+    accept_labelled,
     bad_body,
     decoded_body,
     media_type,
-    source_from_label,
     unsupported,
 )
 
@@ -44,13 +43,7 @@ def otlp_logs(grant: AnyGrant, body: WireBody, request: Request, runtime: Runtim
         parsed = parse_otlp_protobuf(data) if protobuf else parse_otlp_json(data)
     except BodyError as error:
         raise bad_body(error) from error
-    fallback = source_from_label(request.query_params.get("source", "")) or DEFAULT_SOURCE
-    outcome = accept(
-        runtime,
-        parsed,
-        source=grant.source or fallback,
-        pinned=grant.source is not None,
-    )
+    outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)
     detail = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.reasons.items()))
     return Response(
         export_response(outcome.rejected, detail, protobuf=protobuf),

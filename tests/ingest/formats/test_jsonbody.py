@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from service.ingest.entries import BodyError, Entry, Parsed, to_records
 from service.ingest.formats.jsonbody import parse_json_body
+from tests.strategies import json_values
 
 PAYLOADS = Path(__file__).parent / "payloads"
 RENDER = (PAYLOADS / "json_render_logs.json").read_bytes()
@@ -596,23 +597,13 @@ def test_resync_after_adversarial_stretches_stays_linear() -> None:
     assert parsed.entries == [Entry(message="after")]
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    *("message", "log", "msg", "text", "labels", "name", "value", "host", "level"),
-                    *("timestamp", "date", "ts", "exception", "error", "stack", "kubernetes"),
-                    *("pod_name", "status", "type", "stream", "event", "dyno"),
-                ]
-            ),
-            inner,
-            max_size=5,
-        )
-    ),
-    max_leaves=30,
+JSON_VALUES = json_values(
+    [
+        *("message", "log", "msg", "text", "labels", "name", "value", "host", "level"),
+        *("timestamp", "date", "ts", "exception", "error", "stack", "kubernetes"),
+        *("pod_name", "status", "type", "stream", "event", "dyno"),
+    ],
+    max_keys=5,
 )
 
 

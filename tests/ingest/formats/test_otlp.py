@@ -26,6 +26,7 @@ from service.ingest.assemble import assemble
 from service.ingest.entries import BodyError, Entry, Parsed, to_records
 from service.ingest.formats.otlp import export_response, parse_otlp_json, parse_otlp_protobuf
 from service.ingest.structured import read_json_record
+from tests.strategies import json_values
 
 PAYLOADS = Path(__file__).parent / "payloads"
 EXPORT = (PAYLOADS / "otlp_collector_export.json").read_bytes()
@@ -628,23 +629,13 @@ def test_arbitrary_bytes_parse_or_fail_with_body_error(data: bytes) -> None:
         assert all(isinstance(entry.message, str) for entry in parsed.entries)
 
 
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(
-            st.sampled_from(
-                [
-                    *("resourceLogs", "scopeLogs", "logRecords", "body", "attributes", "key"),
-                    *("value", "stringValue", "kvlistValue", "values", "timeUnixNano", "traceId"),
-                    *("severityNumber", "resource", "arrayValue", "intValue", "bytesValue"),
-                ]
-            ),
-            inner,
-            max_size=4,
-        )
-    ),
-    max_leaves=30,
+JSON_VALUES = json_values(
+    [
+        *("resourceLogs", "scopeLogs", "logRecords", "body", "attributes", "key"),
+        *("value", "stringValue", "kvlistValue", "values", "timeUnixNano", "traceId"),
+        *("severityNumber", "resource", "arrayValue", "intValue", "bytesValue"),
+    ],
+    max_keys=4,
 )
 
 
