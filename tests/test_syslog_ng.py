@@ -7,23 +7,20 @@ without them.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, INGEST_TOKEN, ROOT
+from tests.conftest import INGEST_TOKEN, ROOT
+from tests.live_server import get_json, live_server, show, stop
 
 pytestmark = pytest.mark.slow
 
@@ -68,69 +65,11 @@ def syslog_ng_with_http() -> str:
     return binary
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Terminate `process` and reap it; kill it if it does not go."""
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(10)
-
-
-def show(title: str, path: Path) -> None:
-    """Print a process's output; pytest shows it when the test fails."""
-    text = path.read_text(errors="replace") if path.exists() else "(no output)"
-    print(f"----- {title} ({path}) -----\n{text}")
-
-
-def get_json(base: str, path: str) -> Any:
-    """GET `path` on the server as the admin (HTTP Basic) and return the JSON body."""
-    credentials = base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
-    request = urllib.request.Request(
-        f"{base}{path}", headers={"Authorization": f"Basic {credentials}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 @pytest.fixture
 def drainwatch(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """Start `drainwatch serve` on a free port with SQLite in tmp; yield its URL and output file."""
-    env = {
-        **os.environ,
-        "DRAINWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'drainwatch.db'}",
-        "DRAINWATCH_SPOOL_DIR": str(tmp_path / "spool"),
-        "DRAINWATCH_INGEST_TOKEN": INGEST_TOKEN,
-        "DRAINWATCH_ADMIN_USER": ADMIN[0],
-        "DRAINWATCH_ADMIN_PASSWORD": ADMIN[1],
-    }
-    log = tmp_path / "drainwatch.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", "0"],
-            cwd=tmp_path,  # no stray .env or ./drainwatch.db of the checkout
-            env=env,
-            stdout=output,  # uvicorn's access log
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        base = None
-        while base is None:
-            assert process.poll() is None, "drainwatch serve exited at start"
-            assert time.monotonic() < deadline, "drainwatch serve did not start in 60 s"
-            found = re.search(r"Uvicorn running on (http://127\.0\.0\.1:\d+)", log.read_text())
-            if found:
-                base = found.group(1)
-            else:
-                time.sleep(0.1)
-        assert get_json(base, "/healthz")["status"] == "ok"
-        yield base, log
-    finally:
-        stop(process)
-        show("drainwatch serve output", log)
+    with live_server(tmp_path) as server:
+        yield server.base, server.log
 
 
 def syslog_ng_config(tmp_path: Path, base: str, logs: dict[str, Path]) -> str:

@@ -60,7 +60,7 @@ def latest_deploy(session: Session, source: str) -> Deploy | None:
 
 def record_marker(
     session: Session, source: str, marker: Marker, *, time: datetime | None, text: str
-) -> Deploy:
+) -> Deploy | None:
     """Advance the source's current deploy with this marker, or start a new one.
 
     A deploy moves building -> deploying -> live or failed. A marker that cannot continue the
@@ -69,6 +69,11 @@ def record_marker(
     """
     current = latest_deploy(session, source)
     state = current.status if current is not None and current.platform == marker.platform else None
+    if marker.platform == "heroku" and marker.stage in ("live", "failed"):
+        # Heroku's dyno states: within a release they tell how it went; outside one a dyno
+        # restarting (daily cycling) or crashing is not a deploy, and records nothing.
+        if state not in ("building", "deploying"):
+            return None
     if marker.stage == "failed" and state in ("live", "failed"):
         assert current is not None
         return current

@@ -159,3 +159,14 @@ def test_crashes_after_going_live_do_not_make_deploys(engine: Engine) -> None:
         assert mark(session, "==> Exited with status 1", 300).id == live.id
         assert live.status == "live"
         assert len(session.exec(select(Deploy)).all()) == 1
+
+
+def test_a_dyno_crash_or_restart_outside_a_release_is_not_a_deploy(engine: Engine) -> None:
+    with Session(engine) as session:
+        ensure_source(session, "shop", now=NOW)
+        for line in ("State changed from up to crashed", "State changed from starting to up"):
+            marker = deploy_marker(line)
+            assert marker is not None
+            assert record_marker(session, "shop", marker, time=T0, text=line) is None
+        session.flush()
+        assert session.exec(select(Deploy)).all() == []
