@@ -69,11 +69,11 @@ def record_marker(
     """
     current = latest_deploy(session, source)
     state = current.status if current is not None and current.platform == marker.platform else None
-    if marker.platform == "heroku" and marker.stage in ("live", "failed"):
-        # Heroku's dyno states: within a release they tell how it went; outside one a dyno
-        # restarting (daily cycling) or crashing is not a deploy, and records nothing.
-        if state not in ("building", "deploying"):
-            return None
+    # Heroku's dyno states: within a release they tell how it went; outside one a dyno restarting
+    # (daily cycling) or crashing is not a deploy, and records nothing.
+    heroku_dyno_state = marker.platform == "heroku" and marker.stage in ("live", "failed")
+    if heroku_dyno_state and state not in ("building", "deploying"):
+        return None
     if marker.stage == "failed" and state in ("live", "failed"):
         assert current is not None
         return current
