@@ -38,12 +38,13 @@ def loki_push(
     content_type = media_type(request, default=PROTOBUF)
     if content_type not in (PROTOBUF, JSON):
         raise unsupported(content_type, f"{PROTOBUF} (snappy) or {JSON}")
+    data = decoded_body(body, request, runtime)
     try:
         if content_type == PROTOBUF:
-            # The snappy block is the body's own compression: its size is checked before inflating.
-            parsed = parse_loki_protobuf(body, max_bytes=runtime.settings.max_decoded_bytes)
+            # Snappy is the body's own compression: its size is checked before inflating it.
+            parsed = parse_loki_protobuf(data, max_bytes=runtime.settings.max_decoded_bytes)
         else:
-            parsed = parse_loki_json(decoded_body(body, request, runtime))
+            parsed = parse_loki_json(data)
     except BodyError as error:
         raise bad_body(error) from error
     outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)

@@ -191,7 +191,9 @@ def test_loki_streams_go_to_the_source_their_labels_name(
     else:
         content, content_type = loki_protobuf(loki_body()), "application/x-protobuf"
     response = client.post(
-        "/loki/api/v1/push", content=content, headers={**AUTH, "Content-Type": content_type}
+        "/loki/api/v1/push",
+        content=gzip.compress(content),
+        headers={**AUTH, "Content-Type": content_type, "Content-Encoding": "gzip"},
     )
     assert response.status_code == 202, response.text
     assert runtime.spool.pending_lines() == {"billing": 1, "worker": 1, "loki": 1}
