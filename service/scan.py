@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import itertools
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +19,19 @@ from service.errors import InputError
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.ingest.assemble import Assembler
+from service.ingest.entries import to_records
+from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.headers import parse_text
+from service.ingest.records import LogRecord
 from service.signatures.engine import Matcher
 
 CHUNK_LINES = 20_000
 # An offline scan detects nothing as it happens: its incidents are "opened" at the Unix epoch, so
 # reports of the same file are the same bytes whenever it is scanned.
 OFFLINE = datetime(1970, 1, 1, tzinfo=UTC)
+# A JSON document rather than JSON lines: an array of objects, or pretty-printed objects one after
+# another (what `render logs -o json` prints). A file of one JSON object per line reads as text.
+_JSON_DOCUMENT = re.compile(r"\s*(?:\[\s*\{|\{[ \t]*\r?\n\s*\")")
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,22 @@ def read_chunks(path: str) -> Iterator[str]:
             stream.close()
 
 
+def _read_records(item: ScanInput, *, start_seq: int) -> Iterator[list[LogRecord]]:
+    """Yield the records of one input, chunk by chunk; a JSON document is read whole."""
+    chunks = read_chunks(item.path)
+    first = next(chunks, "")
+    if _JSON_DOCUMENT.match(first):
+        text = first + "".join(chunks)
+        entries = parse_json_body(text.encode("utf-8", errors="replace")).entries
+        yield to_records(entries, source=item.source, received_at=None, start_seq=start_seq)
+        return
+    seq = start_seq
+    for chunk in itertools.chain([first], chunks):
+        records = parse_text(chunk, source=item.source, start_seq=seq)
+        seq += len(records)
+        yield records
+
+
 def scan_inputs(
     engine: Engine,
     matcher: Matcher,
@@ -96,8 +120,7 @@ def scan_inputs(
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
         with Session(engine, expire_on_commit=False) as session:
-            for chunk in read_chunks(item.path):
-                records = parse_text(chunk, source=item.source, start_seq=total)
+            for records in _read_records(item, start_seq=total):
                 total += len(records)
                 apply_events(session, matcher, assembler.feed(records), now=now, state=state)
             apply_events(session, matcher, assembler.flush(), now=now, state=state)

@@ -130,3 +130,19 @@ def test_text_output_lists_incidents(log_file: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert out.startswith("5 lines, 2 incidents")
     assert "python.name-error (name=logger)" in out
+
+
+def test_a_render_logs_json_file_is_read_as_json(capsys: pytest.CaptureFixture[str]) -> None:
+    payloads = Path(__file__).parents[1] / "ingest" / "formats" / "payloads"
+    incidents = scan_json(capsys, str(payloads / "json_render_logs.json"))["incidents"]
+    assert isinstance(incidents, list)
+    greenlet = next(i for i in incidents if i["signature"] == "sqlalchemy.missing-greenlet")
+    assert greenlet["first_seen"] == "2025-09-19T12:43:14.207339+00:00"
+
+
+def test_a_gunicorn_log_starting_with_a_bracket_is_still_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gunicorn.log"
+    path.write_text(LOG.split("\n", 1)[0] + "\n[2025-09-19 12:55:03 +0000] [27] [ERROR] x\n")
+    assert scan_json(capsys, str(path))["lines"] == 2
