@@ -155,6 +155,29 @@ class TimelineEntry(SQLModel, table=True):
     text: str = Field(sa_type=Text)
 
 
+class Notification(SQLModel, table=True):
+    """An incident event to tell the webhook and Slack about: a transactional outbox row.
+
+    Written in the transaction that changed the incident, so an event is never lost nor told twice
+    for one change. Each target has its own state: `pending` (due at `next_attempt_at`), `sent`,
+    `failed` (gave up after retries) or `off` (not configured when it came due).
+    """
+
+    __tablename__ = "notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incident.id", index=True)
+    event: str = Field(max_length=40)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    attempts: int = 0
+    webhook_status: str = Field(default="pending", max_length=10)
+    slack_status: str = Field(default="pending", max_length=10)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", sa_type=Text)
+
+
 class User(SQLModel, table=True):
     """A dashboard and API user; only the password's scrypt hash is stored."""
 

@@ -11,8 +11,16 @@ from sqlmodel import Session
 
 from service.incidents import waiting
 from service.incidents.fingerprint import fingerprint
-from service.incidents.store import count_minute, extend, find_active, resolve, store_event
-from service.models import Incident
+from service.incidents.store import (
+    add_timeline,
+    count_minute,
+    extend,
+    find_active,
+    resolve,
+    store_event,
+)
+from service.models import UNRESOLVED_STATUSES, Incident
+from service.notify.outbox import is_escalation
 from service.signatures.model import Hit
 
 RESOLUTIONS = ("recovered", "quiet", "deploy", "manual")
@@ -42,6 +50,9 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
         active = None
     active = waiting.current_or_new(session, hit, fp, active, now=now)
     active.occurrences += 1
+    if active.status in UNRESOLVED_STATUSES and is_escalation(active.occurrences):
+        text = f"{active.occurrences} occurrences: {hit.event.first.message}"
+        add_timeline(session, active, time=when, kind="escalated", text=text)
     count_minute(session, active, when)
     # An incident keeps the captured fields all its hits agree on (the op, the missing name),
     # not the ones that change with every hit (the try number, the back-off).

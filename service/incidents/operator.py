@@ -8,8 +8,8 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
-from service.incidents.store import resolve
-from service.models import Incident, TimelineEntry
+from service.incidents.store import add_timeline, resolve
+from service.models import Incident
 
 
 class IncidentUpdate(BaseModel):
@@ -35,7 +35,9 @@ def update_incident(
         if value is not None:
             setattr(incident, name, value.strip())
     if change.note:
-        _timeline(session, incident, now, "note", f"{user}: {change.note.strip()}")
+        add_timeline(
+            session, incident, time=now, kind="note", text=f"{user}: {change.note.strip()}"
+        )
     if change.status == "acknowledged":
         if incident.status == "resolved":
             raise TransitionError(
@@ -44,17 +46,11 @@ def update_incident(
         if incident.status == "open":
             incident.status = "acknowledged"
             incident.acknowledged_at = now
-            _timeline(session, incident, now, "acknowledged", f"acknowledged by {user}")
+            add_timeline(
+                session, incident, time=now, kind="acknowledged", text=f"acknowledged by {user}"
+            )
     elif change.status == "resolved" and incident.status != "resolved":
         resolve(session, incident, at=now, resolution="manual", text=f"resolved by hand by {user}")
     session.add(incident)
     session.flush()
     return incident
-
-
-def _timeline(session: Session, incident: Incident, time: datetime, kind: str, text: str) -> None:
-    session.add(
-        TimelineEntry(
-            source=incident.source, incident_id=incident.id, time=time, kind=kind, text=text[:2000]
-        )
-    )

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.db import add_counts, race_guard
+from service.db import add_counts, race_guard, utcnow
 from service.incidents.deploys import deploy_before
 from service.models import (
     Incident,
@@ -18,6 +18,7 @@ from service.models import (
     IncidentMinute,
     TimelineEntry,
 )
+from service.notify.outbox import enqueue
 from service.signatures.model import Hit
 
 
@@ -138,9 +139,10 @@ def store_event(session: Session, incident: Incident, hit: Hit) -> None:
 def add_timeline(
     session: Session, incident: Incident, *, time: datetime | None, kind: str, text: str
 ) -> None:
-    """Put a moment of the incident on its timeline."""
+    """Put a moment of the incident on its timeline, and in the outbox if it is an event."""
     session.add(
         TimelineEntry(
             source=incident.source, incident_id=incident.id, time=time, kind=kind, text=text[:2000]
         )
     )
+    enqueue(session, incident, kind, now=utcnow())
