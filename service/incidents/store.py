@@ -16,6 +16,7 @@ from service.models import (
     IncidentEndpoint,
     IncidentEvent,
     IncidentMinute,
+    Notification,
     TimelineEntry,
 )
 from service.notify.outbox import enqueue
@@ -94,7 +95,7 @@ def resolve(
 
 def discard(session: Session, incident: Incident) -> None:
     """Delete a pending incident that never became one, with everything hanging off it."""
-    for table in (IncidentEvent, IncidentMinute, IncidentEndpoint, TimelineEntry):
+    for table in (IncidentEvent, IncidentMinute, IncidentEndpoint, TimelineEntry, Notification):
         session.execute(delete(table).where(col(table.incident_id) == incident.id))
     session.delete(incident)
     session.flush()
