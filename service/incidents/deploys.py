@@ -121,11 +121,11 @@ def deploy_before(session: Session, source: str, when: datetime | None) -> Deplo
     return session.exec(statement.limit(1)).first()
 
 
-def live_deploy_after(session: Session, source: str, when: datetime) -> Deploy | None:
-    """Return the first deploy of `source` that went live after `when`."""
+def live_deploys_after(session: Session, source: str, when: datetime) -> list[Deploy]:
+    """Return the deploys of `source` that went live after `when`, in the order they did."""
     statement = (
         select(Deploy)
         .where(Deploy.source == source, Deploy.status == "live", col(Deploy.live_at) > when)
-        .order_by(col(Deploy.live_at))
+        .order_by(col(Deploy.live_at), col(Deploy.id))
     )
-    return session.exec(statement.limit(1)).first()
+    return list(session.exec(statement).all())

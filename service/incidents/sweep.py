@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from service.incidents.deploys import live_deploy_after
+from service.incidents.deploys import live_deploys_after
 from service.incidents.store import resolve
 from service.incidents.waiting import sweep_pending
 from service.models import UNRESOLVED_STATUSES, Incident, Source
@@ -32,11 +33,21 @@ def sweep_source(
     statement = select(Incident).where(
         Incident.source == source.name, col(Incident.status).in_(UNRESOLVED_STATUSES)
     )
+    incidents = [
+        (incident, incident.last_seen)
+        for incident in session.exec(statement).all()
+        if incident.last_seen is not None
+    ]
+    if not incidents:
+        return []
+    # One query for the deploys that could end any of them (this runs whenever the log clock
+    # moves): the first deploy live after each incident's last hit is then found by bisection.
+    deploys = live_deploys_after(session, source.name, min(seen for _, seen in incidents))
+    live_times = [deploy.live_at for deploy in deploys if deploy.live_at is not None]
     resolved = []
-    for incident in session.exec(statement).all():
-        if incident.last_seen is None:
-            continue
-        deploy = live_deploy_after(session, source.name, incident.last_seen)
+    for incident, last_seen in incidents:
+        index = bisect.bisect_right(live_times, last_seen)
+        deploy = deploys[index] if index < len(live_times) else None
         if (
             deploy is not None
             and deploy.live_at is not None
@@ -50,8 +61,8 @@ def sweep_source(
             continue
         signature = signatures.get(incident.signature)
         quiet = signature.quiet_minutes if signature else DEFAULT_QUIET_MINUTES
-        if quiet > 0 and incident.last_seen + timedelta(minutes=quiet) <= horizon:
-            end = incident.last_seen + timedelta(minutes=quiet)
+        if quiet > 0 and last_seen + timedelta(minutes=quiet) <= horizon:
+            end = last_seen + timedelta(minutes=quiet)
             resolve(
                 session, incident, at=end, resolution="quiet", text=f"no new hits for {quiet} min"
             )
