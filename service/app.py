@@ -20,6 +20,7 @@ from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
 from service.errors import ApiError
 from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
+from service.notify.deliver import Dispatcher
 from service.processor import Processor
 from service.ratelimit import RateLimiter
 from service.reports.render import report_environment
@@ -55,13 +56,15 @@ def build_runtime(settings: Settings) -> Runtime:
         interval_seconds=settings.process_interval_seconds,
         retention_days=settings.retention_days,
     )
+    metrics = Metrics()
     return Runtime(
         settings=settings,
         engine=engine,
         book=book,
         spool=spool,
         processor=processor,
-        metrics=Metrics(),
+        dispatcher=Dispatcher(engine, settings, metrics=metrics),
+        metrics=metrics,
         report_env=report_environment(settings.templates_dir),
         limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
     )
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         bootstrap_admin(runtime)
         if start_processor:
             runtime.processor.start()
+            runtime.dispatcher.start()
         listener = runtime.listener = syslog_listener(runtime)
         if listener is not None:
             await listener.start()
@@ -130,6 +134,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
             if listener is not None:
                 await listener.stop()
             runtime.processor.stop()
+            runtime.dispatcher.stop()
             runtime.spool.close()
             runtime.engine.dispose()
 

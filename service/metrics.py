@@ -50,6 +50,18 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.notifications = Counter(
+            "drainwatch_notifications",
+            "Notification deliveries by target (webhook, slack) and outcome (sent, retry, failed).",
+            ["target", "outcome"],
+            registry=self.registry,
+        )
+        self.notifications_pending = Gauge(
+            "drainwatch_notifications_pending",
+            "Notifications with a target still to be told, as last seen by the dispatcher.",
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         """Return the metrics in Prometheus text format."""
         return generate_latest(self.registry)

@@ -137,9 +137,12 @@ class Processor:
         with session_scope(self.engine) as session:
             purged = purge(session, now=now, retention_days=self.retention_days)
         self.spool.forget_keys_before(now - KEY_RETENTION)
-        if purged.events or purged.batches:
+        if purged.events or purged.batches or purged.notifications:
             log.info(
-                "retention: purged %s events and %s batch marks", purged.events, purged.batches
+                "retention: purged %s events, %s batch marks and %s notifications",
+                purged.events,
+                purged.batches,
+                purged.notifications,
             )
         return purged
 

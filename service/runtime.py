@@ -1,4 +1,5 @@
-"""What a running drainwatch holds: settings, engine, spool, the current matcher, the processor."""
+"""What a running drainwatch holds: settings, engine, spool, the current matcher, the processor and
+the notification dispatcher."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from jinja2 import Environment
 from sqlalchemy import Engine
 
 from service.metrics import Metrics
+from service.notify.deliver import Dispatcher
 from service.processor import Processor
 from service.ratelimit import RateLimiter
 from service.settings import Settings
@@ -59,13 +61,14 @@ class SignatureBook:
 
 @dataclass
 class Runtime:
-    """The objects one `drainwatch serve` process shares between requests and its processor."""
+    """The objects one `drainwatch serve` process shares between requests and its threads."""
 
     settings: Settings
     engine: Engine
     book: SignatureBook
     spool: Spool
     processor: Processor
+    dispatcher: Dispatcher
     metrics: Metrics
     report_env: Environment
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))

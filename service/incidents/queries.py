@@ -7,7 +7,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from service.models import VISIBLE_STATUSES, Incident, IncidentEvent, Source, TimelineEntry
+from service.models import (
+    VISIBLE_STATUSES,
+    Incident,
+    IncidentEvent,
+    Notification,
+    Source,
+    TimelineEntry,
+)
 
 SAMPLE_EVENTS = 10
 
@@ -81,6 +88,17 @@ def sample_events(
     return sorted({e.id: e for e in [*first, *latest]}.values(), key=lambda e: e.id or 0)
 
 
+def notifications_of(session: Session, incident_id: int) -> list[Notification]:
+    """Return the notifications an incident gave rise to, oldest first."""
+    return list(
+        session.exec(
+            select(Notification)
+            .where(Notification.incident_id == incident_id)
+            .order_by(col(Notification.id))
+        ).all()
+    )
+
+
 def incident_instances(session: Session, incident_id: int) -> list[str]:
     """Return the instances (dynos, pids, containers) whose events hit the incident."""
     statement = (
@@ -97,10 +115,11 @@ def rfc3339(value: datetime | None) -> str | None:
 
 
 def incident_detail_json(session: Session, incident: Incident) -> dict[str, Any]:
-    """Return the incident with its timeline and its first and latest events."""
+    """Return the incident with its timeline, its first and latest events, its notifications."""
     assert incident.id is not None
     timeline = timeline_entries(session, incident.id)
     events = sample_events(session, incident.id)
+    notifications = notifications_of(session, incident.id)
     return {
         **incident_json(incident),
         "timeline": [{"time": rfc3339(t.time), "kind": t.kind, "text": t.text} for t in timeline],
@@ -114,6 +133,17 @@ def incident_detail_json(session: Session, incident: Incident) -> dict[str, Any]
                 "fields": dict(e.fields),
             }
             for e in events
+        ],
+        "notifications": [
+            {
+                "event": n.event,
+                "created_at": rfc3339(n.created_at),
+                "webhook": n.webhook_status,
+                "slack": n.slack_status,
+                "attempts": n.attempts,
+                "last_error": n.last_error,
+            }
+            for n in notifications
         ],
     }
 

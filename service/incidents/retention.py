@@ -1,5 +1,6 @@
 """Retention: events older than the retention period go; incidents, their first and latest
-events (the evidence a report quotes), their per-minute counts and timelines stay."""
+events (the evidence a report quotes), their per-minute counts and timelines stay. Notifications
+go once delivered (or given up) longer ago than the retention period."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session, col
 
-from service.models import AppliedBatch, IncidentEvent, LoginSession
+from service.models import AppliedBatch, IncidentEvent, LoginSession, Notification
 
 EVIDENCE_KEPT = 5
 
@@ -21,6 +22,7 @@ class Purged:
     events: int
     batches: int
     logins: int
+    notifications: int
 
 
 def purge(session: Session, *, now: datetime, retention_days: int) -> Purged:
@@ -44,4 +46,12 @@ def purge(session: Session, *, now: datetime, retention_days: int) -> Purged:
     )
     batches = session.execute(delete(AppliedBatch).where(col(AppliedBatch.applied_at) < cutoff))
     logins = session.execute(delete(LoginSession).where(col(LoginSession.expires_at) < now))
-    return Purged(events.rowcount, batches.rowcount, logins.rowcount)  # type: ignore[attr-defined]
+    notifications = session.execute(
+        delete(Notification).where(col(Notification.delivered_at) < cutoff)
+    )
+    return Purged(
+        events.rowcount,  # type: ignore[attr-defined]
+        batches.rowcount,  # type: ignore[attr-defined]
+        logins.rowcount,  # type: ignore[attr-defined]
+        notifications.rowcount,  # type: ignore[attr-defined]
+    )
