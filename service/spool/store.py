@@ -165,6 +165,12 @@ class Spool:
             self._db.execute(f"DELETE FROM batch WHERE seq IN ({marks})", seqs)  # noqa: S608
             self._bytes -= int(freed)
 
+    def pending_batches(self) -> list[tuple[str, str, int]]:
+        """Return (key, source, lines) of every batch waiting, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT seq, source, lines FROM batch ORDER BY seq").fetchall()
+        return [(f"{self.spool_id}:{seq}", source, int(lines)) for seq, source, lines in rows]
+
     def pending_lines(self) -> dict[str, int]:
         """Return how many accepted lines per source still wait to be processed."""
         with self._lock:

@@ -15,14 +15,12 @@ from service.incidents.queries import (
     incident_detail_json,
     incident_json,
     list_incidents,
-    list_sources,
     rfc3339,
-    source_json,
 )
-from service.models import Incident, Source
+from service.models import Incident
 from service.reports.render import incident_markdown
 from service.signatures.loader import SignatureError
-from service.sources import get_source
+from service.web.counts import source_counters
 from service.web.deps import ApiUser, RuntimeDep, SessionDep
 from service.web.views import signature_json
 
@@ -32,29 +30,17 @@ router = APIRouter(tags=["api"])
 @router.get("/api/sources")
 def sources(session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List sources with their line counters."""
-    pending = runtime.spool.pending_lines()
-    found = {s.name: source_json(s, pending.get(s.name, 0)) for s in list_sources(session)}
-    for name, lines in pending.items():
-        found.setdefault(name, _unstored_source(name, lines))
-    return {"sources": [found[name] for name in sorted(found)]}
+    return {"sources": list(source_counters(session, runtime.spool).values())}
 
 
 @router.get("/api/sources/{name}")
 def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
-    """Return one source's counters."""
-    pending = runtime.spool.pending_lines().get(name, 0)
-    stored = get_source(session, name)
-    if stored is not None:
-        gaps = [{"time": rfc3339(gap.time), "text": gap.text} for gap in recent_gaps(session, name)]
-        return {**source_json(stored, pending), "data_gaps": gaps}
-    if pending:
-        return _unstored_source(name, pending)
-    raise ApiError(404, "not_found", f"no source called {name!r}")
-
-
-def _unstored_source(name: str, pending: int) -> dict[str, Any]:
-    placeholder = Source(name=name, created_at=utcnow())
-    return {**source_json(placeholder, pending), "created_at": None}
+    """Return one source's counters and its latest data gaps."""
+    found = source_counters(session, runtime.spool, name).get(name)
+    if found is None:
+        raise ApiError(404, "not_found", f"no source called {name!r}")
+    gaps = [{"time": rfc3339(gap.time), "text": gap.text} for gap in recent_gaps(session, name)]
+    return {**found, "data_gaps": gaps}
 
 
 @router.get("/api/incidents")

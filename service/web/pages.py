@@ -16,12 +16,13 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
-from service.incidents.queries import list_incidents, list_sources, source_json
+from service.incidents.queries import list_incidents
 from service.reports import timefmt
 from service.reports.build import build_report
 from service.users import authenticate, end_login, start_login
 from service.web.api import load_incident
 from service.web.charts import bar_chart, hits_per_minute
+from service.web.counts import source_counters
 from service.web.deps import SESSION_COOKIE, PageUser, RuntimeDep, SessionDep
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -55,7 +56,6 @@ def overview(
         s: sum(1 for i in open_incidents if i.severity == s)
         for s in ("critical", "high", "medium", "low")
     }
-    pending = runtime.spool.pending_lines()
     return _render(
         request,
         "overview.html.j2",
@@ -63,7 +63,7 @@ def overview(
         severities=severities,
         open_incidents=open_incidents[:20],
         recent=list_incidents(session, limit=10),
-        sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+        sources=list(source_counters(session, runtime.spool).values()),
     )
 
 
@@ -160,12 +160,11 @@ def sources_page(
     request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
 ) -> HTMLResponse:
     """List the sources and their counters."""
-    pending = runtime.spool.pending_lines()
     return _render(
         request,
         "sources.html.j2",
         user=user,
-        sources=[source_json(s, pending.get(s.name, 0)) for s in list_sources(session)],
+        sources=list(source_counters(session, runtime.spool).values()),
         gaps=recent_gaps(session, None, limit=20),
         public_url=runtime.settings.public_url.rstrip("/"),
     )
