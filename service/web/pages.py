@@ -16,7 +16,7 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
-from service.incidents.queries import list_incidents
+from service.incidents.queries import list_incidents, notifications_of
 from service.reports import timefmt
 from service.reports.build import build_report
 from service.users import authenticate, end_login, start_login
@@ -100,8 +100,15 @@ def incident_page(
         session, incident, runtime.book.by_id, public_url=runtime.settings.public_url
     )
     chart = bar_chart(hits_per_minute(report.minutes), "hits per minute")
+    assert incident.id is not None
     return _render(
-        request, "incident.html.j2", user=user, report=report, incident=incident, chart=chart
+        request,
+        "incident.html.j2",
+        user=user,
+        report=report,
+        incident=incident,
+        chart=chart,
+        notifications=notifications_of(session, incident.id),
     )
 
 

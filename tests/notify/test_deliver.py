@@ -286,3 +286,18 @@ def test_the_background_thread_delivers_and_stops(
             time.sleep(0.01)
         runtime.dispatcher.stop()
     assert len(receiver.at("/webhook")) == 1
+
+
+def test_the_incident_page_shows_each_targets_state(
+    settings: Settings, clock: Clock, receiver: Receiver
+) -> None:
+    receiver.answers = [503]
+    with serve(settings, clock, **webhook(receiver)) as (client, runtime):
+        ingest(client, runtime, MISSING_TABLE.format(14))
+        runtime.dispatcher.run_once()
+        [row] = rows(runtime)
+        page = client.get(f"/incidents/{row.incident_id}", auth=ADMIN).text
+    section = page.split("<h3>Notifications</h3>", 1)[1].split("</table>", 1)[0]
+    assert "incident.opened" in section
+    assert "<td>pending</td><td>off</td>" in section
+    assert "webhook: HTTP 503" in section
