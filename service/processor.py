@@ -27,6 +27,7 @@ from service.models import AppliedBatch
 from service.signatures.engine import Matcher
 from service.sources import ensure_source
 from service.spool.store import KEY_RETENTION, Batch, Spool
+from service.worker import Worker
 
 log = logging.getLogger("drainwatch.processor")
 PURGE_EVERY_SECONDS = 3600.0
@@ -60,8 +61,14 @@ class Processor:
         self.intake = IntakeState()
         self.last_error: str = ""
         self.batches_done = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(
+            "drainwatch-processor",
+            self._step,
+            interval_seconds=interval_seconds,
+            max_backoff_seconds=5.0,
+            meanwhile="batches stay in the spool",
+            final=lambda: self.run_once(force_flush=True),
+        )
         self._lock = threading.Lock()
 
     def run_once(self, *, force_flush: bool = False) -> int:
@@ -146,35 +153,15 @@ class Processor:
             )
         return purged
 
+    def _step(self) -> int:
+        busy = self.run_once()
+        self.purge_if_due()
+        return busy
+
     def start(self) -> None:
         """Start the background thread."""
-        self._thread = threading.Thread(target=self._loop, name="drainwatch-processor", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish what it holds and stop."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        backoff = self.interval_seconds
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-                self.purge_if_due()
-                backoff = self.interval_seconds
-            except SQLAlchemyError:
-                log.warning("database unavailable, batches stay in the spool: %s", self.last_error)
-                busy = 0
-                backoff = min(backoff * 2, 5.0)
-            except Exception:
-                log.exception("processor step failed; batches stay in the spool")
-                busy = 0
-                backoff = min(backoff * 2, 5.0)
-            if not busy:
-                self._stop.wait(backoff)
-        try:
-            self.run_once(force_flush=True)
-        except Exception:
-            log.exception("final flush failed; batches stay in the spool")
+        self._worker.stop(timeout)

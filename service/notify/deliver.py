@@ -30,6 +30,7 @@ from service.incidents.queries import incident_json
 from service.metrics import Metrics
 from service.models import Incident, Notification
 from service.settings import Settings
+from service.worker import Worker
 
 log = logging.getLogger("drainwatch.notify")
 
@@ -181,8 +182,13 @@ class Dispatcher:
         self.max_attempts = max_attempts
         self.timeout = timeout
         self.last_error = ""
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = Worker(
+            "drainwatch-notify",
+            self._step,
+            interval_seconds=interval_seconds,
+            max_backoff_seconds=30.0,
+            meanwhile="notifications wait",
+        )
         self._lock = threading.Lock()
 
     def urls(self) -> dict[str, str]:
@@ -334,34 +340,20 @@ class Dispatcher:
                     )
             session.add(row)
 
+    def _step(self) -> int:
+        try:
+            return self.run_once()
+        except SQLAlchemyError as error:
+            self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+            raise
+
     def start(self) -> None:
         """Start the background thread."""
-        self._thread = threading.Thread(target=self._loop, name="drainwatch-notify", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to stop once the notification in hand is recorded."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        backoff_seconds = self.interval_seconds
-        while not self._stop.is_set():
-            try:
-                busy = self.run_once()
-                backoff_seconds = self.interval_seconds
-            except SQLAlchemyError as error:
-                self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
-                log.warning("database unavailable, notifications wait: %s", self.last_error)
-                busy = 0
-                backoff_seconds = min(backoff_seconds * 2, 30.0)
-            except Exception:
-                log.exception("notification step failed; notifications wait")
-                busy = 0
-                backoff_seconds = min(backoff_seconds * 2, 30.0)
-            if not busy:
-                self._stop.wait(backoff_seconds)
+        self._worker.stop(timeout)
 
 
 def _status(row: Notification, target: str) -> str:
