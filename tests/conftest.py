@@ -19,6 +19,11 @@ from service.settings import Settings
 
 POSTGRES_URL = os.environ.get("DRAINWATCH_TEST_DATABASE_URL", "")
 ADMIN = ("admin", "correct horse battery staple")
+# The incident fields of the scan JSON (CONTRACT §3), which the API and the webhooks carry too.
+SCAN_FIELDS = (
+    *("signature", "title", "severity", "status", "source"),
+    *("first_seen", "last_seen", "occurrences", "fields"),
+)
 INGEST_TOKEN = "test-ingest-token"
 ROOT = Path(__file__).resolve().parent.parent
 

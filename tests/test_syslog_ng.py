@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import INGEST_TOKEN, ROOT
+from tests.conftest import INGEST_TOKEN, ROOT, SCAN_FIELDS
 from tests.live_server import get_json, live_server, show, stop
 
 pytestmark = pytest.mark.slow
@@ -34,15 +34,7 @@ BATCH_LINES = 50
 DEADLINE_SECONDS = 30
 # What must equal the scenario's expected.json; ids are left out (both sources share one database).
 COMPARED = (
-    "signature",
-    "title",
-    "severity",
-    "status",
-    "source",
-    "first_seen",
-    "last_seen",
-    "occurrences",
-    "fields",
+    *SCAN_FIELDS,
     "resolved_at",
     "resolution",
 )

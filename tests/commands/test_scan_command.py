@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from tests.conftest import SCAN_FIELDS
 
 LOG = """\
 [2025-09-19 12:43:10 +0000] [27] [INFO] Booting worker with pid: 27
@@ -18,17 +19,7 @@ LOG = """\
 2025-09-19 12:53:03,100 - app.loop - INFO - [DB_RECOVERED] op=whatsapp_session_loop after 3 attempts
 2025-09-19 12:55:03,100 - app.auth - ERROR - NameError: name 'logger' is not defined
 """
-CONTRACT_KEYS = {
-    "signature",
-    "title",
-    "severity",
-    "status",
-    "source",
-    "first_seen",
-    "last_seen",
-    "occurrences",
-    "fields",
-}
+CONTRACT_KEYS = set(SCAN_FIELDS)
 
 
 @pytest.fixture

@@ -14,20 +14,9 @@ from sqlmodel import Session, col, select
 
 from service.models import Notification
 from service.settings import Settings
-from tests.conftest import ADMIN, INGEST_TOKEN
+from tests.conftest import ADMIN, INGEST_TOKEN, SCAN_FIELDS
 from tests.notify.conftest import SECRET, Clock, Receiver, serve
 
-SCAN_FIELDS = (
-    "signature",
-    "title",
-    "severity",
-    "status",
-    "source",
-    "first_seen",
-    "last_seen",
-    "occurrences",
-    "fields",
-)
 MISSING_TABLE = '2025-09-19 12:43:{:02d},100 - app - ERROR - relation "users" does not exist\n'
 OUTAGE = """\
 2025-09-19 12:50:01,100 - app.loop - WARNING - [DB_DOWN] op=loop try=1/5 sleep=2s reason=Neon

@@ -11,6 +11,7 @@ import pytest
 
 from service.models import Incident
 from service.notify.deliver import backoff, sign, slack_message, webhook_body
+from tests.conftest import SCAN_FIELDS
 from tests.factories import T0
 
 SECRET = "whsec-test-secret"
@@ -62,21 +63,7 @@ def test_webhook_body_is_compact_json_with_the_scan_fields_id_and_url() -> None:
     document = json.loads(body)
     assert document["event"] == "incident.opened"
     assert document["incident"]["url"] == "http://dw.test/incidents/7"
-    assert {
-        k: document["incident"][k]
-        for k in (
-            "id",
-            "signature",
-            "title",
-            "severity",
-            "status",
-            "source",
-            "first_seen",
-            "last_seen",
-            "occurrences",
-            "fields",
-        )
-    } == {
+    assert {k: document["incident"][k] for k in ("id", *SCAN_FIELDS)} == {
         "id": 7,
         "signature": "postgres.undefined-table",
         "title": "PostgreSQL relation does not exist",
