@@ -23,6 +23,7 @@ from service.ingest.entries import to_records
 from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.headers import parse_text
 from service.ingest.records import LogRecord
+from service.notify.outbox import silence
 from service.signatures.engine import Matcher
 
 CHUNK_LINES = 20_000
@@ -112,7 +113,11 @@ def scan_inputs(
     now: datetime,
     gap_seconds: float = 5.0,
 ) -> int:
-    """Diagnose every input into the database behind `engine`; return the number of lines read."""
+    """Diagnose every input into the database behind `engine`; return the number of lines read.
+
+    A scan tells no one (its sessions are `silent`): a scan into a served database must not
+    page anyone about an old log.
+    """
     total = 0
     # One intake state for every input: files of several sources scanned together can be
     # correlated (a browser's CORS error in one, the server's 500 in another).
@@ -120,6 +125,7 @@ def scan_inputs(
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
         with Session(engine, expire_on_commit=False) as session:
+            silence(session)
             for records in _read_records(item, start_seq=total):
                 total += len(records)
                 apply_events(session, matcher, assembler.feed(records), now=now, state=state)

@@ -22,6 +22,14 @@ EVENTS = {
 ESCALATION_BASE = 10
 
 
+_SILENT = "drainwatch.silent"
+
+
+def silence(session: Session) -> None:
+    """Make the session write no notifications (an offline scan tells no one)."""
+    session.info[_SILENT] = True
+
+
 def is_escalation(occurrences: int) -> bool:
     """Return True when an incident's count has just reached a power of ten (10 and up)."""
     if occurrences < ESCALATION_BASE:
@@ -38,7 +46,7 @@ def enqueue(session: Session, incident: Incident, kind: str, *, now: datetime) -
     a batch is sent with that batch's hits), and stays the same for the retries.
     """
     event = EVENTS.get(kind)
-    if event is None or incident.id is None:
+    if event is None or incident.id is None or session.info.get(_SILENT):
         return
     session.add(
         Notification(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine
@@ -75,3 +76,16 @@ def test_a_pending_threshold_incident_tells_no_one_until_it_opens(engine: Engine
         attach_hit(session, hit(sig, event("500", seconds=12)), now=NOW)
         session.commit()
         assert [name for _, name in events(session)] == ["incident.opened"]
+
+
+def test_a_scan_into_a_served_database_tells_no_one(engine: Engine) -> None:
+    from service.runtime import SignatureBook
+    from service.scan import OFFLINE, ScanInput, scan_inputs
+    from service.settings import Settings
+
+    book = SignatureBook(Settings(_env_file=None))  # type: ignore[call-arg]
+    log = Path(__file__).parents[2] / "sample_logs" / "scenarios" / "seed_db_outage" / "input.log"
+    scan_inputs(engine, book.matcher, [ScanInput(str(log), "api")], now=OFFLINE)
+    with Session(engine) as session:
+        assert session.exec(select(Incident)).first() is not None
+        assert events(session) == []
