@@ -10,16 +10,15 @@ json-file driver wraps the app's own header.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 
-import regex
-
+from service.ingest.layer import Header, heroku_identity
 from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import redact
 from service.ingest.structured import read_json_record
-from service.ingest.timestamps import ISO, MONTHS, bsd_time, iso_time, parse_timestamp
+from service.ingest.syslog import bsd, syslog
+from service.ingest.timestamps import ISO, MONTHS, iso_time, parse_timestamp
 
 __all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
 
@@ -34,14 +33,7 @@ LEVELS: dict[str, str] = {
 # uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
 _PYTHON_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 _MAX_LAYERS = 6
-_SD_TIMEOUT = 0.25
-
 # Every pattern below is applied with .match (anchored) and has no nested repetition.
-_PRI = re.compile(r"<(\d{1,3})>")
-_BSD = re.compile(
-    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]?\d) (\d\d):(\d\d):(\d\d) "
-    r"(\S{1,255}) (?:([^\s\[\]:]{1,64})(?:\[([^\]\s]{0,32})\])?: ?)?"
-)
 _HEROKU_TAG = re.compile(r"(app|heroku)\[([^\]\s]{1,64})\]: ?")
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,63}) +\| ?")
 _INSTANCE_ID = re.compile(r"[a-z][a-z0-9]{1,9}-[a-z0-9][a-z0-9-]{7,80}(?= )")
@@ -52,30 +44,6 @@ _SYSLOG_TAG = re.compile(r"[^\s\[\]]{1,255} [^\s\[\]:]{1,64}\[(\d{1,10})\]: ?")
 _FLY = re.compile(r"(app|proxy|runner|health)\[([0-9a-f]{6,32})\] [a-z]{3} \[\w{1,10}\]")
 _CRI = re.compile(r"(?:stdout|stderr) [FP] ")
 _FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
-# RFC 5424 STRUCTURED-DATA: one or more [SD-ID *(SP PARAM="VALUE")], `\"`, `\\` and `\]` escaped.
-_STRUCTURED_DATA = regex.compile(
-    r'(?:\[[^\s=\]"]{1,32}(?: [^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*\])+ ?'
-)
-
-
-@dataclass(slots=True)
-class _Header:
-    received_at: datetime | None
-    time: datetime | None = None
-    instance: str = ""
-    stream: str = ""
-    level: str = ""
-    json_level: str = ""
-    done: bool = False
-    layers: int = 0
-
-    def place(self, time: datetime | None, instance: str = "", stream: str = "") -> None:
-        if self.time is None:
-            self.time = time
-        if not self.instance:
-            self.instance = instance
-        if not self.stream:
-            self.stream = stream
 
 
 def parse_line(
@@ -84,7 +52,7 @@ def parse_line(
     """Split one normalised line into its header fields and its message."""
     if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
         return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
-    header = _Header(received_at)
+    header = Header(received_at)
     text = line
     for _ in range(_MAX_LAYERS):
         rest = _peel(text, header)
@@ -134,11 +102,11 @@ def _is_headed(line: str) -> bool:
     return parse_line(line, source="").headed
 
 
-def _peel(text: str, header: _Header) -> str | None:
+def _peel(text: str, header: Header) -> str | None:
     """Strip one header layer into `header` and return the rest, or None if there is none."""
     first = text[:1]
     if first == "<":
-        return _syslog(text, header)
+        return syslog(text, header)
     if first == "[":
         return _bracketed(text, header)
     if "0" <= first <= "9":
@@ -159,27 +127,16 @@ def _one_space(text: str) -> str:
     return text[1:] if text[:1] in (" ", "\t") else text
 
 
-def _heroku_identity(app: str, dyno: str) -> tuple[str, str]:
-    """Map a Heroku source/dyno pair to (stream, instance).
-
-    `heroku[router]` is the router; other `heroku[...]` lines and `app[api]` (releases, config) are
-    the platform talking about the app; everything else under `app[...]` is the app itself.
-    """
-    if app == "heroku":
-        return ("router" if dyno == "router" else "platform"), dyno
-    return ("platform" if dyno == "api" else "app"), dyno
-
-
-def _heroku_tag(text: str, header: _Header) -> str | None:
+def _heroku_tag(text: str, header: Header) -> str | None:
     match = _HEROKU_TAG.match(text)
     if match is None:
         return None
-    stream, instance = _heroku_identity(match.group(1), match.group(2))
+    stream, instance = heroku_identity(match.group(1), match.group(2))
     header.place(None, instance, stream)
     return text[match.end() :]
 
 
-def _compose(text: str, header: _Header) -> str | None:
+def _compose(text: str, header: Header) -> str | None:
     match = _COMPOSE.match(text)
     if match is None or match.group(1).upper() in LEVELS:
         return None
@@ -187,68 +144,9 @@ def _compose(text: str, header: _Header) -> str | None:
     return text[match.end() :]
 
 
-def _syslog(text: str, header: _Header) -> str | None:
-    match = _PRI.match(text)
-    if match is None:
-        return None
-    rest = text[match.end() :]
-    if rest.startswith("1 "):
-        return _rfc5424(rest[2:], header)
-    if rest[3:4] == " " and rest[:3] in MONTHS:
-        return _bsd(rest, header)
-    return None
-
-
-def _rfc5424(text: str, header: _Header) -> str | None:
-    parts = text.split(" ", 5)
-    if len(parts) < 5:
-        return None
-    stamp, host, app, procid, _msgid = parts[:5]
-    message = parts[5] if len(parts) == 6 else ""
-    time = None
-    if stamp != "-":
-        time = parse_timestamp(stamp)
-        if time is None:
-            return None
-    if message == "-" or message.startswith("- "):
-        message = message[2:]
-    if host == "host" and app in ("app", "heroku"):
-        # Heroku's logplex frames usually carry no STRUCTURED-DATA field at all, so a leading
-        # "[...]" is the message (a gunicorn header), never structured data.
-        stream, instance = _heroku_identity(app, procid)
-    else:
-        stream = "app"
-        instance = next((part for part in (procid, app, host) if part != "-"), "")
-        message = _strip_structured_data(message)
-    header.place(time, instance, stream)
-    return message.removeprefix("\ufeff")
-
-
-def _strip_structured_data(message: str) -> str:
-    if message.startswith("["):
-        try:
-            match = _STRUCTURED_DATA.match(message, timeout=_SD_TIMEOUT)
-        except TimeoutError:
-            return message
-        if match is not None:
-            return message[match.end() :]
-    return message
-
-
-def _bsd(text: str, header: _Header) -> str | None:
-    match = _BSD.match(text)
-    if match is None:
-        return None
-    tag, pid = match.group(7, 8)
-    month, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
-    time = bsd_time(month, day, (hour, minute, second), header.received_at)
-    header.place(time, pid or tag or "")
-    return text[match.end() :]
-
-
-def _capitalised(text: str, header: _Header) -> str | None:
+def _capitalised(text: str, header: Header) -> str | None:
     if text[3:4] == " " and text[:3] in MONTHS:
-        return _bsd(text, header)
+        return bsd(text, header)
     colon = text.find(":", 1, 10)
     level = text[:colon] if colon > 0 else ""
     if level not in _PYTHON_LEVELS:  # not "FATAL:  ..." (PostgreSQL) nor "Error: ..."
@@ -266,7 +164,7 @@ def _capitalised(text: str, header: _Header) -> str | None:
     return after
 
 
-def _bracketed(text: str, header: _Header) -> str | None:
+def _bracketed(text: str, header: Header) -> str | None:
     close = text.find("]", 1, 64)
     if close < 0:
         return None
@@ -303,7 +201,7 @@ def _bracketed(text: str, header: _Header) -> str | None:
     return _leading_level(rest, header)
 
 
-def _celery(inner: str, rest: str, header: _Header) -> str | None:
+def _celery(inner: str, rest: str, header: Header) -> str | None:
     """Take celery's "[2025-09-19 12:43:14,552: ERROR/ForkPoolWorker-2] message"."""
     stamp, _, origin = inner.partition(": ")
     level, _, process = origin.partition("/")
@@ -315,7 +213,7 @@ def _celery(inner: str, rest: str, header: _Header) -> str | None:
     return rest
 
 
-def _timestamped(text: str, header: _Header) -> str | None:
+def _timestamped(text: str, header: Header) -> str | None:
     if len(text) < 19 or text[4] != "-" or text[13] != ":":
         return None
     match = ISO.match(text)
@@ -341,7 +239,7 @@ def _timestamped(text: str, header: _Header) -> str | None:
     return _platform_prefix(rest, header)
 
 
-def _platform_prefix(rest: str, header: _Header) -> str:
+def _platform_prefix(rest: str, header: Header) -> str:
     """Take what platforms print after an ISO time: an instance, a syslog tag, a stream."""
     if not "a" <= rest[:1] <= "z":  # all of them start with a lower-case name
         return _leading_level(rest, header)
@@ -361,7 +259,7 @@ def _platform_prefix(rest: str, header: _Header) -> str:
     return _leading_level(rest, header)
 
 
-def _leading_level(rest: str, header: _Header) -> str:
+def _leading_level(rest: str, header: Header) -> str:
     """Take a leading upper-case level word ("ERROR [app.main] msg", "ERROR msg") if present."""
     space = rest.find(" ", 3, 10)
     level = LEVELS.get(rest[:space]) if space > 0 else None
@@ -376,7 +274,7 @@ def _leading_level(rest: str, header: _Header) -> str:
     return rest
 
 
-def _dashed(rest: str, header: _Header) -> str:
+def _dashed(rest: str, header: Header) -> str:
     """Take "- logger - LEVEL - message" or "- LEVEL - message" (logging's common formats)."""
     fields = rest[2:].split(" - ", 3)
     for index, field in enumerate(fields[:3]):
@@ -389,7 +287,7 @@ def _dashed(rest: str, header: _Header) -> str:
     return rest
 
 
-def _loguru(rest: str, header: _Header) -> str:
+def _loguru(rest: str, header: Header) -> str:
     """Take loguru's "| LEVEL    | module:function:line - message"."""
     fields = rest[1:].split("|", 1)
     level = LEVELS.get(fields[0].strip().upper())
@@ -403,7 +301,7 @@ def _loguru(rest: str, header: _Header) -> str:
     return message
 
 
-def _json(text: str, header: _Header) -> str | None:
+def _json(text: str, header: Header) -> str | None:
     """Take a JSON log line: its message, with the traceback of its exception field appended."""
     record = read_json_record(text)
     if record is None:

@@ -1,0 +1,87 @@
+"""The syslog header layers: RFC 5424 (Heroku's logplex variant too) and RFC 3164 (BSD).
+
+Each peeler takes the text and the `Header` being filled, and returns the rest of the line, or
+None when the text is not that kind of header. Every pattern is applied with .match (anchored)
+and has no nested repetition.
+"""
+
+from __future__ import annotations
+
+import re
+
+import regex
+
+from service.ingest.layer import Header, heroku_identity
+from service.ingest.timestamps import MONTHS, bsd_time, parse_timestamp
+
+_SD_TIMEOUT = 0.25
+_PRI = re.compile(r"<(\d{1,3})>")
+_BSD = re.compile(
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]?\d) (\d\d):(\d\d):(\d\d) "
+    r"(\S{1,255}) (?:([^\s\[\]:]{1,64})(?:\[([^\]\s]{0,32})\])?: ?)?"
+)
+# RFC 5424 STRUCTURED-DATA: one or more [SD-ID *(SP PARAM="VALUE")], `\"`, `\\` and `\]` escaped.
+_STRUCTURED_DATA = regex.compile(
+    r'(?:\[[^\s=\]"]{1,32}(?: [^\s=\]"]{1,32}="(?:[^"\\]|\\.)*")*\])+ ?'
+)
+
+
+def syslog(text: str, header: Header) -> str | None:
+    """Peel `<PRI>` and the RFC 5424 or RFC 3164 header after it."""
+    match = _PRI.match(text)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    if rest.startswith("1 "):
+        return _rfc5424(rest[2:], header)
+    if rest[3:4] == " " and rest[:3] in MONTHS:
+        return bsd(rest, header)
+    return None
+
+
+def _rfc5424(text: str, header: Header) -> str | None:
+    parts = text.split(" ", 5)
+    if len(parts) < 5:
+        return None
+    stamp, host, app, procid, _msgid = parts[:5]
+    message = parts[5] if len(parts) == 6 else ""
+    time = None
+    if stamp != "-":
+        time = parse_timestamp(stamp)
+        if time is None:
+            return None
+    if message == "-" or message.startswith("- "):
+        message = message[2:]
+    if host == "host" and app in ("app", "heroku"):
+        # Heroku's logplex frames usually carry no STRUCTURED-DATA field at all, so a leading
+        # "[...]" is the message (a gunicorn header), never structured data.
+        stream, instance = heroku_identity(app, procid)
+    else:
+        stream = "app"
+        instance = next((part for part in (procid, app, host) if part != "-"), "")
+        message = _strip_structured_data(message)
+    header.place(time, instance, stream)
+    return message.removeprefix("\ufeff")
+
+
+def _strip_structured_data(message: str) -> str:
+    if message.startswith("["):
+        try:
+            match = _STRUCTURED_DATA.match(message, timeout=_SD_TIMEOUT)
+        except TimeoutError:
+            return message
+        if match is not None:
+            return message[match.end() :]
+    return message
+
+
+def bsd(text: str, header: Header) -> str | None:
+    """Peel an RFC 3164 header (`Oct 11 22:14:15 host tag[pid]: `), with or without `<PRI>`."""
+    match = _BSD.match(text)
+    if match is None:
+        return None
+    tag, pid = match.group(7, 8)
+    month, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
+    time = bsd_time(month, day, (hour, minute, second), header.received_at)
+    header.place(time, pid or tag or "")
+    return text[match.end() :]
