@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,9 +37,15 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
     templates.env.filters.update(
         stamp=timefmt.stamp,
         clock=timefmt.clock,
+        since=_since,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
     )
     return templates
+
+
+def _since(value: str | None) -> str:
+    """Show an RFC 3339 time of the JSON views as the pages show times ("never" for none)."""
+    return timefmt.stamp(datetime.fromisoformat(value)) if value else "never"
 
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:

@@ -35,3 +35,12 @@ def test_a_batch_stored_but_not_yet_acknowledged_is_counted_once(
     assert counters(client) == (7, 7)
     page = client.get("/sources", auth=ADMIN).text
     assert page.count('<td class="num">7</td>') == 2
+
+
+def test_pages_show_the_last_line_as_they_show_times(client: TestClient, runtime: Any) -> None:
+    post_lines(client, "api", LINES)
+    assert "<td>never</td>" in client.get("/sources", auth=ADMIN).text
+    runtime.processor.process_all()
+    page = client.get("/sources", auth=ADMIN).text
+    row = page.split('<td class="mono">api</td>', 1)[1].split("</tr>", 1)[0]
+    assert row.count("UTC") == 1 and "T" not in row.replace("UTC", "")
