@@ -438,3 +438,49 @@ def test_an_l10_line_shows_as_a_data_gap_on_the_sources_page_and_api(
     page = client.get("/sources", auth=ADMIN).text
     assert "Data gaps" in page and "dropped 1043 log lines" in page
     assert "<script>" not in page.split("<h1>", 1)[1]
+
+
+def test_a_full_spool_is_503_with_retry_after_and_a_data_gap(
+    client: TestClient, runtime: Any
+) -> None:
+    runtime.spool.max_bytes = runtime.spool.size_bytes + 10
+    response = client.post(
+        "/drains/api", content=b"one line\n", headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert response.status_code == 503
+    assert response.json()["error"] == "spool_full"
+    assert response.headers["Retry-After"] == "10"
+    assert runtime.processor.refusals.take()["api"].reasons == {"spool full"}
+
+
+def test_a_spool_that_cannot_be_written_is_503(
+    client: TestClient, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from service.spool.store import SpoolError
+
+    def broken(*_args: object, **_kwargs: object) -> bool:
+        raise SpoolError("disk I/O error")
+
+    monkeypatch.setattr(runtime.spool, "append_many", broken)
+    response = client.post(
+        "/drains/api", content=b"one line\n", headers={**AUTH, "Content-Type": "text/plain"}
+    )
+    assert response.status_code == 503
+    assert response.json() == {
+        "error": "unavailable",
+        "detail": "the batch could not be made durable: disk I/O error",
+    }
+    assert response.headers["Retry-After"] == "5"
+
+
+@pytest.mark.parametrize("path", ["/drains/billing", "/loki/api/v1/push"])
+def test_a_source_token_cannot_be_checked_while_the_database_is_down(
+    client: TestClient, runtime: Any, tmp_path: Path, path: str
+) -> None:
+    from sqlalchemy import create_engine
+
+    runtime.engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
+    response = client.post(path, content=b"x\n", headers={"Authorization": "Bearer a-source-token"})
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert response.headers["Retry-After"] == "5"
