@@ -475,11 +475,12 @@ def test_a_spool_that_cannot_be_written_is_503(
 
 @pytest.mark.parametrize("path", ["/drains/billing", "/loki/api/v1/push"])
 def test_a_source_token_cannot_be_checked_while_the_database_is_down(
-    client: TestClient, runtime: Any, tmp_path: Path, path: str
+    client: TestClient, runtime: Any, tmp_path: Path, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from sqlalchemy import create_engine
 
-    runtime.engine = create_engine(f"sqlite:///{tmp_path}/missing/dir/x.db")
+    # Put back (and so disposed by the app's shutdown) before the client fixture ends.
+    monkeypatch.setattr(runtime, "engine", create_engine(f"sqlite:///{tmp_path}/missing/x.db"))
     response = client.post(path, content=b"x\n", headers={"Authorization": "Bearer a-source-token"})
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
