@@ -23,7 +23,13 @@ from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_reco
 from service.ingest.records import LogRecord
 from service.models import Source
 from service.runtime import Runtime
-from service.sources import SourceNameError, check_source_name, hash_token, token_matches
+from service.sources import (
+    SourceNameError,
+    check_source_name,
+    get_source,
+    hash_token,
+    token_matches,
+)
 from service.spool.store import SpoolError, SpoolFull
 from service.web.body import decode_content, read_limited
 from service.web.deps import RuntimeDep, basic_credentials
@@ -46,7 +52,6 @@ class Outcome:
     accepted: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     duplicate: bool = False
-    sources: tuple[str, ...] = ()
 
     @property
     def rejected(self) -> int:
@@ -113,7 +118,7 @@ def authorize_source(source: str, request: Request, runtime: RuntimeDep) -> str:
         return source
     try:
         with Session(runtime.engine) as session:
-            known = session.exec(select(Source).where(Source.name == source)).first()
+            known = get_source(session, source)
             token_hash = known.token_hash if known else None
     except SQLAlchemyError as error:
         raise _database_down() from error
@@ -235,9 +240,11 @@ def accept(
             groups, received_at=now, idempotency_key=idempotency_key, key_scope=source
         )
     except SpoolError as error:
+        full = isinstance(error, SpoolFull)
+        why = "spool full" if full else "spool not writable"
         for name, records in groups.items():
-            runtime.processor.refusals.note(name, len(records), reason="spool full", at=now)
-        if isinstance(error, SpoolFull):
+            runtime.processor.refusals.note(name, len(records), reason=why, at=now)
+        if full:
             raise ApiError(503, "spool_full", str(error), headers={"Retry-After": "10"}) from error
         raise ApiError(
             503,
@@ -255,7 +262,6 @@ def accept(
     for name, records in groups.items():
         metrics.lines_accepted.labels(source=name).inc(len(records))
         outcome.accepted += len(records)
-    outcome.sources = tuple(groups)
     return outcome
 
 

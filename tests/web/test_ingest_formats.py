@@ -471,6 +471,7 @@ def test_a_spool_that_cannot_be_written_is_503(
         "detail": "the batch could not be made durable: disk I/O error",
     }
     assert response.headers["Retry-After"] == "5"
+    assert runtime.processor.refusals.take()["api"].reasons == {"spool not writable"}
 
 
 @pytest.mark.parametrize("path", ["/drains/billing", "/loki/api/v1/push"])
