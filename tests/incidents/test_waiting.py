@@ -11,10 +11,16 @@ from service.incidents.lifecycle import attach_hit
 from service.incidents.queries import list_incidents
 from service.incidents.sweep import sweep_source
 from service.models import Incident, TimelineEntry
+from service.signatures.model import Signature
 from service.sources import ensure_source
 from tests.factories import T0, at, event, hit, signature
 
 NOW = T0 + timedelta(days=30)
+
+
+def startup(session: Session, hang: Signature, line: str, seconds: float, role: str) -> None:
+    """Apply a start or close hit of the start-up hang rule for process 27."""
+    attach_hit(session, hit(hang, event(line, seconds=seconds), role=role, instance="27"), now=NOW)
 
 
 def all_incidents(session: Session) -> list[Incident]:
@@ -52,16 +58,7 @@ def test_absence_opens_when_the_awaited_line_does_not_come(engine: Engine) -> No
     hang = signature("app.startup-hang", kind="absence", window_seconds=60, group_by=("instance",))
     with Session(engine) as session:
         source = ensure_source(session, "api", now=NOW)
-        attach_hit(
-            session,
-            hit(
-                hang,
-                event("Waiting for application startup.", seconds=0),
-                role="start",
-                instance="27",
-            ),
-            now=NOW,
-        )
+        startup(session, hang, "Waiting for application startup.", 0, "start")
         source.last_log_time = at(59)
         sweep_source(session, source, {hang.id: hang})
         assert list_incidents(session) == []
@@ -75,23 +72,8 @@ def test_absence_is_cancelled_by_the_awaited_line(engine: Engine) -> None:
     hang = signature("app.startup-hang", kind="absence", window_seconds=60, group_by=("instance",))
     with Session(engine) as session:
         source = ensure_source(session, "api", now=NOW)
-        attach_hit(
-            session,
-            hit(
-                hang,
-                event("Waiting for application startup.", seconds=0),
-                role="start",
-                instance="27",
-            ),
-            now=NOW,
-        )
-        attach_hit(
-            session,
-            hit(
-                hang, event("Application startup complete.", seconds=3), role="close", instance="27"
-            ),
-            now=NOW,
-        )
+        startup(session, hang, "Waiting for application startup.", 0, "start")
+        startup(session, hang, "Application startup complete.", 3, "close")
         source.last_log_time = at(600)
         sweep_source(session, source, {hang.id: hang})
         assert all_incidents(session) == []
@@ -114,28 +96,10 @@ def test_late_completion_resolves_an_open_hang(engine: Engine) -> None:
     hang = signature("app.startup-hang", kind="absence", window_seconds=60, group_by=("instance",))
     with Session(engine) as session:
         source = ensure_source(session, "api", now=NOW)
-        attach_hit(
-            session,
-            hit(
-                hang,
-                event("Waiting for application startup.", seconds=0),
-                role="start",
-                instance="27",
-            ),
-            now=NOW,
-        )
+        startup(session, hang, "Waiting for application startup.", 0, "start")
         source.last_log_time = at(120)
         sweep_source(session, source, {hang.id: hang})
-        attach_hit(
-            session,
-            hit(
-                hang,
-                event("Application startup complete.", seconds=130),
-                role="close",
-                instance="27",
-            ),
-            now=NOW,
-        )
+        startup(session, hang, "Application startup complete.", 130, "close")
         [incident] = list_incidents(session)
         assert (incident.status, incident.resolution, incident.resolved_at) == (
             "resolved",
