@@ -269,9 +269,18 @@ def _leading_level(rest: str, header: Header) -> str:
     rest = rest[space:].lstrip(" ")
     if rest.startswith("["):
         end = rest.find("] ", 1, 128)
-        if end > 0 and " " not in rest[1:end]:
+        if end > 0 and _is_logger_name(rest[1:end]):
             return rest[end + 2 :]
     return rest
+
+
+def _is_logger_name(token: str) -> bool:
+    """Tell a logger name (`app.main`, `alembic.runtime`) from a tag the message starts with.
+
+    An upper-case tag such as `[DB_DOWN]`, `[AUTH]` or `[LEAD_SYNC]` is the message's own text,
+    which signatures match on; only a logger name is header.
+    """
+    return " " not in token and token != token.upper()
 
 
 def _dashed(rest: str, header: Header) -> str:

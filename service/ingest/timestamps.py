@@ -45,9 +45,13 @@ def epoch_time(value: float) -> datetime | None:
             value /= divisor
             break
     try:
-        return datetime.fromtimestamp(value, UTC)
+        return sane_time(datetime.fromtimestamp(value, UTC))
     except (OverflowError, OSError, ValueError):
         return None
+
+
+# The years a log line's own time is believed in; outside them the line counts as untimed.
+SANE_YEARS = (1971, 2999)
 
 
 def iso_time(match: re.Match[str]) -> datetime | None:
@@ -105,6 +109,16 @@ def _whole_seconds(match: re.Match[str]) -> datetime | None:
         stamp = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), 0, _zone(zone)
         )
-    except ValueError:
+        # 0001-01-01T00:00:00+01:00 and 9999-12-31T23:59:59-01:00 fall off datetime's range in UTC.
+        return sane_time(stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC))
+    except (OverflowError, ValueError):
         return None
-    return stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC)
+
+
+def sane_time(stamp: datetime) -> datetime | None:
+    """Return `stamp`, or None when its year is outside what a log line can mean.
+
+    A line dated 0001 or 9999 is a placeholder or garbage; kept as a time, it would overflow the
+    incident arithmetic (`last_seen + quiet period`) and stop the processor.
+    """
+    return stamp if SANE_YEARS[0] <= stamp.year <= SANE_YEARS[1] else None

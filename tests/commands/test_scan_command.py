@@ -137,3 +137,36 @@ def test_a_gunicorn_log_starting_with_a_bracket_is_still_text(
     path = tmp_path / "gunicorn.log"
     path.write_text(LOG.split("\n", 1)[0] + "\n[2025-09-19 12:55:03 +0000] [27] [ERROR] x\n")
     assert scan_json(capsys, str(path))["lines"] == 2
+
+
+def test_plain_logging_format_gives_one_resolved_db_outage_with_its_downtime(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(
+        "2025-10-02 10:02:14,551 WARNING [DB_DOWN] op=sync try=1/5 sleep=2s reason=X\n"
+        "2025-10-02 10:02:16,552 WARNING [DB_DOWN] op=sync try=2/5 sleep=4s reason=X\n"
+        "2025-10-02 10:04:14,551 INFO [DB_RECOVERED] op=sync after 3 attempts\n"
+    )
+    incidents = scan_json(capsys, str(path))["incidents"]
+    assert isinstance(incidents, list)
+    assert [(i["signature"], i["status"], i["fields"]["op"]) for i in incidents] == [
+        ("app.db-outage", "resolved", "sync")
+    ]
+    assert incidents[0]["first_seen"] == "2025-10-02T10:02:14.551000+00:00"
+    assert incidents[0]["resolved_at"] == "2025-10-02T10:04:14.551000+00:00"
+
+
+def test_a_line_dated_9999_or_0001_is_diagnosed_as_untimed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.log"
+    path.write_text(
+        "9999-12-31T23:59:59-01:00 ERROR NameError: name 'logger' is not defined\n"
+        "0001-01-01T00:00:00+01:00 ERROR NameError: name 'logger' is not defined\n"
+    )
+    incidents = scan_json(capsys, str(path))["incidents"]
+    assert isinstance(incidents, list)
+    assert [(i["signature"], i["occurrences"], i["first_seen"]) for i in incidents] == [
+        ("python.name-error", 2, None)
+    ]

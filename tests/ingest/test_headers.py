@@ -443,3 +443,22 @@ def test_parse_text_joins_a_line_hard_wrapped_at_80_columns() -> None:
     (record,) = parse_text(wrapped + "\n", source="api")
     assert record.message == "psycopg2.OperationalError: server closed the connection unexpectedly"
     assert (record.instance, record.time) == ("worker.1", T.replace(microsecond=120883))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            "2025-10-02 10:02:14,551 WARNING [DB_DOWN] op=sync try=1/5 sleep=2s reason=X",
+            "[DB_DOWN] op=sync try=1/5 sleep=2s reason=X",
+        ),
+        (
+            "2025-10-02 10:04:14,551 INFO [DB_RECOVERED] op=sync after 3 attempts",
+            "[DB_RECOVERED] op=sync after 3 attempts",
+        ),
+        ("2025-10-02 10:02:14 ERROR [AUTH] token refresh failed", "[AUTH] token refresh failed"),
+        ("2025-10-02 10:02:14 INFO [app.main] started", "started"),
+    ],
+)
+def test_parse_line_keeps_a_bracketed_tag_and_strips_a_logger_name(line: str, message: str) -> None:
+    assert parse_line(line, source="api").message == message

@@ -48,3 +48,21 @@ def test_bsd_time_takes_its_year_from_the_reference() -> None:
     assert bsd_time("Sep", "19", ("12", "43", "14"), T) == T
     assert bsd_time("Sep", "19", ("12", "43", "14"), None) is None
     assert bsd_time("Feb", "30", ("12", "43", "14"), T) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31T23:59:59Z",
+        "0001-01-01 00:00:00",
+        "1969-07-20T20:17:40Z",
+    ],
+)
+def test_parse_timestamp_takes_a_time_outside_sane_years_for_no_time(text: str) -> None:
+    assert parse_timestamp(text) is None
+
+
+def test_epoch_time_refuses_a_time_before_sane_years() -> None:
+    assert epoch_time(86400) is None  # 1970-01-02: an uptime counter, not a time

@@ -167,3 +167,37 @@ def test_plain_curl_bodies_are_read_as_text(client: TestClient, content_type: st
         headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": content_type},
     )
     assert response.status_code == 202 and response.json()["accepted"] == 1
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("text/plain", "0001-01-01T00:00:00+01:00 ERROR boom\n9999-12-31T23:59:59-01:00 ERROR x\n"),
+        (
+            "application/json",
+            '[{"time": "0001-01-01T00:00:00+01:00", "message": "a"},'
+            ' {"time": "9999-12-31T23:59:59-01:00", "message": "b"}]',
+        ),
+        (
+            "application/x-ndjson",
+            '{"timestamp": "9999-12-31T23:59:59-01:00", "msg": "a"}\n'
+            '{"timestamp": "0001-01-01T00:00:00+01:00", "msg": "b"}\n',
+        ),
+        (
+            "application/logplex-1",
+            "83 <190>1 9999-12-31T23:59:59-01:00 host app web.1 - "
+            "State changed from up to down X\n",
+        ),
+    ],
+    ids=["text", "json", "ndjson", "logplex"],
+)
+def test_times_at_the_edges_of_the_calendar_never_yield_a_500(
+    client: TestClient, content_type: str, body: str
+) -> None:
+    response = client.post(
+        "/drains/api",
+        content=body.encode(),
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": content_type},
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] >= 1
