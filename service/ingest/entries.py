@@ -71,14 +71,15 @@ def to_records(
     """Turn entries into records: each message parsed as text, the envelope's fields laid over it.
 
     Every record of an entry takes the entry's instance and stream, so the lines of a traceback in
-    one entry stay together; only the entry's first record takes the entry's time.
+    one entry stay together; only the entry's first record takes the entry's time. Every record
+    takes `source`: the caller has already turned the entry's own source label into a valid name.
     """
     records: list[LogRecord] = []
     seq = start_seq
     for entry in entries:
         parsed = parse_text(
             entry.message,
-            source=entry.source or source,
+            source=source,
             received_at=received_at,
             start_seq=seq,
             max_line_bytes=max_line_bytes,

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from service.db import session_scope, utcnow
 from service.ingest.formats import loki
 from service.sources import issue_token
-from tests.conftest import INGEST_TOKEN
+from tests.conftest import ADMIN, INGEST_TOKEN
 
 PAYLOADS = Path(__file__).parents[1] / "ingest" / "formats" / "payloads"
 AUTH = {"Authorization": f"Bearer {INGEST_TOKEN}"}
@@ -423,8 +423,6 @@ def test_hostile_bodies_never_yield_a_500(
 def test_an_l10_line_shows_as_a_data_gap_on_the_sources_page_and_api(
     client: TestClient, runtime: Any
 ) -> None:
-    from tests.conftest import ADMIN
-
     overflow = (
         "<172>1 2025-09-19T12:43:20+00:00 host heroku logplex - Error L10 (output buffer overflow):"
         " drain 'd.<script>' dropped 1043 messages since 2025-09-19T12:42:50+00:00."
@@ -486,3 +484,29 @@ def test_a_source_token_cannot_be_checked_while_the_database_is_down(
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
     assert response.headers["Retry-After"] == "5"
+
+
+def test_a_label_that_is_no_source_name_is_normalised_and_its_lines_processed(
+    client: TestClient, runtime: Any
+) -> None:
+    body = {
+        "streams": [
+            {
+                "stream": {"job": "default/api"},
+                "values": [["1758285795000000000", "NameError: name 'logger' is not defined"]],
+            },
+            {
+                "stream": {"service": "my api " + "x" * 120},
+                "values": [["1758285796000000000", "ok"]],
+            },
+        ]
+    }
+    response = client.post("/loki/api/v1/push", json=body, headers=AUTH)
+    assert response.status_code == 202, response.text
+    assert {source for source, _, _ in spooled(runtime)} == {"default-api", "my-api-" + "x" * 93}
+    runtime.processor.process_all()
+    assert runtime.spool.pending_lines() == {}
+    incidents = client.get("/api/incidents", auth=ADMIN).json()["incidents"]
+    assert [(i["signature"], i["source"]) for i in incidents] == [
+        ("python.name-error", "default-api")
+    ]

@@ -111,11 +111,13 @@ def test_json_and_protobuf_give_identical_entries() -> None:
     assert from_protobuf.rejected == from_json.rejected == {}
 
 
-def test_entries_become_records_that_keep_the_streams_source_and_instance() -> None:
+def test_entries_become_records_of_the_callers_source_with_the_streams_instance() -> None:
     parsed = parse_loki_json((PAYLOADS / "loki_promtail.json").read_bytes())
-    records = to_records(parsed.entries, source="url-source", received_at=None)
+    assert {entry.source for entry in parsed.entries[:9]} == {"api"}
+    # Routing an entry by its label is the caller's: the record takes the name it was given.
+    records = to_records(parsed.entries, source="api", received_at=None)
     assert len(records) == 12
-    assert {r.source for r in records[:9]} == {"api"}
+    assert {r.source for r in records} == {"api"}
     assert {r.instance for r in records[:9]} == {"srv-1"}
     assert records[0].time == datetime(2025, 9, 19, 12, 43, 14, 210000, tzinfo=UTC)
     assert records[0].level == "ERROR"

