@@ -17,7 +17,7 @@ from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import redact
 from service.ingest.structured import read_json_record
-from service.ingest.syslog import bsd, syslog
+from service.ingest.syslog import bsd, render_copy, syslog
 from service.ingest.timestamps import ISO, MONTHS, iso_time, parse_timestamp
 
 __all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
@@ -33,6 +33,10 @@ LEVELS: dict[str, str] = {
 # uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
 _PYTHON_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 _MAX_LAYERS = 6
+# The column a padded level reaches: logging's `%(levelname)-8s `, uvicorn's `INFO:     `.
+_LEVEL_COLUMN = 9
+_UVICORN_COLUMN = 10
+_INDENTS = frozenset({2, 4, 8})
 # Every pattern below is applied with .match (anchored) and has no nested repetition.
 _HEROKU_TAG = re.compile(r"(app|heroku)\[([^\]\s]{1,64})\]: ?")
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,63}) +\| ?")
@@ -43,6 +47,11 @@ _FLASK = re.compile(r"([A-Z]{3,8}) in [\w.]{1,128}: ")
 _SYSLOG_TAG = re.compile(r"[^\s\[\]]{1,255} [^\s\[\]:]{1,64}\[(\d{1,10})\]: ?")
 _FLY = re.compile(r"(app|proxy|runner|health)\[([0-9a-f]{6,32})\] [a-z]{3} \[\w{1,10}\]")
 _CRI = re.compile(r"(?:stdout|stderr) [FP] ")
+# A syslog tag with no time or host before it, as journalctl -o cat or a paste trims it.
+_BARE_TAG = re.compile(r"[a-z][\w.-]{0,63}\[(\d{1,10})\]: ?")
+# A markdown quote of a pasted log: "> line", ">" alone for a blank line inside the quote.
+_QUOTE = ("> ", ">\t")
+_LOGURU_FRAME = '> File "'  # loguru marks the frame that raised; that is no quote
 _FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
 
 
@@ -53,13 +62,15 @@ def parse_line(
     if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
         return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
     header = Header(received_at)
-    text = line
+    text = written = line
     for _ in range(_MAX_LAYERS):
         rest = _peel(text, header)
         if rest is None:
             break
         text = rest
         header.layers += 1
+        if header.wrapped:  # the platform's wrapping: what is left is the line as written
+            written, header.wrapped = text, False
         if header.done:
             break
     return LogRecord(
@@ -72,6 +83,7 @@ def parse_line(
         level=header.level or header.json_level,
         headed=header.layers > 0,
         seq=seq,
+        written=written if written != text else "",
     )
 
 
@@ -110,15 +122,24 @@ def _peel(text: str, header: Header) -> str | None:
     if first == "[":
         return _bracketed(text, header)
     if "0" <= first <= "9":
+        if text[2:3] == ":" or text[1:2] == ":":
+            return render_copy(text, header)
         return _timestamped(text, header)
     if "A" <= first <= "Z":
         return _capitalised(text, header)
     if "a" <= first <= "z":
         if text.startswith(("app[", "heroku[")):
             return _heroku_tag(text, header)
+        if text.find("]: ", 1, 80) > 0 and (match := _BARE_TAG.match(text)) is not None:
+            header.place(None, match.group(1))
+            header.wrapped = True
+            return text[match.end() :]
         return _compose(text, header)
     if first == "{":
         return _json(text, header)
+    if first == ">" and text.startswith(_QUOTE) and not text.startswith(_LOGURU_FRAME):
+        header.wrapped = True
+        return text[2:]
     return None
 
 
@@ -133,6 +154,7 @@ def _heroku_tag(text: str, header: Header) -> str | None:
         return None
     stream, instance = heroku_identity(match.group(1), match.group(2))
     header.place(None, instance, stream)
+    header.wrapped = True
     return text[match.end() :]
 
 
@@ -141,6 +163,7 @@ def _compose(text: str, header: Header) -> str | None:
     if match is None or match.group(1).upper() in LEVELS:
         return None
     header.place(None, match.group(1))
+    header.wrapped = True
     return text[match.end() :]
 
 
@@ -157,7 +180,7 @@ def _capitalised(text: str, header: Header) -> str | None:
     header.level, header.done = LEVELS[level], True
     after = text[colon + 1 :]
     if not after or after[0] == " ":
-        return after.lstrip(" ")  # uvicorn pads "INFO:" to a fixed width
+        return _unpad(after, colon + 1, _UVICORN_COLUMN)  # uvicorn pads "INFO:" to a fixed width
     logger_end = after.find(":")
     if logger_end > 0 and " " not in after[:logger_end]:
         return after[logger_end + 1 :]  # logging.basicConfig: LEVEL:logger:message
@@ -246,15 +269,19 @@ def _platform_prefix(rest: str, header: Header) -> str:
     # Literal checks first: most lines have none of these, and a failed regex costs more.
     if rest.find("]: ", 0, 330) > 0 and (match := _SYSLOG_TAG.match(rest)) is not None:
         header.place(None, match.group(1))
+        header.wrapped = True
         return rest[match.end() :]
     if rest.startswith(_FLY_SOURCES) and (match := _FLY.match(rest)) is not None:
         header.place(None, match.group(2), "app" if match.group(1) == "app" else "platform")
+        header.wrapped = True
         return rest[match.end() :]
     if rest.startswith(("stdout ", "stderr ")) and (match := _CRI.match(rest)) is not None:
+        header.wrapped = True
         return rest[match.end() :]
     instance = _INSTANCE_ID.match(rest)
     if instance is not None and any(c.isdigit() for c in instance.group()):
         header.place(None, instance.group())
+        header.wrapped = True
         return rest[instance.end() + 1 :]
     return _leading_level(rest, header)
 
@@ -266,12 +293,31 @@ def _leading_level(rest: str, header: Header) -> str:
     if level is None:
         return rest
     header.level, header.done = level, True
-    rest = rest[space:].lstrip(" ")
+    rest = _unpad(rest[space:], space, _LEVEL_COLUMN)
     if rest.startswith("["):
         end = rest.find("] ", 1, 128)
         if end > 0 and _is_logger_name(rest[1:end]):
             return rest[end + 2 :]
     return rest
+
+
+def _unpad(rest: str, taken: int, column: int) -> str:
+    """Drop the padding after a level word of `taken` characters, keeping the message's indent.
+
+    Formats pad the level to a column (`%(levelname)-8s ` reaches column 9, uvicorn's `INFO:`
+    column 10): spaces beyond it are the message's own, a traceback line's indentation. Else,
+    after one separator, Python's indents (2, 4, 8 spaces) are kept, so a traceback headed line
+    by line (`ERROR   File "x.py"`) still assembles.
+    """
+    message = rest.lstrip(" ")
+    spaces = len(rest) - len(message)
+    padded = taken + spaces - column  # what is left beyond the column, read as padded
+    separated = spaces - 1 in _INDENTS  # one separator, then one of Python's indents
+    if padded >= 0 and (padded in _INDENTS or padded == 0 or not separated):
+        kept = padded
+    else:
+        kept = spaces - 1 if separated else 0
+    return rest[spaces - kept :] if kept else message
 
 
 def _is_logger_name(token: str) -> bool:
@@ -317,5 +363,6 @@ def _json(text: str, header: Header) -> str | None:
         return None
     header.place(record.time)
     header.json_level = header.json_level or LEVELS.get(record.level, "")
+    header.wrapped = True
     # The raw line was redacted with its escapes; the decoded text is checked once more.
     return redact(normalise_message(record.text))

@@ -22,6 +22,7 @@ class Header:
     json_level: str = ""
     done: bool = False
     layers: int = 0
+    wrapped: bool = False
 
     def place(self, time: datetime | None, instance: str = "", stream: str = "") -> None:
         """Take time, instance and stream where an outer layer has not set them already."""

@@ -13,7 +13,9 @@ class LogRecord:
     `time` is the time the line itself carries (UTC-aware) or None; `received_at` is when
     drainwatch accepted it (None for offline scans). `headed` says whether the line began with
     a log header of its own (timestamp, level, pid...), which tells a traceback continuation
-    line from the start of a new message.
+    line from the start of a new message. `written` is the line as the app wrote it (only the
+    platform's wrapping taken off: syslog, journald, Heroku, Docker, a quote), kept when header
+    parsing took more than that off the message, so a signature can match the line as written.
     """
 
     message: str
@@ -25,6 +27,7 @@ class LogRecord:
     level: str = ""
     headed: bool = False
     seq: int = 0
+    written: str = ""
 
     @property
     def when(self) -> datetime | None:
@@ -67,6 +70,13 @@ class Event:
     def text(self) -> str:
         """Return the event's messages joined by newlines."""
         return "\n".join(record.message for record in self.records)
+
+    @property
+    def written_text(self) -> str:
+        """Return the lines as the app wrote them, or "" when that is the same as `text`."""
+        if not any(record.written for record in self.records):
+            return ""
+        return "\n".join(record.written or record.message for record in self.records)
 
     @property
     def first(self) -> LogRecord:

@@ -146,8 +146,14 @@ class Matcher:
         return MappingProxyType(dict(self._timeouts))
 
     def match(self, event: Event) -> Hit | None:
-        """Return the hit of the most specific signature that matches the event, or None."""
-        return self._winner(self._candidates(event.text), event, event.text)
+        """Return the hit of the most specific signature that matches the event, or None.
+
+        The messages are tried first, then the lines as the app wrote them (header included).
+        """
+        hit = self._winner(self._candidates(event.text), event, event.text)
+        if hit is None and (written := event.written_text):
+            hit = self._winner(self._candidates(written), event, written)
+        return hit
 
     def match_all(self, events: Iterable[Event]) -> list[Hit]:
         """Return the winning hit of every event that matches, in event order."""
@@ -166,6 +172,12 @@ class Matcher:
             for compiled in self._candidates(text)
             if (tried := self._try_at(compiled, event, text)) is not None
         ]
+        if not found and (written := event.written_text):
+            found = [
+                tried
+                for compiled in self._candidates(written)
+                if (tried := self._try_at(compiled, event, written)) is not None
+            ]
         found.sort(key=lambda item: (-item[0].signature.priority, item[1], item[0].signature.id))
         return [hit for hit, _ in found]
 

@@ -30,6 +30,7 @@ def encode_records(records: list[LogRecord]) -> bytes:
             r.level,
             r.headed,
             r.seq,
+            r.written,
         ]
         for r in records
     ]
@@ -49,6 +50,7 @@ def decode_records(data: bytes) -> list[LogRecord]:
             level=row[6],
             headed=bool(row[7]),
             seq=int(row[8]),
+            written=row[9] if len(row) > 9 else "",
         )
         for row in json.loads(data)
     ]

@@ -462,3 +462,83 @@ def test_parse_text_joins_a_line_hard_wrapped_at_80_columns() -> None:
 )
 def test_parse_line_keeps_a_bracketed_tag_and_strips_a_logger_name(line: str, message: str) -> None:
     assert parse_line(line, source="api").message == message
+
+
+PLATFORM_WRAPPED = [
+    # Papertrail's event viewer, with and without the sender's name
+    ("Aug 13 18:08:48 pb2-production app/web.1: KeyError: 'x'", "KeyError: 'x'", "web.1", "app"),
+    ("Feb 14 07:33:02 heroku/router:  at=error code=H12", "at=error code=H12", "router", "router"),
+    # Render's dashboard copied, with a date, a bare clock, an instance's short id
+    ("Jan 14 10:30:15 PM  ==> Starting service", "==> Starting service", "", "app"),
+    ("10:17:39 PM  [hh4tw] Exception: boom", "Exception: boom", "hh4tw", "app"),
+    ("06:21:53 PM ==> Build failed", "==> Build failed", "", "app"),
+    ('Jul 15 10:02:14 AM    File "x.py", line 3', '  File "x.py", line 3', "", "app"),
+    # a syslog tag with nothing before it, a markdown quote
+    ("gunicorn[812]: Exception: boom", "Exception: boom", "812", "app"),
+    ('>   File "x.py", line 3', '  File "x.py", line 3', "", "app"),
+    # RFC 5424 with STRUCTURED-DATA "-": a leading [TAG] is message
+    ("<134>1 2024-07-15T10:02:14Z h app 812 - - [DB_DOWN] op=x", "[DB_DOWN] op=x", "812", "app"),
+]
+
+
+@pytest.mark.parametrize(("line", "message", "instance", "stream"), PLATFORM_WRAPPED)
+def test_parse_line_peels_a_platform_wrapping(
+    line: str, message: str, instance: str, stream: str
+) -> None:
+    record = parse_line(line, source="s", received_at=RECEIVED)
+    assert (record.message, record.instance, record.stream) == (message, instance, stream)
+    assert record.written == ""  # nothing but the wrapping was taken off
+
+
+def test_render_dashboard_time_is_read_on_the_twelve_hour_clock() -> None:
+    record = parse_line("Sep 19 12:43:14 PM  boom", source="s", received_at=RECEIVED)
+    assert record.time == T
+    assert parse_line("Sep 19 12:43:14 AM  boom", source="s", received_at=RECEIVED).time == (
+        T.replace(hour=0)
+    )
+
+
+def test_loguru_frame_marker_is_no_quote() -> None:
+    assert parse_line('> File "/app/x.py", line 3', source="s").message.startswith("> File")
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "written"),
+    [
+        # a level that is also message text (pip, PostgreSQL) stays in the line as written
+        ("ERROR: ResolutionImpossible: for help", "ResolutionImpossible: for help", None),
+        (
+            "Jul 15 10:02:14 h postgres[9]: ERROR:  deadlock detected",
+            "deadlock detected",
+            "ERROR:  deadlock detected",
+        ),
+        ("web-1  | INFO:     Started", "Started", "INFO:     Started"),
+    ],
+)
+def test_parse_line_keeps_the_line_as_written_under_its_wrapping(
+    line: str, message: str, written: str | None
+) -> None:
+    record = parse_line(line, source="s")
+    assert record.message == message
+    assert record.written == (line if written is None else written)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("2025-09-19 12:43:14,000 ERROR    msg", "msg"),  # %(levelname)-8s padding
+        (
+            '2025-09-19 12:43:14,000 ERROR      File "x.py"',
+            '  File "x.py"',
+        ),  # padding, then the frame's indent
+        (
+            '2025-09-19 12:43:14,000 ERROR   File "x.py"',
+            '  File "x.py"',
+        ),  # unpadded level, a frame's indent
+        ("2025-09-19 12:43:14,000 ERROR     raise X", "    raise X"),
+        ("INFO:     Started", "Started"),  # uvicorn's column
+        ('ERROR:      File "x.py"', '  File "x.py"'),
+    ],
+)
+def test_level_padding_is_dropped_and_indentation_kept(line: str, message: str) -> None:
+    assert parse_line(line, source="s").message == message

@@ -261,3 +261,21 @@ def test_event_from_text_makes_one_record_per_line() -> None:
     assert [record.message for record in built.records] == ["a", "b"]
     assert [record.seq for record in built.records] == [0, 1]
     assert event_from_text("").records[0].message == ""
+
+
+def test_a_signature_matches_the_line_as_written_when_the_message_lost_its_level() -> None:
+    rule = make_rule("pip.x", keywords=("ResolutionImpossible",), any=(r"^ERROR: Resolution",))
+    record = LogRecord(
+        message="ResolutionImpossible: x", source="api", written="ERROR: ResolutionImpossible: x"
+    )
+    matcher = Matcher([rule])
+    hit = matcher.match(Event(records=(record,)))
+    assert hit is not None and hit.signature.id == "pip.x"
+    assert [hit.signature.id for hit in matcher.hits_for(Event(records=(record,)))] == ["pip.x"]
+
+
+def test_the_message_is_tried_before_the_line_as_written() -> None:
+    rule = make_rule("demo.x", keywords=("BOOM",), any=(r"^BOOM (?P<where>\w+)",))
+    record = LogRecord(message="BOOM message", source="api", written="BOOM written")
+    hit = Matcher([rule]).match(Event(records=(record,)))
+    assert hit is not None and hit.fields == {"where": "message"}
