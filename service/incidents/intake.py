@@ -18,6 +18,7 @@ from service.ingest.access import parse_access
 from service.ingest.records import Event
 from service.models import UNRESOLVED_STATUSES
 from service.signatures.engine import Matcher
+from service.signatures.wrapping import rejoin_wrapped
 from service.sources import ensure_source
 
 
@@ -33,7 +34,7 @@ def apply_events(
     lines: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
     state = state if state is not None else IntakeState()
-    for event in state.clock.stamp(events):
+    for event in state.clock.stamp(rejoin_wrapped(matcher, events)):
         source = event.source
         if source not in lines:
             ensure_source(session, source, now=now)

@@ -65,16 +65,22 @@ class Event:
     frames: tuple[Frame, ...] = field(default=())
     exception_type: str = ""
     exception_message: str = ""
+    unwrapped: str = ""
 
     @property
     def text(self) -> str:
-        """Return the event's messages joined by newlines."""
+        """Return the event's messages joined by newlines, or a hard-wrapped message joined back.
+
+        `unwrapped`, when set, is the one message the records' lines were wrapped from.
+        """
+        if self.unwrapped:
+            return self.unwrapped
         return "\n".join(record.message for record in self.records)
 
     @property
     def written_text(self) -> str:
         """Return the lines as the app wrote them, or "" when that is the same as `text`."""
-        if not any(record.written for record in self.records):
+        if self.unwrapped or not any(record.written for record in self.records):
             return ""
         return "\n".join(record.written or record.message for record in self.records)
 

@@ -155,6 +155,10 @@ class Matcher:
             hit = self._winner(self._candidates(written), event, written)
         return hit
 
+    def has_candidates(self, text: str) -> bool:
+        """Tell whether any enabled signature's keyword occurs in `text` (the prefilter alone)."""
+        return bool(self._candidates(text))
+
     def match_all(self, events: Iterable[Event]) -> list[Hit]:
         """Return the winning hit of every event that matches, in event order."""
         hits: list[Hit] = []

@@ -1,0 +1,139 @@
+"""Join back a message that was hard-wrapped at any width, when only the joined text matches.
+
+A log viewer, a terminal or an e-mail client may wrap a long line at whatever width it has,
+splitting the words a signature needs over several lines (a CORS error after its URL, Django's
+`Invalid HTTP_HOST header:` before the host). A line is joined with the lines after it only when
+they are the same instance's bare lines (no header, no indentation, no traceback), and only when
+the joined text matches better than the line alone; every record stays in the event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+from service.ingest.records import Event
+from service.ingest.tracebacks import CHAIN_LINES, TRACEBACK
+from service.signatures.engine import Matcher
+from service.signatures.model import Hit
+
+MAX_LINES = 8
+MAX_CHARS = 4000
+# A cut at the width keeps the text's own spaces (join with nothing); a word wrap drops the space
+# at the break (join with one). A wrapped text is wrapped one way throughout.
+_SEPARATORS = (" ", "")
+
+
+def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]:
+    """Yield the events, a hard-wrapped message joined into one event with all its records."""
+    pending = list(events)
+    index = 0
+    while index < len(pending):
+        event = pending[index]
+        pieces = _continuations(event, pending, index + 1)
+        joined = _best_join(matcher, event, pieces) if pieces else None
+        if joined is None or _needless_head(matcher, joined):
+            yield event
+            index += 1
+        else:
+            yield joined
+            index += len(joined.records)
+
+
+def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Event]:
+    """Return the bare one-line events after `event` that could be the rest of its line."""
+    if len(event.records) != 1 or not _wrappable(event.first.message):
+        return []
+    first = event.first
+    size = len(first.message)
+    pieces: list[Event] = []
+    for candidate in events[start : start + MAX_LINES - 1]:
+        record = candidate.records[0]
+        text = record.message
+        if (
+            len(candidate.records) != 1
+            or record.headed
+            or (record.source, record.instance, record.stream)
+            != (first.source, first.instance, first.stream)
+            or not _wrappable(text)
+            or text.startswith((TRACEBACK, *CHAIN_LINES))
+        ):
+            break
+        size += len(text) + 1
+        if size > MAX_CHARS:
+            break
+        pieces.append(candidate)
+    return pieces
+
+
+def _wrappable(text: str) -> bool:
+    """Tell a line that may hold part of a wrapped message: not indented (a cut at the width may
+    leave the one space it fell on), one line."""
+    start = text[1:2] if text[:1] == " " else text[:1]
+    return bool(start) and not start.isspace() and "\n" not in text
+
+
+def _best_join(matcher: Matcher, event: Event, pieces: list[Event]) -> Event | None:
+    """Return the joined event whose hit improves most on the line's own, or None."""
+    lines = [event.first.message, *(piece.first.message for piece in pieces)]
+    # The literal prefilter gates it all: no keyword in the whole run, nothing to try.
+    if not any(matcher.has_candidates(separator.join(lines)) for separator in _SEPARATORS):
+        return None
+    alone = best_hit = matcher.match(event)
+    best: Event | None = None
+    for count in range(2, len(lines) + 1):
+        if matcher.match(pieces[count - 2]) is not None:
+            break  # that line is a message of its own
+        # Once joining was needed, a match cut off at the end of the text may grow with the
+        # next line (a CORS reason); a line that matched alone only joins for a new field.
+        growing = alone is None and best is not None and _cut_off(best, best_hit)
+        records = (event.first, *(piece.first for piece in pieces[: count - 1]))
+        improved: tuple[Event, Hit] | None = None
+        for separator in _SEPARATORS:
+            joined = Event(records=records, unwrapped=separator.join(lines[:count]))
+            hit = matcher.match(joined)
+            if hit is None or not _better(hit, best_hit, growing):
+                continue
+            # Both joins match alike: the one whose fields hold fewer spaces did not split a
+            # word (a cut at the width) or glue two (a word wrap).
+            if (
+                improved is None
+                or _better(hit, improved[1], False)
+                or (not _better(improved[1], hit, False) and _spaces(hit) < _spaces(improved[1]))
+            ):
+                improved = (joined, hit)
+        if improved is not None:
+            best, best_hit = improved
+        elif best is not None:
+            break  # the match stopped growing: the rest is other messages
+    return best
+
+
+def _needless_head(matcher: Matcher, joined: Event) -> bool:
+    """Tell whether the joined message matches as well without its first line: that line is
+    a message of its own (the line before a wrapped one), and the join starts after it."""
+    lines = [record.message for record in joined.records]
+    separator = "" if joined.unwrapped == "".join(lines) else " "
+    rest = Event(records=joined.records[1:], unwrapped=separator.join(lines[1:]))
+    hit, without = matcher.match(joined), matcher.match(rest)
+    return hit is not None and without is not None and without.signature.id == hit.signature.id
+
+
+def _spaces(hit: Hit) -> int:
+    return sum(value.count(" ") for value in hit.fields.values())
+
+
+def _cut_off(event: Event, hit: Hit | None) -> bool:
+    text = event.text
+    return hit is not None and any(value and text.endswith(value) for value in hit.fields.values())
+
+
+def _better(hit: Hit, than: Hit | None, growing: bool) -> bool:
+    """Tell whether `hit` explains more than `than`: a hit at all, a more specific one, the
+    same signature with more fields, or (`growing`) with longer ones."""
+    if than is None:
+        return True
+    if hit.signature.id != than.signature.id:
+        return hit.signature.priority > than.signature.priority
+    if len(hit.fields) != len(than.fields):
+        return len(hit.fields) > len(than.fields)
+    return growing and sum(map(len, hit.fields.values())) > sum(map(len, than.fields.values()))
