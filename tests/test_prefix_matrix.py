@@ -62,6 +62,8 @@ FAMILIES = {
     # Render's dashboard copied: "Jan 14 10:30:15 PM  ==> Starting service", "10:17:37 PM  ...".
     "render-dashboard-date": Family("Jul 15 10:02:14 AM  "),
     "render-dashboard-clock": Family("10:02:14 PM  "),
+    "render-dashboard-instance": Family("10:17:39 PM  [hh4tw] ", names_instance=True),
+    "iso-time": Family("2024-07-15T10:02:14.123Z "),
 }
 
 Outcome = list[tuple[str, dict[str, str]]]
