@@ -49,7 +49,7 @@ _FLY = re.compile(r"(app|proxy|runner|health)\[([0-9a-f]{6,32})\] [a-z]{3} \[\w{
 _CRI = re.compile(r"(?:stdout|stderr) [FP] ")
 # A syslog tag with no time or host before it, as journalctl -o cat or a paste trims it.
 _BARE_TAG = re.compile(r"[a-z][\w.-]{0,63}\[(\d{1,10})\]: ?")
-# A markdown quote of a pasted log: "> line", ">" alone for a blank line inside the quote.
+# A markdown quote of a pasted log: "> line", and ">" alone for a blank line inside it.
 _QUOTE = ("> ", ">\t")
 _LOGURU_FRAME = '> File "'  # loguru marks the frame that raised; that is no quote
 _FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
@@ -137,7 +137,9 @@ def _peel(text: str, header: Header) -> str | None:
         return _compose(text, header)
     if first == "{":
         return _json(text, header)
-    if first == ">" and text.startswith(_QUOTE) and not text.startswith(_LOGURU_FRAME):
+    if first == ">" and (text == ">" or text.startswith(_QUOTE)):
+        if text.startswith(_LOGURU_FRAME):
+            return None
         header.wrapped = True
         return text[2:]
     return None

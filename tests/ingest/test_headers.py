@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.ingest.assemble import assemble
 from service.ingest.headers import parse_line, parse_text, parse_timestamp
 from service.ingest.records import LogRecord
 
@@ -542,3 +543,22 @@ def test_parse_line_keeps_the_line_as_written_under_its_wrapping(
 )
 def test_level_padding_is_dropped_and_indentation_kept(line: str, message: str) -> None:
     assert parse_line(line, source="s").message == message
+
+
+def test_a_markdown_quoted_traceback_reads_as_the_traceback() -> None:
+    quoted = (
+        "> Traceback (most recent call last):\n"
+        '>   File "/app/x.py", line 3, in f\n'
+        ">     raise KeyError(key)\n"
+        "> KeyError: 'a'\n"
+        ">\n"
+        "> During handling of the above exception, another exception occurred:\n"
+        ">\n"
+        "> Traceback (most recent call last):\n"
+        '>   File "/app/x.py", line 9, in g\n'
+        "> RuntimeError: b"
+    )
+    events = assemble(parse_text(quoted, source="s"))
+    assert [len(event.records) for event in events] == [10]
+    assert events[0].exception_type == "RuntimeError"
+    assert events[0].records[4].message == ""
