@@ -75,6 +75,17 @@ def matcher() -> Matcher:
 
 
 def _outcome(matcher: Matcher, text: str, *, drop_instance: bool) -> Outcome:
+    key = (text, drop_instance)
+    if key not in _SEEN:
+        _SEEN[key] = _match(matcher, text, drop_instance=drop_instance)
+    return _SEEN[key]
+
+
+# The bare examples are matched once for every family (the matcher is the same module-wide).
+_SEEN: dict[tuple[str, bool], Outcome] = {}
+
+
+def _match(matcher: Matcher, text: str, *, drop_instance: bool) -> Outcome:
     out: Outcome = []
     for event in assemble(parse_text(text, source="matrix")):
         hit = matcher.match(event)
