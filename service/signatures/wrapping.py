@@ -9,7 +9,7 @@ the joined text matches better than the line alone; every record stays in the ev
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from service.ingest.records import Event
 from service.ingest.tracebacks import CHAIN_LINES, TRACEBACK
@@ -26,11 +26,19 @@ _SEPARATORS = (" ", "")
 def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]:
     """Yield the events, a hard-wrapped message joined into one event with all its records."""
     pending = list(events)
+    seen: dict[int, Hit | None] = {}  # each line is tried alone once, however many runs hold it
+
+    def alone(event: Event) -> Hit | None:
+        key = id(event)
+        if key not in seen:
+            seen[key] = matcher.match(event)
+        return seen[key]
+
     index = 0
     while index < len(pending):
         event = pending[index]
         pieces = _continuations(event, pending, index + 1)
-        joined = _best_join(matcher, event, pieces) if pieces else None
+        joined = _best_join(matcher, event, pieces, alone) if pieces else None
         if joined is None or _needless_head(matcher, joined):
             yield event
             index += 1
@@ -72,20 +80,22 @@ def _wrappable(text: str) -> bool:
     return bool(start) and not start.isspace() and "\n" not in text
 
 
-def _best_join(matcher: Matcher, event: Event, pieces: list[Event]) -> Event | None:
+def _best_join(
+    matcher: Matcher, event: Event, pieces: list[Event], alone: Callable[[Event], Hit | None]
+) -> Event | None:
     """Return the joined event whose hit improves most on the line's own, or None."""
     lines = [event.first.message, *(piece.first.message for piece in pieces)]
     # The literal prefilter gates it all: no keyword in the whole run, nothing to try.
-    if not any(matcher.has_candidates(separator.join(lines)) for separator in _SEPARATORS):
+    if not _has_keyword(matcher, [event, *pieces]):
         return None
-    alone = best_hit = matcher.match(event)
+    own = best_hit = alone(event)
     best: Event | None = None
     for count in range(2, len(lines) + 1):
-        if matcher.match(pieces[count - 2]) is not None:
+        if alone(pieces[count - 2]) is not None:
             break  # that line is a message of its own
         # Once joining was needed, a match cut off at the end of the text may grow with the
         # next line (a CORS reason); a line that matched alone only joins for a new field.
-        growing = alone is None and best is not None and _cut_off(best, best_hit)
+        growing = own is None and best is not None and _cut_off(best, best_hit)
         records = (event.first, *(piece.first for piece in pieces[: count - 1]))
         improved: tuple[Event, Hit] | None = None
         for separator in _SEPARATORS:
@@ -106,6 +116,11 @@ def _best_join(matcher: Matcher, event: Event, pieces: list[Event]) -> Event | N
         elif best is not None:
             break  # the match stopped growing: the rest is other messages
     return best
+
+
+def _has_keyword(matcher: Matcher, events: list[Event]) -> bool:
+    lines = [event.first.message for event in events]
+    return any(matcher.has_candidates(separator.join(lines)) for separator in _SEPARATORS)
 
 
 def _needless_head(matcher: Matcher, joined: Event) -> bool:
