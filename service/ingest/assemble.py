@@ -82,6 +82,15 @@ class Assembler:
         """Return how many records are held back, waiting for what follows them."""
         return sum(len(state.held) + len(state.records) for state in self._states.values())
 
+    def held(self) -> list[LogRecord]:
+        """Return every record held back, oldest first: feeding them to a new assembler gives
+        it the same state (what a restart does with what a crash would otherwise lose)."""
+        records = [
+            record for state in self._states.values() for record in (*state.held, *state.records)
+        ]
+        records.sort(key=lambda record: record.seq)
+        return records
+
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
         """Consume records and return the events they completed, sorted by first seq."""
         out: list[Event] = []
