@@ -154,6 +154,7 @@ def source_json(source: Source, pending: int = 0) -> dict[str, Any]:
         "name": source.name,
         "lines_received": source.lines_received + pending,
         "lines_processed": source.lines_processed,
+        "lines_quarantined": source.lines_quarantined,
         "last_line_at": rfc3339(source.last_line_at),
         "created_at": rfc3339(source.created_at),
         "has_token": source.token_hash is not None,

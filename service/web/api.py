@@ -11,6 +11,7 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
+from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import (
     incident_detail_json,
     incident_json,
@@ -41,6 +42,18 @@ def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) 
         raise ApiError(404, "not_found", f"no source called {name!r}")
     gaps = [{"time": rfc3339(gap.time), "text": gap.text} for gap in recent_gaps(session, name)]
     return {**found, "data_gaps": gaps}
+
+
+@router.get("/api/sources/{name}/quarantine")
+def source_quarantine(
+    name: str,
+    session: SessionDep,
+    _user: ApiUser,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Return the records of a source the processor could not store, newest first, with why."""
+    rows = recent_quarantine(session, name, limit=limit)
+    return {"records": [quarantine_json(row) for row in rows]}
 
 
 @router.get("/api/incidents")

@@ -9,7 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
+from service.incidents.quarantine import quarantine_counts
 from service.runtime import Runtime
 from service.web.deps import RuntimeDep
 
@@ -51,4 +53,10 @@ def metrics(runtime: RuntimeDep) -> Response:
     """Return the Prometheus metrics."""
     runtime.metrics.spool_bytes.set(runtime.spool.size_bytes)
     runtime.metrics.signatures_disabled.set(len(runtime.book.matcher.disabled))
+    try:
+        with Session(runtime.engine) as session:
+            for source, count in quarantine_counts(session).items():
+                runtime.metrics.lines_quarantined.labels(source=source).set(count)
+    except SQLAlchemyError:
+        pass  # the database is down: the last counts stay, the rest of the metrics still answer
     return Response(runtime.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -17,6 +17,7 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
+from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import list_incidents, notifications_of
 from service.reports import timefmt
 from service.reports.build import build_report
@@ -180,6 +181,7 @@ def sources_page(
         user=user,
         sources=list(source_counters(session, runtime.spool).values()),
         gaps=recent_gaps(session, None, limit=20),
+        quarantined=[quarantine_json(row) for row in recent_quarantine(session, None)],
         public_url=runtime.settings.public_url.rstrip("/"),
     )
 
