@@ -50,6 +50,11 @@ class Metrics:
             ["source"],
             registry=self.registry,
         )
+        self.spool_damaged = Gauge(
+            "drainwatch_spool_damaged",
+            "1 when start-up found the spool file malformed and recovered what it could.",
+            registry=self.registry,
+        )
         self.signatures_disabled = Gauge(
             "drainwatch_signatures_disabled",
             "Signatures disabled because a regex timed out.",

@@ -34,7 +34,7 @@ from service.ingest.assemble import Assembler
 from service.ingest.records import Event, LogRecord
 from service.models import AppliedBatch, HeldRecords, QuarantinedRecord, Source
 from service.signatures.engine import Matcher
-from service.sources import ensure_source
+from service.sources import SOURCE_NAME, ensure_source
 from service.spool.codec import decode_records, encode_records
 from service.spool.store import KEY_RETENTION, Batch, Spool
 from service.worker import Worker
@@ -229,7 +229,9 @@ class Processor:
             for batch in batches:
                 if session.get(AppliedBatch, batch.key) is not None:
                     continue
-                if careful is not None and _WHOLE_BATCH in careful:
+                if batch.damage:
+                    self._quarantine_damaged(session, batch, now)
+                elif careful is not None and _WHOLE_BATCH in careful:
                     self._quarantine(session, batch.records, careful[_WHOLE_BATCH], batch, now)
                 else:
                     self._receive(session, batch, now=now, careful=careful)
@@ -316,6 +318,34 @@ class Processor:
                 .where(col(Source.name) == source)
                 .values(lines_quarantined=col(Source.lines_quarantined) + count)
             )
+
+    @staticmethod
+    def _quarantine_damaged(session: Session, batch: Batch, now: datetime) -> None:
+        """Keep the bytes of a spool batch that no longer reads, counted as received and
+        quarantined, so the source's counters still add up."""
+        text = batch.raw[:65536].decode("utf-8", errors="replace")
+        source = _printable(batch.source)[:200]
+        record = [text, batch.source, None, None, "", "", "", False, 0]
+        session.add(
+            QuarantinedRecord(
+                source=source,
+                batch_key=batch.key,
+                received_at=batch.received_at,
+                quarantined_at=now,
+                reason=batch.damage[:500],
+                record=json.dumps([record]),
+            )
+        )
+        if SOURCE_NAME.match(batch.source):
+            ensure_source(session, batch.source, now=now)
+        session.execute(
+            update(Source)
+            .where(col(Source.name) == source)
+            .values(
+                lines_received=col(Source.lines_received) + batch.lines,
+                lines_quarantined=col(Source.lines_quarantined) + batch.lines,
+            )
+        )
 
     def _load_held(self, session: Session) -> list[Event]:
         """Feed back what this spool's processor held when it stopped; return what that emits."""

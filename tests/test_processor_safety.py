@@ -3,6 +3,7 @@ database refuses is quarantined while everything else is stored."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +153,18 @@ def test_a_batch_whose_source_cannot_be_created_is_quarantined_whole(
         (row,) = session.exec(select(QuarantinedRecord)).all()
     assert row.source == "bad/name\\u0000"
     assert "boom" in row.record and row.reason.startswith(("SourceNameError", "DataError"))
+
+
+def test_a_damaged_spool_batch_is_quarantined_and_the_batches_after_it_processed(
+    engine: Engine, spool: Spool
+) -> None:
+    put(spool, ERROR_LAST, start=5)
+    put(spool, "2025-09-19 12:43:16,000 INFO app: GET /health 200\n", start=20)
+    with sqlite3.connect(spool.path) as db:
+        db.execute("UPDATE batch SET body = CAST(replace(body, 'ASGI', 'ASGJ') AS BLOB)")
+    new_processor(engine, spool).process_all()
+    assert state(engine)[1] == [("api", 3, 1, 2)]
+    assert spool.pending() == []
+    with Session(engine) as session:
+        (row,) = session.exec(select(QuarantinedRecord)).all()
+    assert "checksum mismatch" in row.reason and "ASGJ" in row.record

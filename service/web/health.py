@@ -43,6 +43,7 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
         "spool_bytes": runtime.spool.size_bytes,
         "spool_lines": sum(runtime.spool.pending_lines().values()),
         "processor_error": runtime.processor.last_error or None,
+        "spool_damage": runtime.spool.damage or None,
         "signatures": len(runtime.book.signatures),
     }
     return JSONResponse(body)
@@ -53,6 +54,7 @@ def metrics(runtime: RuntimeDep) -> Response:
     """Return the Prometheus metrics."""
     runtime.metrics.spool_bytes.set(runtime.spool.size_bytes)
     runtime.metrics.signatures_disabled.set(len(runtime.book.matcher.disabled))
+    runtime.metrics.spool_damaged.set(1 if runtime.spool.damage else 0)
     try:
         with Session(runtime.engine) as session:
             for source, count in quarantine_counts(session).items():

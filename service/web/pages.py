@@ -182,6 +182,7 @@ def sources_page(
         sources=list(source_counters(session, runtime.spool).values()),
         gaps=recent_gaps(session, None, limit=20),
         quarantined=[quarantine_json(row) for row in recent_quarantine(session, None)],
+        spool_damage=runtime.spool.damage,
         public_url=runtime.settings.public_url.rstrip("/"),
     )
 

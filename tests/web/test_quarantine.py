@@ -58,3 +58,13 @@ def test_a_source_without_quarantine_lists_nothing(client: TestClient, runtime: 
     runtime.processor.process_all()
     assert client.get("/api/sources/api/quarantine", auth=ADMIN).json() == {"records": []}
     assert "Quarantined records" not in client.get("/sources", auth=ADMIN).text
+
+
+def test_a_damaged_spool_file_is_said_on_sources_healthz_and_metrics(
+    client: TestClient, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = "spool file malformed (quick_check: page 7); 12 batch(es) recovered, 1 unreadable"
+    monkeypatch.setattr(type(runtime.spool), "damage", property(lambda self: note))
+    assert note in client.get("/sources", auth=ADMIN).text
+    assert client.get("/healthz").json()["spool_damage"] == note
+    assert "drainwatch_spool_damaged 1.0" in client.get("/metrics", auth=ADMIN).text
