@@ -168,3 +168,14 @@ def test_a_damaged_spool_batch_is_quarantined_and_the_batches_after_it_processed
     with Session(engine) as session:
         (row,) = session.exec(select(QuarantinedRecord)).all()
     assert "checksum mismatch" in row.reason and "ASGJ" in row.record
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_held_back_error_line_dated_outside_the_calendar_is_still_processed(
+    engine: Engine, spool: Spool, stamp: str
+) -> None:
+    put(spool, f"{stamp} ERROR app: NameError: name 'logger' is not defined\n")
+    new_processor(engine, spool).process_all()
+    incidents, sources = state(engine)
+    assert incidents == [("python.name-error", 1)]
+    assert sources == [("api", 1, 1, 0)]
