@@ -144,7 +144,7 @@ def bodies(draw: st.DrawFn) -> bytes:
     if kind == "ndjson":
         parts = draw(
             st.lists(
-                st.builds(lambda v: json.dumps(v), _json_value())
+                st.builds(json.dumps, _json_value())
                 | st.sampled_from(['{"message": "x"', "}{", "[", "null", '{"msg": 1e999}']),
                 max_size=8,
             )
@@ -166,7 +166,7 @@ def bodies(draw: st.DrawFn) -> bytes:
     if kind == "loki":
         values = draw(
             st.lists(
-                st.tuples(st.sampled_from(TIMES + ["1700000000000000000"]), text_junk), max_size=4
+                st.tuples(st.sampled_from([*TIMES, "1700000000000000000"]), text_junk), max_size=4
             )
         )
         labels = draw(
