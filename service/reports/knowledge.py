@@ -22,9 +22,9 @@ _FENCE = re.compile(r"^[ \t]*```.*?^[ \t]*```[^\n]*$", re.DOTALL | re.MULTILINE)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _MISSING = {
     "endpoint": "the log names no endpoint",
-    "frame": "the log shows no application frame (no traceback was logged)",
-    "file": "the log shows no application file (no traceback was logged)",
-    "function": "the log shows no application function (no traceback was logged)",
+    "frame": "the log shows no traceback, so no application frame",
+    "file": "the log shows no traceback, so no application file",
+    "function": "the log shows no traceback, so no application function",
     "exception": "the log names no exception type",
     "instance": "the log names no instance",
 }

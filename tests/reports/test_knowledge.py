@@ -21,7 +21,7 @@ def test_a_captured_value_fills_its_code_span() -> None:
 def test_a_missing_value_reads_as_plain_words_not_a_placeholder() -> None:
     text = fill_text("Where it failed: `{frame}`. Which request: {endpoint}.", {})
     assert text == (
-        "Where it failed: the log shows no application frame (no traceback was logged). "
+        "Where it failed: the log shows no traceback, so no application frame. "
         "Which request: the log names no endpoint."
     )
 
