@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,13 +23,11 @@ from service.reports.evidence import (
     peak_minute,
     traffic_during,
 )
+from service.reports.knowledge import evidence_values, filled_knowledge
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Knowledge, Signature
-from service.signatures.schema import fill_placeholders
 
-# Captured values land inside prose and code spans alike, so only characters inert in both pass.
-_UNSAFE = re.compile(r"[^\w.:/@=+, -]")
 # Opening an incident long after its first hit means the log was scanned later, not detected late.
 LIVE_DETECTION = timedelta(hours=1)
 
@@ -61,27 +58,6 @@ class OutageReport:
     url: str
 
 
-def inert(value: object) -> str:
-    """Return a captured value with every character that markdown could act on replaced by `?`."""
-    return _UNSAFE.sub("?", str(value))[:200]
-
-
-def filled_knowledge(signature: Signature, fields: Mapping[str, object]) -> Knowledge:
-    """Return the signature's knowledge for these fields, with their (inert) values filled in."""
-    values = {name: inert(value) for name, value in fields.items()}
-    chosen = signature.knowledge_for(values)
-
-    def fill(text: str) -> str:
-        return fill_placeholders(text, values)
-
-    return Knowledge(
-        root_cause=fill(chosen.root_cause),
-        fix=fill(chosen.fix),
-        verification=tuple(fill(step) for step in chosen.verification),
-        prevention=tuple(fill(step) for step in chosen.prevention),
-    )
-
-
 def incident_duration(incident: Incident) -> timedelta | None:
     """Return how long the incident lasted (to its resolution) or has lasted (to its last hit)."""
     end = incident.resolved_at if incident.status == "resolved" else incident.last_seen
@@ -104,15 +80,24 @@ def build_report(
     signature = signatures.get(incident.signature)
     minutes = minute_counts(session, incident.id)
     requests, errors = traffic_during(session, incident)
+    traceback = first_traceback(events, incident.source)
+    endpoints = tuple(affected_endpoints(session, incident.id))
+    evidence = evidence_values(
+        incident.fields,
+        frames=traceback.frames,
+        exception=traceback.exception_type,
+        endpoints=endpoints,
+        instances=instances,
+    )
     return OutageReport(
         incident=incident,
         signature=signature,
-        knowledge=filled_knowledge(signature, incident.fields) if signature else None,
+        knowledge=filled_knowledge(signature, incident.fields, evidence) if signature else None,
         summary=_summary(incident, len(instances)),
         duration=duration(incident_duration(incident)),
         instances=tuple(instances),
         error_messages=distinct_messages(events),
-        traceback=first_traceback(events, incident.source),
+        traceback=traceback,
         timeline=merged_timeline(
             timeline_entries(session, incident.id),
             deploys_around(session, incident),
@@ -127,7 +112,7 @@ def build_report(
         time_to_detect=_time_to_detect(incident),
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
-        endpoints=tuple(affected_endpoints(session, incident.id)),
+        endpoints=endpoints,
         requests=requests,
         server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",

@@ -44,6 +44,11 @@ ID_PATTERN = re.compile(r"[a-z0-9]+(\.[a-z0-9-]+)+")
 FIELD_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 # `{field}` is filled from a hit's fields; `{{field}}` is a literal `{field}` (for code samples).
 PLACEHOLDER = re.compile(r"\{\{([a-z][a-z0-9_]*)\}\}|\{([a-z][a-z0-9_]*)\}")
+# Filled by the report from the incident's evidence (its traceback, its failed requests) when no
+# regex captures them; where the log gives none, the report says so in words.
+EVIDENCE_PLACEHOLDERS = frozenset(
+    {"endpoint", "frame", "file", "function", "exception", "instance"}
+)
 # Code samples hold route templates such as `/items/{item_id}`: unknown names there are not typos.
 FENCED_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```", re.DOTALL | re.MULTILINE)
 
@@ -314,7 +319,7 @@ def _read_knowledge_text(
     for key, text in texts.items():
         for match in PLACEHOLDER.finditer(FENCED_CODE.sub("", text)):
             name = match.group(2)
-            if name is not None and name not in captures:
+            if name is not None and name not in captures and name not in EVIDENCE_PLACEHOLDERS:
                 table.error(key, f"placeholder {{{name}}} is not captured by any regex")
     return Knowledge(root_cause, fix, verification, prevention)
 
