@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from service.cli import main
+from service.runtime import SignatureBook
+from service.settings import Settings
 from tests.conftest import ROOT
 
 CORPUS = Path(__file__).resolve().parent
@@ -31,6 +34,15 @@ def _case(entry: dict[str, Any]) -> Any:
     return pytest.param(entry, id=Path(entry["file"]).stem, marks=marks)
 
 
+@pytest.fixture(scope="module")
+def signatures_loaded_once() -> Iterator[None]:
+    """Let every `scan` of this module share one loaded signature set (loading is most of a scan)."""
+    book = SignatureBook(Settings())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("service.runtime.SignatureBook", lambda settings: book)
+        yield
+
+
 def scan_incidents(path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
     """Scan one file through the `scan` command and return its incidents from the JSON output."""
     assert main(["scan", str(path), "--format", "json"]) == 0
@@ -40,7 +52,7 @@ def scan_incidents(path: Path, capsys: pytest.CaptureFixture[str]) -> list[dict[
 
 @pytest.mark.parametrize("entry", [_case(e) for e in MANIFEST])
 def test_excerpt_gives_its_expected_answer(
-    entry: dict[str, Any], capsys: pytest.CaptureFixture[str]
+    entry: dict[str, Any], capsys: pytest.CaptureFixture[str], signatures_loaded_once: None
 ) -> None:
     incidents = scan_incidents(EXCERPTS / entry["file"], capsys)
     found = [(i["signature"], i["fields"]) for i in incidents]
