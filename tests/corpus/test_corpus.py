@@ -21,6 +21,8 @@ CORPUS = Path(__file__).resolve().parent
 EXCERPTS = CORPUS / "excerpts"
 MANIFEST: list[dict[str, Any]] = tomllib.loads((CORPUS / "manifest.toml").read_text())["excerpt"]
 ENTRY_KEYS = {"file", "url", "expect", "fields", "known_miss", "note"}
+MIN_EXCERPTS = 100
+MIN_SILENT = 20
 
 
 def _signature_ids() -> set[str]:
@@ -79,6 +81,12 @@ def test_manifest_entries_are_well_formed() -> None:
         assert entry["expect"] == "" or entry["expect"] in ids, entry
         assert entry["expect"] or "fields" not in entry, entry
         assert entry.get("known_miss", "x").strip(), entry
+
+
+def test_corpus_is_large_enough() -> None:
+    silent = [entry for entry in MANIFEST if not entry["expect"]]
+    assert len(MANIFEST) >= MIN_EXCERPTS
+    assert len(silent) >= MIN_SILENT
 
 
 def test_excerpts_are_not_empty() -> None:
