@@ -22,6 +22,7 @@ from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
 from service.processor import Processor
+from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
@@ -33,6 +34,7 @@ from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
 from service.web.deps import LoginRequired
 from service.web.intake import INGEST_PREFIXES
+from service.worker import Worker
 
 log = logging.getLogger("drainwatch")
 
@@ -57,6 +59,16 @@ def build_runtime(settings: Settings) -> Runtime:
         retention_days=settings.retention_days,
     )
     metrics = Metrics()
+    pullers = pullers_from_settings(settings, spool)
+    puller = None
+    if pullers:
+        puller = Worker(
+            "drainwatch-render-pull",
+            RenderPoller(pullers).step,
+            interval_seconds=settings.render_poll_seconds,
+            max_backoff_seconds=max(settings.render_poll_seconds, 300.0),
+            meanwhile="logs stay on Render until the next pull",
+        )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -67,6 +79,7 @@ def build_runtime(settings: Settings) -> Runtime:
         metrics=metrics,
         report_env=report_environment(settings.templates_dir),
         limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
+        puller=puller,
     )
 
 
@@ -121,6 +134,8 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         if start_processor:
             runtime.processor.start()
             runtime.dispatcher.start()
+            if runtime.puller is not None:
+                runtime.puller.start()
         listener = runtime.listener = syslog_listener(runtime)
         if listener is not None:
             await listener.start()
@@ -133,6 +148,8 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
             uninstall_sighup()
             if listener is not None:
                 await listener.stop()
+            if runtime.puller is not None:
+                runtime.puller.stop()
             runtime.processor.stop()
             runtime.dispatcher.stop()
             runtime.spool.close()

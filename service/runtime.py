@@ -20,6 +20,7 @@ from service.signatures.engine import Matcher
 from service.signatures.loader import load_signatures
 from service.signatures.model import Signature
 from service.spool.store import Spool
+from service.worker import Worker
 
 if TYPE_CHECKING:
     from service.listener import SyslogListener
@@ -74,6 +75,7 @@ class Runtime:
     report_env: Environment
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
     listener: SyslogListener | None = None
+    puller: Worker | None = None
     # Numbers go on from the microseconds since the epoch, so the records of a restarted process
     # come after what its spool and held-back records kept from before (2,000 lines/s uses a
     # number per line; the clock gives a million a second).

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
+    render_api_key: str | None = None
+    render_owner_id: str | None = None
+    render_services: str = ""
+    render_api_url: str = "https://api.render.com/v1"
+    render_poll_seconds: float = 30.0
+
     bundled_patterns_dir: Path = Field(default_factory=lambda: _bundled("patterns"))
     templates_dir: Path = Field(default_factory=lambda: _bundled("templates"))
 
@@ -58,6 +64,16 @@ class Settings(BaseSettings):
     spool_max_bytes: int = 1024 * 1024 * 1024
     traceback_gap_seconds: float = 5.0
     process_interval_seconds: float = 0.2
+
+    @property
+    def render_targets(self) -> list[tuple[str, str]]:
+        """Return the (service id, source name) pairs of `render_services`: `srv-a,srv-b=api`."""
+        targets = []
+        for item in self.render_services.split(","):
+            service, _, source = item.strip().partition("=")
+            if service.strip():
+                targets.append((service.strip(), source.strip() or service.strip()))
+        return targets
 
     @property
     def pattern_dirs(self) -> tuple[Path, ...]:

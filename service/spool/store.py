@@ -195,6 +195,61 @@ class Spool:
             self._bytes += size
         return True
 
+    def append_keyed(
+        self,
+        source: str,
+        keyed: list[tuple[str, list[LogRecord]]],
+        *,
+        received_at: datetime,
+        cursor: tuple[str, str] | None = None,
+    ) -> int:
+        """Store, as one batch, the records of every key not seen before (a pulled log's id),
+        and move `cursor` (a meta name and value) in the same transaction; return how many
+        keys were new."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                fresh: list[LogRecord] = []
+                new = 0
+                for key, records in keyed:
+                    cursor_row = self._db.execute(
+                        "INSERT OR IGNORE INTO seen_key (key, seen_at) VALUES (?, ?)",
+                        (f"{source}\x1f{key}", received_at.isoformat()),
+                    )
+                    if cursor_row.rowcount:
+                        new += 1
+                        fresh.extend(records)
+                size = 0
+                if fresh:
+                    body = encode_records(fresh)
+                    size = len(body)
+                    if self._bytes + size > self.max_bytes:
+                        raise SpoolFull(f"spool holds {self._bytes} bytes of {self.max_bytes}")
+                    self._db.execute(
+                        "INSERT INTO batch (source, received_at, lines, body, crc) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (source, received_at.isoformat(), len(fresh), body, zlib.crc32(body)),
+                    )
+                if cursor is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", cursor
+                    )
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise SpoolError(str(error)) from error
+                raise
+            self._bytes += size
+        return new
+
+    def meta(self, name: str) -> str | None:
+        """Return a value kept beside the batches (a pull cursor), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
     def pending(self, *, limit: int = 100) -> list[Batch]:
         """Return up to `limit` unacknowledged batches, oldest first; a damaged one comes out
         with no records and its `damage` said."""

@@ -83,13 +83,28 @@ def parse_json_body(data: bytes) -> Parsed:
     if bad:
         parsed.rejected["bad_json"] = bad
     for value in values:
-        for item in value if isinstance(value, list) else (value,):
+        for item in _items(value):
             entry, reason = read_item(item)
             if entry is None:
                 parsed.rejected[reason] += 1
             else:
                 parsed.entries.append(entry)
     return parsed
+
+
+RENDER_PAGE_KEYS = ("hasMore", "nextStartTime", "nextEndTime")
+
+
+def _items(value: Any) -> list[Any] | tuple[Any, ...]:
+    """Return the log objects a value holds: an array's items, the `logs` of a Render logs API
+    page (`{"logs": [...], "hasMore", "nextStartTime", "nextEndTime"}`), or the value itself."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        logs = value.get("logs")
+        if isinstance(logs, list) and any(key in value for key in RENDER_PAGE_KEYS):
+            return logs
+    return (value,)
 
 
 def read_values(text: str) -> tuple[list[Any], int, str]:
