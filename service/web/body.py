@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 
 from fastapi import Request
@@ -13,18 +14,31 @@ _GZIP = 16 + zlib.MAX_WBITS
 _PIECE = 256 * 1024
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """Return the raw body, answering 413 as soon as it grows past `limit` bytes."""
+async def read_limited(request: Request, limit: int, timeout: float) -> bytes:
+    """Return the raw body, answering 413 as soon as it grows past `limit` bytes.
+
+    A body that takes longer than `timeout` seconds to arrive is answered 408 and its connection
+    closed, so a client trickling bytes holds neither a socket nor a shutdown.
+    """
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(f"the body declares {declared} bytes; the limit is {limit}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(f"the body is over the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(f"the body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+    except TimeoutError as error:
+        raise ApiError(
+            408,
+            "request_timeout",
+            f"the body did not arrive within {timeout:g} s",
+            headers={"Connection": "close"},
+        ) from error
     return b"".join(chunks)
 
 

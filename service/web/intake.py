@@ -161,7 +161,8 @@ def media_type(request: Request, default: str = "text/plain") -> str:
 
 async def wire_body(request: Request, runtime: RuntimeDep) -> bytes:
     """Return the raw request body within the wire limit (a dependency, so it runs after auth)."""
-    return await read_limited(request, runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    return await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
 
 
 WireBody = Annotated[bytes, Depends(wire_body)]
