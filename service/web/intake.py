@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 from service.db import utcnow
 from service.errors import ApiError
 from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_records
+from service.ingest.formats.caps import TOO_MANY, nonempty_lines
 from service.ingest.records import LogRecord
 from service.models import Source
 from service.runtime import Runtime
@@ -219,7 +220,7 @@ def accept(
         # Cut at the cap before parsing: a few KB of gzip can hold millions of lines.
         entries, over, room = within_lines(all_entries, room)
         if over:
-            outcome.reasons["too_many_lines"] += over
+            outcome.reasons[TOO_MANY] += over
         records = to_records(
             entries,
             source=name,
@@ -298,16 +299,6 @@ def within_lines(entries: list[Entry], room: int) -> tuple[list[Entry], int, int
             kept.append(replace(entry, message=head))
             room = 0
     return kept, over, room
-
-
-def nonempty_lines(text: str) -> int:
-    """Return how many non-empty lines `text` holds (a line ends at LF, CR or CRLF)."""
-    if "\r" in text:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    while "\n\n" in text:  # each pass halves every run of newlines: linear in all
-        text = text.replace("\n\n", "\n")
-    text = text.strip("\n")
-    return text.count("\n") + 1 if text else 0
 
 
 def _split_after_lines(text: str, count: int) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.web.intake import nonempty_lines
+from service.ingest.formats.caps import nonempty_lines
 from tests.conftest import INGEST_TOKEN
 
 MIB = 1 << 20
