@@ -5,7 +5,22 @@ Past the cap a body is not parsed: what is left is only counted, in C-speed stri
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TypeVar
+
+from service.ingest.entries import Parsed
+
 TOO_MANY = "too_many_lines"
+T = TypeVar("T")
+
+
+def within_room(items: Sequence[T], room: int | None, parsed: Parsed) -> Sequence[T]:
+    """Return the first `room` items (all when None), counting the others as `too_many_lines`."""
+    if room is None or len(items) <= room:
+        return items
+    kept = max(room, 0)
+    parsed.rejected[TOO_MANY] += len(items) - kept
+    return items[:kept]
 
 
 def nonempty_lines(text: str) -> int:

@@ -5,13 +5,20 @@ from __future__ import annotations
 import json
 import tracemalloc
 from collections.abc import Callable
+from typing import Any
 
+import cramjam
 import pytest
+from google.protobuf import json_format  # type: ignore[import-untyped]
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 
 from service.ingest.entries import Parsed
+from service.ingest.formats import loki
 from service.ingest.formats.caps import nonempty_byte_lines, nonempty_lines
 from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.formats.logplex import parse_logplex
+from service.ingest.formats.loki import parse_loki_json, parse_loki_protobuf
+from service.ingest.formats.otlp import parse_otlp_json, parse_otlp_protobuf
 
 MIB = 1 << 20
 
@@ -85,3 +92,67 @@ def test_logplex_within_the_cap_is_framed_whole() -> None:
 def test_bytes_and_text_lines_are_counted_alike(text: str, count: int) -> None:
     assert nonempty_lines(text) == count
     assert nonempty_byte_lines(text.encode()) == count
+
+
+NS = "1760000000000000000"
+
+
+def _loki_body() -> dict[str, Any]:
+    return {
+        "streams": [
+            {"stream": {"app": "api"}, "values": [[NS, f"api {n}"] for n in range(3)]},
+            {"stream": {"app": "web"}, "values": [[NS, f"web {n}"] for n in range(4)]},
+            {"stream": {"app": "job"}, "values": [[NS, "job 0"]]},
+        ]
+    }
+
+
+def _loki_protobuf(body: dict[str, Any]) -> bytes:
+    request = loki.PushRequest()
+    for stream in body["streams"]:
+        labels = ", ".join(f'{k}="{v}"' for k, v in stream["stream"].items())
+        adapter = request.streams.add(labels=("{" + labels + "}").encode())
+        for stamp, line in stream["values"]:
+            entry = adapter.entries.add(line=line.encode())
+            entry.timestamp.seconds, entry.timestamp.nanos = divmod(int(stamp), 10**9)
+    return bytes(cramjam.snappy.compress_raw(request.SerializeToString()))
+
+
+def _otlp_request() -> ExportLogsServiceRequest:
+    request = ExportLogsServiceRequest()
+    for name, count in (("api", 3), ("web", 4), ("job", 1)):
+        scope = request.resource_logs.add().scope_logs.add()
+        for n in range(count):
+            scope.log_records.add().body.string_value = f"{name} {n}"
+    return request
+
+
+def _messages(parsed: Parsed) -> list[str]:
+    return [entry.message for entry in parsed.entries]
+
+
+CAPPED = ["api 0", "api 1", "api 2", "web 0", "web 1"]
+
+
+@pytest.mark.parametrize(
+    "parse",
+    [
+        lambda cap: parse_loki_json(json.dumps(_loki_body()).encode(), max_entries=cap),
+        lambda cap: parse_loki_protobuf(
+            _loki_protobuf(_loki_body()), max_bytes=MIB, max_entries=cap
+        ),
+        lambda cap: parse_otlp_protobuf(_otlp_request().SerializeToString(), max_entries=cap),
+        lambda cap: parse_otlp_json(
+            json_format.MessageToJson(_otlp_request()).encode(), max_entries=cap
+        ),
+    ],
+    ids=["loki-json", "loki-protobuf", "otlp-protobuf", "otlp-json"],
+)
+def test_labelled_formats_read_up_to_the_cap_and_count_the_rest(
+    parse: Callable[[int | None], Parsed],
+) -> None:
+    assert len(parse(None).entries) == 8
+    assert not parse(8).rejected
+    capped = parse(5)
+    assert _messages(capped) == CAPPED
+    assert dict(capped.rejected) == {"too_many_lines": 3}
