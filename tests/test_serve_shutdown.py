@@ -125,3 +125,46 @@ def test_fifty_slow_connections_do_not_starve_healthz(tmp_path: Path) -> None:
             connections.enter_context(_connect(port, first))
         time.sleep(0.5)
         assert max(_healthz_seconds(port) for _ in range(5)) < 1
+
+
+STUCK_APP = """
+import asyncio, sys, time
+from service.settings import Settings
+from service.web.server import build_server
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            else:
+                time.sleep(60)  # a shutdown step that hangs (a flush on a dead database)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+settings = Settings(_env_file=None, shutdown_timeout_seconds=2)
+build_server(app, settings, host="127.0.0.1", port=0, log_level="info").run()
+"""
+
+
+def test_a_shutdown_that_hangs_is_cut_short_by_the_watchdog(tmp_path: Path) -> None:
+    log = tmp_path / "stuck.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", STUCK_APP], cwd=tmp_path, stdout=output, stderr=output
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while not _RUNNING.search(log.read_text(errors="replace")):
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        begin = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(EXIT_SECONDS)
+        assert process.poll() == 1, log.read_text()
+        assert time.monotonic() - begin < 4
+    finally:
+        stop(process)
+        show("stuck server output", log)
