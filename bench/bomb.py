@@ -2,12 +2,15 @@
 millions of tiny lines, each case on a fresh server (one case's freed memory cannot hide another's).
 
     .venv/bin/python bench/bomb.py [--case NAME ...] [--bomb-mib N] [--lines N]
+                                   [--slow N] [--slow-seconds S]
 
 Per case: the answer's status and the `too_many_lines` count, the time to the answer, and the
 server's peak RSS growth over its RSS just before the request (VmHWM reset through
 /proc/PID/clear_refs, and VmRSS sampled every 5 ms as a fallback). Targets (issue 12): a body
 inflating to 100 MiB answers 413 with a peak growth under 30 MiB; 10.5 M one-letter lines answer
-within a few seconds with a bounded growth. Not a test: figures depend on the machine.
+within a few seconds with a bounded growth. Then (unless --case is given) N slow connections
+trickle header bytes for S seconds while /healthz is timed: it must answer within 1 s, and the
+server cuts them off at its header deadline. Not a test: figures depend on the machine.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ import http.client
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import zlib
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -230,6 +235,47 @@ def run_case(case: Case, body: Body) -> Figures:
     return Figures([s for s, _ in answers], too_many, seconds, (highest - before) / 1024)
 
 
+def slow_clients(count: int, seconds: float) -> tuple[list[float], int, float]:
+    """Hold `count` connections trickling header bytes while /healthz is timed every 0.25 s.
+
+    Returns the /healthz latencies, how many slow connections the server cut off, and after
+    how many seconds the last of those was cut.
+    """
+    with tempfile.TemporaryDirectory(prefix="drainwatch-slow-") as directory:
+        server = Server(Path(directory))
+        parts = urlsplit(server.base)
+        address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        try:
+            sockets = [socket.create_connection(address, timeout=5) for _ in range(count)]
+            for connection in sockets:
+                connection.sendall(b"POST /drains/slow HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            alive = set(range(count))
+            last_cut = 0.0
+            latencies: list[float] = []
+            begin = time.monotonic()
+            next_byte = begin
+            while (now := time.monotonic()) - begin < seconds:
+                if now >= next_byte:
+                    next_byte += 1.0
+                    for index in sorted(alive):
+                        try:
+                            sockets[index].sendall(b"x")
+                        except OSError:
+                            alive.discard(index)
+                            last_cut = now - begin
+                started = time.perf_counter()
+                healthz = f"{server.base}/healthz"  # http://127.0.0.1:port, our own server
+                with urllib.request.urlopen(healthz, timeout=10) as response:  # noqa: S310
+                    response.read()
+                latencies.append(time.perf_counter() - started)
+                time.sleep(0.25)
+            for connection in sockets:
+                connection.close()
+        finally:
+            server.stop()
+    return latencies, count - len(alive), last_cut
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Read the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -237,6 +283,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--case", action="append", choices=names, help="run only these cases")
     parser.add_argument("--bomb-mib", type=int, default=100, help="a bomb's inflated MiB")
     parser.add_argument("--lines", type=int, default=10_500_000, help="tiny-lines' line count")
+    parser.add_argument("--slow", type=int, default=200, help="slow connections (0: none)")
+    parser.add_argument("--slow-seconds", type=float, default=30.0, help="how long they trickle")
     return parser.parse_args(argv)
 
 
@@ -259,6 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{statuses:>10} {max(figures.too_many):>14} {figures.seconds:>8.2f} "
             f"{figures.growth_mib:>20.1f}",
             flush=True,
+        )
+    if args.slow and not args.case:
+        latencies, cut, last = slow_clients(args.slow, args.slow_seconds)
+        median = sorted(latencies)[len(latencies) // 2]
+        print(
+            f"{args.slow} slow connections for {args.slow_seconds:g} s: /healthz max "
+            f"{max(latencies) * 1000:.0f} ms, median {median * 1000:.0f} ms over "
+            f"{len(latencies)} tries; {cut} cut off by the server (the last at {last:.1f} s)"
         )
     return 0
 
