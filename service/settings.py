@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     rate_limit_lines: float = 5000.0
     rate_limit_burst: float = 50_000.0
     spool_max_bytes: int = 1024 * 1024 * 1024
+    # A client has this long to send a request's headers, and an ingest request's body; a slow
+    # one is cut off. SIGTERM exits within shutdown_timeout_seconds, whatever clients do.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 9.0
     traceback_gap_seconds: float = 5.0
     process_interval_seconds: float = 0.2
 

@@ -7,6 +7,7 @@ its container forms (an object, an array, NDJSON, concatenated objects).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -40,13 +41,14 @@ def parse_text_body(data: bytes) -> Parsed:
     return Parsed(entries=[Entry(message=decode_bytes(data))])
 
 
-def _parser(content_type: str) -> Callable[[bytes], Parsed]:
+def _parser(content_type: str, max_entries: int) -> Callable[[bytes], Parsed]:
+    # A text body is one entry, cut at the line cap by `accept`; the others stop at the cap.
     if content_type in TEXT_TYPES:
         return parse_text_body
     if content_type in LOGPLEX_TYPES:
-        return parse_logplex
+        return partial(parse_logplex, max_entries=max_entries)
     if content_type in JSON_TYPES or content_type.endswith("+json"):
-        return parse_json_body
+        return partial(parse_json_body, max_entries=max_entries)
     raise unsupported(content_type, "text/plain, application/logplex-1, JSON or NDJSON")
 
 
@@ -56,7 +58,7 @@ def drain(
 ) -> JSONResponse:
     """Accept one batch of log lines for `source`."""
     content_type = media_type(request)
-    parser = _parser(content_type)
+    parser = _parser(content_type, runtime.settings.max_lines_per_batch)
     data = decoded_body(body, request, runtime)
     try:
         parsed = parser(data)
