@@ -14,7 +14,6 @@ from sqlmodel import Session, col, select
 from service.incidents.fingerprint import fingerprint
 from service.incidents.store import add_timeline, find_active
 from service.ingest.records import Event
-from service.ingest.tracebacks import TRACEBACK
 from service.models import Deploy, Incident
 from service.signatures.model import Hit, Signature
 from service.signatures.schema import Rule
@@ -22,8 +21,7 @@ from service.signatures.templates import (
     TEMPLATE_SIGNATURE,
     TemplateMiner,
     error_template,
-    is_error_level,
-    vetoed,
+    refusal,
 )
 
 MAX_TITLE_CHARACTERS = 200
@@ -40,7 +38,10 @@ def template_hit(
     """
     if hit is not None and hit.signature.id != TEMPLATE_SIGNATURE:
         return hit
-    if rule is None or not _eligible(event, rule, matched=hit is not None):
+    if rule is None:
+        return None
+    none = rule.detection.none if isinstance(rule, Rule) else ()
+    if refusal(event, none, matched=hit is not None):
         return None
     template = error_template(event.first.message)
     if not template:
@@ -81,18 +82,6 @@ def note_first_seen(session: Session, incident: Incident) -> None:
         label = f"#{deploy.id} ({deploy.platform})"
     text = f"first seen after deploy {label}"
     add_timeline(session, incident, time=incident.first_seen, kind=FIRST_SEEN, text=text)
-
-
-def _eligible(event: Event, rule: Signature, *, matched: bool) -> bool:
-    record = event.first
-    if event.frames or TRACEBACK in event.text:
-        return False  # a Python exception: python.unhandled-exception's, or nobody's
-    if matched:
-        return not record.level or is_error_level(record.level)
-    if not is_error_level(record.level):
-        return False
-    none = rule.detection.none if isinstance(rule, Rule) else ()
-    return not vetoed(event, none)
 
 
 def _open_templates(session: Session, source: str) -> list[str]:

@@ -16,6 +16,7 @@ import regex
 
 from service.ingest.records import Event
 from service.ingest.structured import read_json_record
+from service.ingest.tracebacks import TRACEBACK
 from service.signatures.masks import MASKS, Mask, mask_message
 from service.signatures.regexes import compile_pattern
 
@@ -87,16 +88,36 @@ def is_error_level(level: str) -> bool:
     return level in ERROR_LEVELS
 
 
-def vetoed(event: Event, none: tuple[str, ...]) -> bool:
-    """Return True when one of a signature's `none` regexes matches the event's text."""
+def refusal(event: Event, none: tuple[str, ...], *, matched: bool) -> str:
+    """Return why an event is no `log.error-template` hit, or "" when it is one.
+
+    `matched` says the signature's regexes found an error level written in the text (the
+    matcher then applied its vetoes); a level the header parser read wins over the text's.
+    """
+    if event.frames or TRACEBACK in event.text:
+        return "a Python traceback, which python.unhandled-exception groups"
+    level = event.first.level
+    if matched:
+        if level and not is_error_level(level):
+            return f"level condition not met: the header says {level}, not ERROR or CRITICAL"
+        return ""
+    if not is_error_level(level):
+        shown = f"the header says {level}" if level else "neither the header nor the text has one"
+        return f"level condition not met: needs an error level; {shown}"
+    index = vetoed(event, none)
+    return f"detect.none[{index}] vetoed it" if index >= 0 else ""
+
+
+def vetoed(event: Event, none: tuple[str, ...]) -> int:
+    """Return the index of the first of a signature's `none` regexes that matches, else -1."""
     text = event.text
-    try:
-        return any(
-            pattern.search(text, timeout=_TIMEOUT_SECONDS) is not None
-            for pattern in _compiled(none)
-        )
-    except TimeoutError:
-        return True
+    for index, pattern in enumerate(_compiled(none)):
+        try:
+            if pattern.search(text, timeout=_TIMEOUT_SECONDS) is not None:
+                return index
+        except TimeoutError:
+            return index
+    return -1
 
 
 @lru_cache(maxsize=8)
