@@ -94,16 +94,17 @@ def refusal(event: Event, none: tuple[str, ...], *, matched: bool) -> str:
     `matched` says the signature's regexes found an error level written in the text (the
     matcher then applied its vetoes); a level the header parser read wins over the text's.
     """
-    if event.frames or TRACEBACK in event.text:
-        return "a Python traceback, which python.unhandled-exception groups"
     level = event.first.level
-    if matched:
-        if level and not is_error_level(level):
-            return f"level condition not met: the header says {level}, not ERROR or CRITICAL"
-        return ""
-    if not is_error_level(level):
+    # The level first: this runs for every line no signature matched, and most are not errors.
+    if matched and level and not is_error_level(level):
+        return f"level condition not met: the header says {level}, not ERROR or CRITICAL"
+    if not matched and not is_error_level(level):
         shown = f"the header says {level}" if level else "neither the header nor the text has one"
         return f"level condition not met: needs an error level; {shown}"
+    if event.frames or TRACEBACK in event.text:
+        return "a Python traceback, which python.unhandled-exception groups"
+    if matched:
+        return ""
     index = vetoed(event, none)
     return f"detect.none[{index}] vetoed it" if index >= 0 else ""
 
@@ -154,6 +155,15 @@ class TemplateMiner:
     max_clusters: int = MAX_CLUSTERS_PER_SOURCE
     max_sources: int = MAX_SOURCES
     _trees: OrderedDict[str, _Tree] = field(default_factory=OrderedDict)
+
+    def __deepcopy__(self, memo: dict[int, object]) -> TemplateMiner:
+        """Return this miner itself: what it learnt is not undone with a rolled-back batch.
+
+        The processor copies its state before each unit of work to restore it on a database
+        error; the replay then finds the templates it learnt, which is all it needs, and a
+        copy would cost O(templates) per unit of work.
+        """
+        return self
 
     def seeded(self, source: str) -> bool:
         """Return True once `seed` has run for `source` (since it was last evicted)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 from datetime import UTC, datetime
@@ -172,3 +173,12 @@ def test_a_restart_keeps_the_grouping_of_an_open_template(engine: Engine, matche
 
 def events(text: str) -> list[Any]:
     return assemble(parse_text(text, source="api"), gap_seconds=5.0)
+
+
+def test_a_copy_of_intake_state_shares_the_miner_instead_of_copying_it() -> None:
+    state = IntakeState()
+    for number in range(300):
+        state.templates.learn("api", f"kind{number} failed")
+    copied = copy.deepcopy(state)
+    assert copied.templates is state.templates
+    assert copied.clock is not state.clock
