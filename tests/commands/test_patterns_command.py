@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.signatures.loader import load_signatures
 
 BUNDLED = Path(__file__).resolve().parents[2] / "patterns"
 GREENLET = (
@@ -125,7 +126,11 @@ def test_test_names_the_veto_that_turned_a_signature_down(
     assert out.startswith("no signature matched\n")
     assert "  parsed: time=2025-09-25T00:00:01+00:00 level=ERROR instance=812 stream=app\n" in out
     assert "  message: Worker (pid:815) was sent SIGHUP!\n" in out
-    assert "    log.error-template: level ERROR, but detect.none[1] vetoed it\n" in out
+    rule = load_signatures([BUNDLED]).get("log.error-template")
+    assert rule is not None
+    vetoes = rule.detection.none
+    index = next(i for i, veto in enumerate(vetoes) if "was sent" in veto)
+    assert f"    log.error-template: level ERROR, but detect.none[{index}] vetoed it\n" in out
 
 
 def test_test_names_an_unmet_level_condition(capsys: pytest.CaptureFixture[str]) -> None:

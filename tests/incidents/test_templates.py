@@ -89,6 +89,8 @@ def test_every_way_of_writing_the_level_gives_the_same_template(
         '2025-10-02T10:02:14Z level=warn msg="payment declined" err="card expired"',
         '2025-10-02 10:02:14,551 INFO level=error msg="handled: payment declined"',
         "[2025-09-25 00:00:01 +0000] [812] [ERROR] Worker (pid:815) was sent SIGHUP!",
+        '2025-10-02 10:04:14,601 ERROR   File "/app/mail.py", line 3, in send',
+        "2025-10-02 10:04:14,601 ERROR Traceback (most recent call last):",
     ],
 )
 def test_handled_warnings_and_healthy_error_lines_open_nothing(
