@@ -16,6 +16,7 @@ from service.incidents.masked import CORS_SIGNATURE, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
 from service.models import IncidentEndpoint, TrafficMinute
+from service.signatures.templates import TemplateMiner
 
 NEARBY = timedelta(seconds=5)
 _T = TypeVar("_T")
@@ -38,6 +39,7 @@ class IntakeState:
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     endpoints: Counter[tuple[int, str, str, int]] = field(default_factory=Counter)
     traffic: Counter[tuple[str, datetime, bool]] = field(default_factory=Counter)
+    templates: TemplateMiner = field(default_factory=TemplateMiner)
 
     def request(self, source: str, when: datetime | None, access: Access) -> None:
         """Count a request; credit a failed one to incidents hit just before it."""
