@@ -1,6 +1,7 @@
 """Harness: kill -9 a real `drainwatch serve` again and again under a loader, then count.
 
     .venv/bin/python bench/crash.py [--kills 20] [--batch-lines 40] [--seed N]
+                                    [--servers 2 --database postgresql+psycopg://...]
 
 A loader POSTs Heroku logplex batches of sequence-numbered lines, each batch carrying one failure
 line (`NameError: name 'logger' is not defined`), placed last in its batch one time in three, where
@@ -8,7 +9,10 @@ the processor holds it back waiting for a traceback. A batch that got no 202 is 
 same `Logplex-Frame-Id`, as Logplex does. Meanwhile the server is killed with SIGKILL at random
 moments and started again on the same database and spool. At the end every acknowledged line must
 have been processed exactly once: lines lost 0, lines doubled 0, and the incident's occurrences
-equal to the failure lines sent. Prints the figures; exits 1 when a count is off.
+equal to the failure lines sent. With `--servers 2` and a PostgreSQL `--database`, two servers
+(each with its own spool) share one database, the loader alternates between them and the kills
+pick one at random: the counts must still be exact, with one open incident per fingerprint.
+Prints the figures; exits 1 when a count is off.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -63,6 +70,7 @@ class CrashResult:
     lines_processed: int
     lines_quarantined: int
     occurrences: int
+    open_incidents: int
     seconds: float
 
     @property
@@ -83,6 +91,7 @@ class CrashResult:
             and self.doubled == 0
             and self.lines_received == self.tally.lines
             and self.occurrences == self.tally.failures
+            and self.open_incidents == 1
         )
 
 
@@ -95,14 +104,15 @@ def _free_port() -> int:
 class Server:
     """`drainwatch serve` in a directory, started again on the same port after each kill."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, database_url: str, name: str = "serve") -> None:
         self.directory = directory
+        self.name = name
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
-            "DRAINWATCH_DATABASE_URL": f"sqlite:///{directory / 'drainwatch.db'}",
-            "DRAINWATCH_SPOOL_DIR": str(directory / "spool"),
+            "DRAINWATCH_DATABASE_URL": database_url,
+            "DRAINWATCH_SPOOL_DIR": str(directory / f"spool-{name}"),
             "DRAINWATCH_INGEST_TOKEN": TOKEN,
             "DRAINWATCH_ADMIN_USER": ADMIN[0],
             "DRAINWATCH_ADMIN_PASSWORD": ADMIN[1],
@@ -112,7 +122,7 @@ class Server:
 
     def start(self) -> None:
         """Start the server and wait until /healthz answers."""
-        with (self.directory / f"serve-{self.starts}.log").open("wb") as log:
+        with (self.directory / f"{self.name}-{self.starts}.log").open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "service", "serve", "--port", str(self.port)],
                 cwd=self.directory,
@@ -177,11 +187,13 @@ def make_batch(number: int, size: int, rng: random.Random) -> tuple[list[str], b
     return lines, last
 
 
-def load(server: Server, tally: Tally, stop: threading.Event, size: int, seed: int) -> None:
-    """POST batches until `stop`; a batch is sent until it is acknowledged, under one frame id."""
+def load(servers: list[Server], tally: Tally, stop: threading.Event, size: int, seed: int) -> None:
+    """POST batches until `stop`, taking the servers in turn; a batch is sent to its server until
+    it is acknowledged, under one frame id (the id is known to that server's spool only)."""
     rng = random.Random(seed)
     number = 0
     while not stop.is_set():
+        server = servers[number % len(servers)]
         lines, last = make_batch(number, size, rng)
         body = logplex(lines, number * size)
         request = urllib.request.Request(
@@ -215,44 +227,82 @@ def load(server: Server, tally: Tally, stop: threading.Event, size: int, seed: i
         time.sleep(rng.uniform(0, 0.02))
 
 
-def settle(server: Server, tally: Tally, timeout: float = 120.0) -> dict[str, Any]:
-    """Wait until every acknowledged line is processed (or quarantined), or the timeout."""
+def settle(servers: list[Server], tally: Tally, timeout: float = 120.0) -> dict[str, Any]:
+    """Wait until every server's spool is drained and every acknowledged line is counted, or the
+    timeout. A server counts the lines still in its own spool as received, none of the others'."""
     deadline = time.monotonic() + timeout
-    found: dict[str, Any] = {}
+    views: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        found = server.get(f"/api/sources/{SOURCE}")
-        done = found["lines_processed"] + found.get("lines_quarantined", 0)
-        if found["lines_received"] == tally.lines and done >= tally.lines:
+        views = [server.get(f"/api/sources/{SOURCE}") for server in servers]
+        drained = all(
+            view["lines_received"] == view["lines_processed"] + view.get("lines_quarantined", 0)
+            for view in views
+        )
+        if drained and views[0]["lines_received"] == tally.lines:
             break
         time.sleep(0.5)
-    return found
+    return views[0]
 
 
-def run(kills: int = 20, batch_lines: int = 40, seed: int = 1) -> CrashResult:
+@contextmanager
+def fresh_database(url: str | None, directory: Path) -> Iterator[str]:
+    """Yield a SQLite file in `directory` (no URL), or a fresh schema of the PostgreSQL `url`."""
+    if url is None:
+        yield f"sqlite:///{directory / 'drainwatch.db'}"
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"crash_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in url else "?"
+    try:
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def run(
+    kills: int = 20,
+    batch_lines: int = 40,
+    seed: int = 1,
+    *,
+    servers: int = 1,
+    database_url: str | None = None,
+) -> CrashResult:
     """Run the harness in a temporary directory and return its counts."""
     rng = random.Random(seed)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="drainwatch-crash-") as name:
-        server = Server(Path(name))
-        server.start()
+    with ExitStack() as stack:
+        name = stack.enter_context(tempfile.TemporaryDirectory(prefix="drainwatch-crash-"))
+        directory = Path(name)
+        database = stack.enter_context(fresh_database(database_url, directory))
+        running = [Server(directory, database, f"serve{index}") for index in range(servers)]
+        for server in running:
+            server.start()
         tally = Tally()
         stop = threading.Event()
-        loader = threading.Thread(target=load, args=(server, tally, stop, batch_lines, seed))
+        loader = threading.Thread(target=load, args=(running, tally, stop, batch_lines, seed))
         loader.start()
         try:
             for _ in range(kills):
                 time.sleep(rng.uniform(0.3, 1.5))
-                server.kill()
-                server.start()
+                victim = rng.choice(running)
+                victim.kill()
+                victim.start()
             time.sleep(rng.uniform(0.3, 1.0))
         finally:
             stop.set()
             loader.join(60)
         try:
-            found = settle(server, tally)
-            incidents = server.get(f"/api/incidents?signature={SIGNATURE}")["incidents"]
+            found = settle(running, tally)
+            incidents = running[0].get(f"/api/incidents?signature={SIGNATURE}")["incidents"]
         finally:
-            server.stop()
+            for server in running:
+                server.stop()
     return CrashResult(
         kills=kills,
         tally=tally,
@@ -260,6 +310,7 @@ def run(kills: int = 20, batch_lines: int = 40, seed: int = 1) -> CrashResult:
         lines_processed=int(found["lines_processed"]),
         lines_quarantined=int(found.get("lines_quarantined", 0)),
         occurrences=sum(int(incident["occurrences"]) for incident in incidents),
+        open_incidents=sum(incident["status"] == "open" for incident in incidents),
         seconds=time.monotonic() - started,
     )
 
@@ -270,8 +321,16 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--batch-lines", type=int, default=40)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--servers", type=int, default=1)
+    parser.add_argument("--database", help="a database URL all servers share (default SQLite)")
     args = parser.parse_args()
-    result = run(kills=args.kills, batch_lines=args.batch_lines, seed=args.seed)
+    result = run(
+        kills=args.kills,
+        batch_lines=args.batch_lines,
+        seed=args.seed,
+        servers=args.servers,
+        database_url=args.database,
+    )
     tally = result.tally
     print(f"kills (SIGKILL)               {result.kills}")
     print(f"batches acknowledged          {tally.batches} ({tally.duplicates} as duplicates)")
@@ -284,6 +343,7 @@ def main() -> int:
     print(f"lines doubled                 {result.doubled}")
     print(f"failure lines sent            {tally.failures} ({tally.failures_last} last in a batch)")
     print(f"incident occurrences          {result.occurrences}")
+    print(f"open incidents of it          {result.open_incidents}")
     print(f"seconds                       {result.seconds:.1f}")
     print("exact" if result.exact else "NOT EXACT")
     return 0 if result.exact else 1
