@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     """Build the app from the environment's settings and serve it until interrupted."""
     import uvicorn
 
-    from service.app import create_app
+    from service.app import configure_logging, create_app
     from service.settings import Settings
 
     if (args.tls_cert is None) != (args.tls_key is None):
@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("syslog_port", "syslog_source", "tls_cert", "tls_key"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    configure_logging(args.log_level)
     app = create_app(Settings(**overrides))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
     return 0
