@@ -109,7 +109,13 @@ def authorize_source(source: str, request: Request, runtime: RuntimeDep) -> str:
     if _is_global(token, runtime):
         return source
     try:
-        valid = token_opens_source(token_cache(request), runtime.engine, source, token)
+        valid = token_opens_source(
+            token_cache(request),
+            runtime.engine,
+            source,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
     except TokenUnchecked as error:
         raise _database_down() from error
     if not valid:
@@ -127,7 +133,12 @@ def authorize_any(request: Request, runtime: RuntimeDep) -> Grant:
     if _is_global(token, runtime):
         return Grant(None)
     try:
-        name = source_for_token(token_cache(request), runtime.engine, token)
+        name = source_for_token(
+            token_cache(request),
+            runtime.engine,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
     except TokenUnchecked as error:
         raise _database_down() from error
     if name is None:

@@ -27,6 +27,9 @@ from service.sources import get_source, hash_token, token_matches
 
 log = logging.getLogger("drainwatch.tokens")
 REFRESH_SECONDS = 30.0
+# After a failed lookup, requests go straight to the cache for this long: a database that hangs
+# (a dropped network, not a refused connection) would otherwise hold every ingest request.
+RECHECK_SECONDS = 2.0
 
 
 class TokenUnchecked(Exception):
@@ -40,9 +43,12 @@ class TokenCache:
         self,
         *,
         refresh_seconds: float = REFRESH_SECONDS,
+        recheck_seconds: float = RECHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.refresh_seconds = refresh_seconds
+        self.recheck_seconds = recheck_seconds
+        self._down_until = 0.0
         self._clock = clock
         self._lock = threading.Lock()
         self._by_name: dict[str, str] = {}
@@ -90,6 +96,14 @@ class TokenCache:
             if name is not None:
                 self._by_name.pop(name, None)
 
+    def mark_down(self) -> None:
+        """Note a failed lookup: skip the database for the next `recheck_seconds`."""
+        self._down_until = self._clock() + self.recheck_seconds
+
+    def skip_database(self, *, database_down: bool) -> bool:
+        """Return True when a lookup should not even try the database just now."""
+        return database_down or self._clock() < self._down_until
+
     def hash_of(self, name: str) -> str | None:
         """Return the cached token hash of source `name`, or None."""
         with self._lock:
@@ -107,35 +121,48 @@ def token_cache(request: Request) -> TokenCache:
     return cache
 
 
-def token_opens_source(cache: TokenCache, engine: Engine, name: str, token: str) -> bool:
-    """Return whether `token` is source `name`'s own; raise TokenUnchecked if nobody can tell."""
-    try:
-        with Session(engine) as session:
-            known = get_source(session, name)
-            token_hash = known.token_hash if known is not None else None
-            cache.note(name, token_hash)
-            cache.refresh_if_due(session)
-    except SQLAlchemyError as error:
-        if token_matches(token, cache.hash_of(name)):
-            return True
-        raise TokenUnchecked from error
-    return token_matches(token, token_hash)
+def token_opens_source(
+    cache: TokenCache, engine: Engine, name: str, token: str, *, database_down: bool = False
+) -> bool:
+    """Return whether `token` is source `name`'s own; raise TokenUnchecked if nobody can tell.
+
+    `database_down` (the processor finds it unreachable) sends the lookup to the cache at once.
+    """
+    if not cache.skip_database(database_down=database_down):
+        try:
+            with Session(engine) as session:
+                known = get_source(session, name)
+                token_hash = known.token_hash if known is not None else None
+                cache.note(name, token_hash)
+                cache.refresh_if_due(session)
+        except SQLAlchemyError:
+            cache.mark_down()
+        else:
+            return token_matches(token, token_hash)
+    if token_matches(token, cache.hash_of(name)):
+        return True
+    raise TokenUnchecked
 
 
-def source_for_token(cache: TokenCache, engine: Engine, token: str) -> str | None:
+def source_for_token(
+    cache: TokenCache, engine: Engine, token: str, *, database_down: bool = False
+) -> str | None:
     """Return the source whose own token is `token`, or None; raise TokenUnchecked if unknown."""
-    try:
-        with Session(engine) as session:
-            statement = select(Source.name).where(Source.token_hash == hash_token(token))
-            name = session.exec(statement).first()
-            if name is None:
-                cache.forget(token)
-            else:
-                cache.note(name, hash_token(token))
-            cache.refresh_if_due(session)
-    except SQLAlchemyError as error:
-        cached = cache.source_of(token)
-        if cached is not None:
-            return cached
-        raise TokenUnchecked from error
-    return name
+    if not cache.skip_database(database_down=database_down):
+        try:
+            with Session(engine) as session:
+                statement = select(Source.name).where(Source.token_hash == hash_token(token))
+                name = session.exec(statement).first()
+                if name is None:
+                    cache.forget(token)
+                else:
+                    cache.note(name, hash_token(token))
+                cache.refresh_if_due(session)
+        except SQLAlchemyError:
+            cache.mark_down()
+        else:
+            return name
+    cached = cache.source_of(token)
+    if cached is None:
+        raise TokenUnchecked
+    return cached

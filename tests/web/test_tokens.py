@@ -66,3 +66,22 @@ def test_the_database_answer_wins_over_the_cache(engine: Engine) -> None:
     cache.note("billing", hash_token("dw_stale"))
     assert source_for_token(cache, engine, "dw_stale") is None
     assert cache.source_of("dw_stale") is None
+
+
+def test_after_a_failed_lookup_the_database_is_left_alone_for_a_moment(
+    engine: Engine, tmp_path: object
+) -> None:
+    clock = Clock()
+    cache = TokenCache(recheck_seconds=2.0, clock=clock)
+    token = issue(engine, "billing")
+    dead = down(tmp_path)
+    with pytest.raises(TokenUnchecked):
+        token_opens_source(cache, dead, "billing", token)
+    dead.dispose()
+    # The database answers again, but a hanging one would hold every request: wait out the pause.
+    with pytest.raises(TokenUnchecked):
+        token_opens_source(cache, engine, "billing", token)
+    clock.now = 2.5
+    assert token_opens_source(cache, engine, "billing", token)
+    with pytest.raises(TokenUnchecked):
+        source_for_token(cache, engine, issue(engine, "shop"), database_down=True)
