@@ -63,9 +63,9 @@ def health_body(runtime: Runtime, database: str, *, now: datetime) -> dict[str, 
     processor = processor_view(runtime.processor.state, spool.oldest_pending_at(), now=now)
     degraded = []
     if database != "ok":
-        degraded.append(f"database {database}")
+        degraded.append(f"database: {database}")
     if processor["state"] != "ok":
-        degraded.append(f"processor {processor['state']}")
+        degraded.append(f"processor: {processor['state']}")
     return {
         "status": "degraded" if degraded else "ok",
         "degraded": degraded,

@@ -236,7 +236,7 @@ def test_healthz_is_degraded_with_the_spool_depth_while_the_database_is_down(
     assert body["status"] == "degraded"
     assert body["database"] == "down: OperationalError"
     assert body["spool_lines"] == 2 and body["spool_bytes"] > 0
-    assert body["degraded"] == ["database down: OperationalError"]
+    assert body["degraded"] == ["database: down: OperationalError"]
     assert {"signatures", "processor_error", "processor"} <= set(body)
     outage.end()
     assert client.get("/healthz").json()["status"] == "ok"
@@ -254,6 +254,7 @@ def test_healthz_is_degraded_while_the_processor_last_step_failed(
     assert body["database"] == "ok"
     assert body["status"] == "degraded"
     assert body["processor"]["state"] == "database down"
+    assert body["degraded"] == ["processor: database down"]
     assert body["processor"]["failures"] == 1
     assert body["processor_error"].startswith("OperationalError")
     worker.run_step()
@@ -291,6 +292,9 @@ def test_an_unwritable_sqlite_file_keeps_ingest_and_gives_503_not_500(
     assert post(client, "/drains/billing", token).status_code == 202
     with pytest.raises(OperationalError, match="readonly"):
         runtime.processor.run_once()
+    # Reading still works: the pages show what is stored.
+    response = client.get("/api/sources/billing", auth=ADMIN)
+    assert response.status_code == 200 and response.json()["name"] == "billing"
     response = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
     assert response.status_code == 503
     assert "The database is unavailable" in response.text
