@@ -197,5 +197,13 @@ class Worker:
         if self.final is not None:
             try:
                 self.final()
-            except Exception:
-                log.exception("%s: final step failed; %s", self.name, self.meanwhile)
+            except Exception as error:
+                if not database_unavailable(error):
+                    log.exception("%s: final step failed; %s", self.name, self.meanwhile)
+                    return
+                log.warning(
+                    "%s: final step skipped, the database is unavailable (%s); %s",
+                    self.name,
+                    failure_reason(error),
+                    self.meanwhile,
+                )

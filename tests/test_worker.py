@@ -213,3 +213,26 @@ def test_the_outage_lines_diagnose_as_drainwatchs_own_db_outage(
         ("app.db-outage", "resolved", "processor")
     ]
     assert incidents[0]["occurrences"] == 3
+
+
+def test_a_final_step_that_meets_an_outage_says_so_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def final() -> None:
+        raise outage()
+
+    worker = Worker(
+        "drainwatch-processor",
+        lambda: 0,
+        interval_seconds=0.01,
+        max_backoff_seconds=0.01,
+        meanwhile="batches stay in the spool",
+        final=final,
+    )
+    caplog.set_level(logging.INFO, logger="drainwatch.worker")
+    worker.start()
+    worker.stop()
+    [record] = [r for r in caplog.records if "final step" in r.getMessage()]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    assert "ConnectionRefusedError" in record.getMessage()
+    assert "batches stay in the spool" in record.getMessage()
