@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
@@ -34,9 +34,13 @@ from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
 from service.web.deps import LoginRequired
 from service.web.intake import INGEST_PREFIXES
-from service.worker import Worker
+from service.web.tokens import TokenCache
+from service.worker import Worker, database_unavailable, failure_reason
 
 log = logging.getLogger("drainwatch")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Seconds a client is told to wait (Retry-After) while the database cannot be reached.
+DATABASE_RETRY_AFTER = 5
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -127,10 +131,12 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     """Return the drainwatch ASGI app for these settings."""
     settings = settings or Settings()
     runtime = build_runtime(settings)
+    tokens = TokenCache()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap_admin(runtime)
+        tokens.load_quietly(runtime.engine)
         if start_processor:
             runtime.processor.start()
             runtime.dispatcher.start()
@@ -157,6 +163,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
 
     app = FastAPI(title="drainwatch", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.tokens = tokens
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
     for module in (health, drains, otlp, loki, api, pages):
@@ -164,6 +171,18 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     _install_error_handlers(app)
     _install_headers(app)
     return app
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send drainwatch's own log lines (the processor's [DB_DOWN]/[DB_RECOVERED] among them) to
+    stderr with their time and level, in a shape `drainwatch scan` reads back."""
+    logger = logging.getLogger("drainwatch")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def _error(
@@ -195,11 +214,41 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         return _error(422, "invalid_request", problems or "the request is not valid")
 
+    async def database_down(request: Request, error: Exception) -> Response:
+        if not database_unavailable(error):
+            raise error
+        reason = failure_reason(error)
+        log.warning(
+            "%s %s answered 503: the database is unavailable (%s)",
+            request.method,
+            request.url.path,
+            reason,
+        )
+        if _wants_json(request):
+            count(request, "unavailable")
+            return _error(
+                503,
+                "unavailable",
+                f"the database is unavailable ({reason}); try again shortly",
+                {"Retry-After": str(DATABASE_RETRY_AFTER)},
+            )
+        return pages.unavailable_page(request, reason, DATABASE_RETRY_AFTER)
+
+    # Registered on the base class, so whichever route or dependency met the outage (a query, a
+    # login check, a commit) answers 503 and no route needs its own handling.
+    app.add_exception_handler(SQLAlchemyError, database_down)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         count(request, code)
         return _error(error.status_code, code, str(error.detail), dict(error.headers or {}))
+
+
+def _wants_json(request: Request) -> bool:
+    """Return True for the JSON API and ingest; dashboard pages answer with HTML."""
+    path = request.url.path
+    return path.startswith(("/api/", "/metrics", "/healthz", *INGEST_PREFIXES))
 
 
 def _install_headers(app: FastAPI) -> None:

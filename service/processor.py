@@ -37,7 +37,7 @@ from service.signatures.engine import Matcher
 from service.sources import SOURCE_NAME, ensure_source
 from service.spool.codec import decode_records, encode_records
 from service.spool.store import KEY_RETENTION, Batch, Spool
-from service.worker import Worker
+from service.worker import Worker, WorkerState
 
 log = logging.getLogger("drainwatch.processor")
 PURGE_EVERY_SECONDS = 3600.0
@@ -386,6 +386,11 @@ class Processor:
         busy = self.run_once()
         self.purge_if_due()
         return busy
+
+    @property
+    def state(self) -> WorkerState:
+        """Return what the background thread's last steps did, for /healthz."""
+        return self._worker.state
 
     def start(self) -> None:
         """Start the background thread."""

@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the app from the environment's settings and serve it until interrupted."""
-    from service.app import create_app
+    from service.app import configure_logging, create_app
     from service.settings import Settings
     from service.web.server import build_server
 
@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     for name in ("syslog_port", "syslog_source", "tls_cert", "tls_key"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    configure_logging(args.log_level)
     settings = Settings(**overrides)
     app = create_app(settings)
     server = build_server(app, settings, host=args.host, port=args.port, log_level=args.log_level)

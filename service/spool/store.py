@@ -309,6 +309,12 @@ class Spool:
             ).fetchall()
         return {source: int(lines) for source, lines in rows}
 
+    def oldest_pending_at(self) -> datetime | None:
+        """Return when the oldest batch still waiting was received, or None when none waits."""
+        with self._lock:
+            row = self._db.execute("SELECT received_at FROM batch ORDER BY seq LIMIT 1").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def forget_keys_before(self, cutoff: datetime) -> None:
         """Drop idempotency keys older than `cutoff` so the key table stays small."""
         with self._lock:

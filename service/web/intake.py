@@ -15,26 +15,18 @@ from itertools import islice
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
 
 from service.db import utcnow
 from service.errors import ApiError
 from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_records
 from service.ingest.formats.caps import TOO_MANY, nonempty_lines
 from service.ingest.records import LogRecord
-from service.models import Source
 from service.runtime import Runtime
-from service.sources import (
-    SourceNameError,
-    check_source_name,
-    get_source,
-    hash_token,
-    token_matches,
-)
+from service.sources import SourceNameError, check_source_name
 from service.spool.store import SpoolError, SpoolFull
 from service.web.body import decode_content, read_limited
 from service.web.deps import RuntimeDep, basic_credentials
+from service.web.tokens import TokenUnchecked, source_for_token, token_cache, token_opens_source
 
 INGEST_PREFIXES = ("/drains/", "/v1/logs", "/loki/")
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
@@ -120,12 +112,16 @@ def authorize_source(source: str, request: Request, runtime: RuntimeDep) -> str:
     if _is_global(token, runtime):
         return source
     try:
-        with Session(runtime.engine) as session:
-            known = get_source(session, source)
-            token_hash = known.token_hash if known else None
-    except SQLAlchemyError as error:
+        valid = token_opens_source(
+            token_cache(request),
+            runtime.engine,
+            source,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
+    except TokenUnchecked as error:
         raise _database_down() from error
-    if not token_matches(token, token_hash):
+    if not valid:
         raise _unauthorized("the ingest token is not valid for this source")
     return source
 
@@ -140,10 +136,13 @@ def authorize_any(request: Request, runtime: RuntimeDep) -> Grant:
     if _is_global(token, runtime):
         return Grant(None)
     try:
-        with Session(runtime.engine) as session:
-            statement = select(Source.name).where(Source.token_hash == hash_token(token))
-            name = session.exec(statement).first()
-    except SQLAlchemyError as error:
+        name = source_for_token(
+            token_cache(request),
+            runtime.engine,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
+    except TokenUnchecked as error:
         raise _database_down() from error
     if name is None:
         raise _unauthorized("the ingest token is not valid for any source")

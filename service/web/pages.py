@@ -44,6 +44,16 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
     return templates
 
 
+def unavailable_page(request: Request, reason: str, retry_after: int) -> HTMLResponse:
+    """Return the 503 page shown while the database cannot be reached."""
+    response = _render(
+        request, "unavailable.html.j2", user=None, reason=reason, retry_after=retry_after
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
 def _since(value: str | None) -> str:
     """Show an RFC 3339 time of the JSON views as the pages show times ("never" for none)."""
     return timefmt.stamp(datetime.fromisoformat(value)) if value else "never"
