@@ -31,6 +31,7 @@ from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
+from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
 from service.web.intake import INGEST_PREFIXES
 
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)
+    install_access_log_filter()
     return app
 
 

@@ -313,3 +313,19 @@ def _is_key_body(message: str) -> bool:
         return True
     name, colon, _ = stripped.partition(": ")
     return bool(colon) and name.replace("-", "").isalpha()
+
+
+# Query parameters whose value is a credential whatever it looks like (`?token=` is how an
+# ingest token may be sent, CONTRACT §4).
+_QUERY_SECRET = regex.compile(
+    r"([?&](?:token|access_token|auth|api_key|apikey|key|password|secret|sig|signature)=)"
+    r"[^&#\s\"']{1,4096}",
+    regex.IGNORECASE,
+)
+
+
+def redact_url(target: str) -> str:
+    """Return a request target (path and query) with credential parameters and secrets replaced."""
+    if "=" in target:
+        target = str(_QUERY_SECRET.sub(rf"\1{REDACTED}", target, timeout=_TIMEOUT))
+    return redact(target)
