@@ -12,9 +12,12 @@ from service.ingest.assemble import assemble
 from service.ingest.headers import parse_text
 from service.ingest.records import Event, LogRecord
 from service.settings import Settings
-from service.signatures.loader import check_directories, load_signatures
+from service.signatures.loader import (
+    check_directories,
+    load_signatures,
+    load_usable_signatures,
+)
 from service.signatures.model import Hit
-from service.signatures.schema import SignatureError
 
 _SOURCE = "patterns-test"
 
@@ -70,12 +73,9 @@ def run_test(args: argparse.Namespace) -> int:
         print(f"drainwatch: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return 2
     settings = Settings()
-    try:
-        library = load_signatures(args.patterns or list(settings.pattern_dirs))
-    except SignatureError as error:
-        for problem in error.errors:
-            print(_printable(problem), file=sys.stderr)
-        return 1
+    library, problems = load_usable_signatures(args.patterns or list(settings.pattern_dirs))
+    for problem in problems:
+        print(f"skipped: {_printable(problem)}", file=sys.stderr)
     matcher = library.matcher()
     events = _events(text, gap_seconds=settings.traceback_gap_seconds)
     results = [(event, matcher.hits_for(event)) for event in events]

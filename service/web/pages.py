@@ -166,6 +166,7 @@ def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTML
         user=user,
         signatures=runtime.book.signatures,
         disabled=runtime.book.matcher.disabled,
+        skipped=runtime.book.problems,
     )
 
 
