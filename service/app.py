@@ -33,6 +33,7 @@ from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
 from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
+from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
 
 log = logging.getLogger("drainwatch")
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     _install_error_handlers(app)
     _install_headers(app)
     install_access_log_filter()
+    install_guards(app)
     return app
 
 
