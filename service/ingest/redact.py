@@ -243,6 +243,8 @@ def _redact_blob_tail(text: str) -> str:
     A private key's body lines carry no marker of their own; this catches them one line at a
     time, also when the BEGIN line came in another batch.
     """
+    if len(text) < _BLOB_MIN:
+        return text
     end = len(text.rstrip())
     if end < _BLOB_MIN or text[end - _BLOB_MIN : end].strip(_BASE64):
         return text
@@ -287,8 +289,14 @@ def redact_key_blocks(records: Sequence[LogRecord]) -> list[LogRecord]:
     for record in records:
         message, instance = record.message, record.instance
         if "-----" in message:
-            begin = _BEGIN_LINE.search(message, timeout=_TIMEOUT)
-            end = _END_LINE.search(message, begin.end() if begin else 0, timeout=_TIMEOUT)
+            try:
+                begin = _BEGIN_LINE.search(message, timeout=_TIMEOUT)
+                end = _END_LINE.search(message, begin.end() if begin else 0, timeout=_TIMEOUT)
+            except TimeoutError:
+                # Fail closed: a line that could not be scanned may be a key's first line.
+                left[instance] = _MAX_KEY_LINES
+                out.append(replace(record, message=UNSCANNABLE))
+                continue
             if end is not None:
                 left.pop(instance, None)
             elif begin is not None:
