@@ -32,7 +32,9 @@ from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
+from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
+from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
 from service.web.tokens import TokenCache
 from service.worker import Worker, database_unavailable, failure_reason
@@ -170,6 +172,8 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)
+    install_access_log_filter()
+    install_guards(app)
     return app
 
 

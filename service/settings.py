@@ -31,6 +31,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./drainwatch.db"
     ingest_token: str | None = None
+    # A bearer token that opens /metrics alone, for a scraper that holds no user's password.
+    metrics_token: str | None = None
     patterns_dir: Path | None = None
     spool_dir: Path = Path("./spool")
     public_url: str = "http://127.0.0.1:8000"

@@ -15,9 +15,12 @@ from service.ingest.records import Event, LogRecord
 from service.settings import Settings
 from service.signatures.engine import Matcher
 from service.signatures.explain import Miss, nearest_misses
-from service.signatures.loader import check_directories, load_signatures
+from service.signatures.loader import (
+    check_directories,
+    load_signatures,
+    load_usable_signatures,
+)
 from service.signatures.model import Hit
-from service.signatures.schema import SignatureError
 from service.signatures.templates import (
     TEMPLATE_SIGNATURE,
     TemplateMiner,
@@ -79,12 +82,9 @@ def run_test(args: argparse.Namespace) -> int:
         print(f"drainwatch: cannot read {args.file}: {error.strerror or error}", file=sys.stderr)
         return 2
     settings = Settings()
-    try:
-        library = load_signatures(args.patterns or list(settings.pattern_dirs))
-    except SignatureError as error:
-        for problem in error.errors:
-            print(_printable(problem), file=sys.stderr)
-        return 1
+    library, problems = load_usable_signatures(args.patterns or list(settings.pattern_dirs))
+    for problem in problems:
+        print(f"skipped: {_printable(problem)}", file=sys.stderr)
     matcher = library.matcher()
     lines = text.splitlines()
     events = _events(text, gap_seconds=settings.traceback_gap_seconds)

@@ -20,7 +20,7 @@ from service.ingest.tracebacks import TRACEBACK, traceback_event
 from service.signatures.derive import derive_fields
 from service.signatures.model import Hit, Role
 from service.signatures.prefilter import Implementation, build_prefilter
-from service.signatures.regexes import compile_pattern
+from service.signatures.regexes import compile_pattern, search_within
 from service.signatures.schema import Rule
 
 DEFAULT_TIMEOUT_SECONDS = 0.05
@@ -244,7 +244,7 @@ class Matcher:
     def _first(self, checks: tuple[_Check, ...], text: str) -> regex.Match[str] | None:
         for check in checks:
             try:
-                match = check.pattern.search(text, timeout=self._timeout)
+                match = search_within(check.pattern, text, self._timeout)
             except TimeoutError:
                 raise _Timeout(check.key) from None
             if match is not None:

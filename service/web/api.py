@@ -117,7 +117,10 @@ def report_markdown(
 def patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List the loaded signatures."""
     disabled = runtime.book.matcher.disabled
-    return {"patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures]}
+    return {
+        "patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures],
+        "skipped": list(runtime.book.problems),
+    }
 
 
 @router.post("/api/patterns/reload")
@@ -127,4 +130,8 @@ def reload_patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
         count = runtime.book.reload()
     except SignatureError as error:
         raise ApiError(400, "invalid_patterns", "; ".join(error.errors)) from error
-    return {"loaded": count, "reloaded_at": utcnow().isoformat()}
+    return {
+        "loaded": count,
+        "reloaded_at": utcnow().isoformat(),
+        "skipped": list(runtime.book.problems),
+    }

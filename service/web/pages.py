@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -21,11 +22,25 @@ from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import list_incidents, notifications_of
 from service.reports import timefmt
 from service.reports.build import build_report
-from service.users import authenticate, end_login, start_login
+from service.users import (
+    LoginThrottle,
+    LoginThrottled,
+    authenticate_throttled,
+    end_login,
+    start_login,
+)
 from service.web.api import load_incident
 from service.web.charts import bar_chart, hits_per_minute
 from service.web.counts import source_counters
-from service.web.deps import SESSION_COOKIE, PageUser, RuntimeDep, SessionDep
+from service.web.deps import (
+    SESSION_COOKIE,
+    PageUser,
+    RuntimeDep,
+    SessionDep,
+    client_address,
+    retry_after,
+)
+from service.web.guard import page_csrf_token
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -41,6 +56,7 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
         since=_since,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
     )
+    templates.env.globals["csrf_token"] = page_csrf_token
     return templates
 
 
@@ -177,6 +193,7 @@ def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTML
         user=user,
         signatures=runtime.book.signatures,
         disabled=runtime.book.matcher.disabled,
+        skipped=runtime.book.problems,
     )
 
 
@@ -217,7 +234,22 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check credentials; on success set the session cookie and go where the user was headed."""
-    user = authenticate(session, username, password)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    try:
+        user = authenticate_throttled(
+            session, throttle, username, password, address=client_address(request), now=monotonic()
+        )
+    except LoginThrottled as error:
+        response = _render(
+            request,
+            "login.html.j2",
+            user=None,
+            next=_safe_next(next),
+            error=f"Too many failed logins: try again in {retry_after(error)} s.",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = retry_after(error)
+        return response
     if user is None:
         response = _render(
             request,

@@ -269,10 +269,13 @@ def test_test_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_test_with_invalid_patterns_exits_1(
+def test_test_skips_an_invalid_file_with_its_reason_and_matches_with_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.y.toml").write_text("id = 1", encoding="utf-8")
-    assert main(["patterns", "test", "--patterns", str(tmp_path / "bad"), "x"]) == 1
-    assert "bad/x.y.toml: id: expected a string, got an integer" in capsys.readouterr().err
+    dirs = ["--patterns", str(BUNDLED), "--patterns", str(tmp_path / "bad")]
+    assert main(["patterns", "test", *dirs, GREENLET]) == 0
+    captured = capsys.readouterr()
+    assert "skipped: bad/x.y.toml: id: expected a string, got an integer" in captured.err
+    assert "sqlalchemy.missing-greenlet" in captured.out
