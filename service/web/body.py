@@ -6,6 +6,7 @@ import asyncio
 import zlib
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from service.errors import ApiError
 
@@ -32,6 +33,9 @@ async def read_limited(request: Request, limit: int, timeout: float) -> bytes:
                 if size > limit:
                     raise _too_large(f"the body is over the limit of {limit} bytes")
                 chunks.append(chunk)
+    except ClientDisconnect as error:
+        # The sender hung up mid-body: nothing is stored, and nobody is left to answer.
+        raise ApiError(400, "client_disconnected", "the body was cut off") from error
     except TimeoutError as error:
         raise ApiError(
             408,

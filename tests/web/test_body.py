@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import tracemalloc
 import zlib
@@ -9,9 +10,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from service.errors import ApiError
-from service.web.body import decode_content
+from service.web.body import decode_content, read_limited
 
 MIB = 1 << 20
 
@@ -72,3 +74,19 @@ def test_a_broken_gzip_body_is_400(body: bytes) -> None:
 
 def test_an_empty_gzip_stream_inflates_to_nothing() -> None:
     assert decode_content(gzip.compress(b""), "gzip", MIB) == b""
+
+
+def test_a_sender_that_hangs_up_mid_body_is_a_clean_400_not_a_traceback() -> None:
+    messages = [
+        {"type": "http.request", "body": b"ERROR half a line", "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    scope = {"type": "http", "method": "POST", "path": "/drains/api", "headers": []}
+    request = Request(scope, receive)
+    with pytest.raises(ApiError) as raised:
+        asyncio.run(read_limited(request, 1000, 5.0))
+    assert (raised.value.status, raised.value.code) == (400, "client_disconnected")
