@@ -52,7 +52,7 @@ def _parser(content_type: str, max_entries: int) -> Callable[[bytes], Parsed]:
     raise unsupported(content_type, "text/plain, application/logplex-1, JSON or NDJSON")
 
 
-@router.api_route("/drains/{source}", methods=["POST", "PUT"], status_code=202)
+@router.post("/drains/{source}", status_code=202)
 def drain(
     source: SourceGrant, body: WireBody, request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
@@ -75,6 +75,10 @@ def drain(
         idempotency_key=request.headers.get("logplex-frame-id") if logplex else None,
     )
     return JSONResponse(outcome.json(), status_code=202)
+
+
+# Some senders (syslog-ng's http() with method("PUT")) PUT; the same route, its own operation id.
+router.put("/drains/{source}", status_code=202, operation_id="drain_put")(drain)
 
 
 def _check_msg_count(request: Request, parsed: Parsed, source: str, metrics: Metrics) -> None:

@@ -98,9 +98,6 @@ def test_wrong_basic_passwords_are_throttled_too(client: TestClient) -> None:
     assert client.get("/api/sources", auth=ADMIN).status_code == 429
 
 
-# drains.py's one route for POST and PUT gives FastAPI a duplicate operation id (not this test's
-# concern): the schema is still served.
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID:UserWarning")
 @pytest.mark.parametrize("path", ["/docs", "/openapi.json", "/metrics"])
 def test_docs_and_metrics_need_a_login(client: TestClient, path: str) -> None:
     refused = client.get(path)
