@@ -9,13 +9,18 @@ database; then the processor drains the spool and every source must add up
 (received = processed + quarantined).
 Part 2: raw sockets against a real `drainwatch serve`: absurd declared lengths, broken chunked
 encoding, bodies cut short, header floods.
-Prints the answers by status code; exits 1 on any answer >= 500 other than a 503 for a full spool.
+Part 3: schemathesis against the server's own `/openapi.json` (as the admin): every operation,
+its coverage, fuzzing and stateful phases, checked with `not_a_server_error`.
+Prints the answers by status code; exits 1 on any answer >= 500.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import re
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -117,18 +122,50 @@ def raw_requests() -> Counter[str]:
     return answers
 
 
+def schemathesis_run(examples: int) -> tuple[int, str]:
+    """Run schemathesis on a real server; return its exit status and its summary lines."""
+    with tempfile.TemporaryDirectory(prefix="drainwatch-fuzz-st-") as name:
+        with live_server(Path(name)) as server:
+            credentials = base64.b64encode(f"{ADMIN[0]}:{ADMIN[1]}".encode()).decode()
+            done = subprocess.run(  # noqa: S603 (our own venv's schemathesis)
+                [
+                    str(Path(sys.executable).with_name("schemathesis")),
+                    "run",
+                    f"{server.base}/openapi.json",
+                    "--header",
+                    f"Authorization: Basic {credentials}",
+                    "--checks",
+                    "not_a_server_error",
+                    "--max-examples",
+                    str(examples),
+                    "--no-color",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+    found = re.search(r"Test cases:\s*\n\s*(.+)", done.stdout)
+    return done.returncode, found.group(1).strip() if found else done.stdout[-500:]
+
+
 def main() -> int:
     """Run both parts and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--schemathesis-examples", type=int, default=30)
     args = parser.parse_args()
     started = time.monotonic()
     statuses, errors, sources = in_process(args.requests, args.seed)
     seconds = time.monotonic() - started
     print(f"generated requests            {sum(statuses.values())} in {seconds:.0f} s")
-    print("answers by status             " + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())))
-    bad = [s for s in sources if s["lines_received"] != s["lines_processed"] + s["lines_quarantined"]]
+    print(
+        "answers by status             "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+    )
+    bad = [
+        s for s in sources if s["lines_received"] != s["lines_processed"] + s["lines_quarantined"]
+    ]
     received = sum(s["lines_received"] for s in sources)
     processed = sum(s["lines_processed"] for s in sources)
     quarantined = sum(s["lines_quarantined"] for s in sources)
@@ -136,8 +173,12 @@ def main() -> int:
     print(f"sources that do not add up    {len(bad)}")
     raw = raw_requests()
     print("raw-socket answers            " + "; ".join(f"{k!r} x{v}" for k, v in raw.items()))
-    raw_errors = sum(v for k, v in raw.items() if k.split(" ")[1:2] and k.split(" ")[1].startswith("5"))
-    server_errors = len(errors) + raw_errors
+    raw_errors = sum(
+        v for k, v in raw.items() if k.split(" ")[1:2] and k.split(" ")[1].startswith("5")
+    )
+    status, summary = schemathesis_run(args.schemathesis_examples)
+    print(f"schemathesis /openapi.json    {summary} (exit {status})")
+    server_errors = len(errors) + raw_errors + (status != 0)
     print(f"answers >= 500                {server_errors}")
     for line in errors[:20]:
         print("  " + line)

@@ -24,7 +24,7 @@ from service.reports.evidence import (
     traffic_during,
 )
 from service.reports.knowledge import evidence_values, filled_knowledge
-from service.reports.markdown import code
+from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Knowledge, Signature
 
@@ -147,5 +147,6 @@ def _summary(incident: Incident, instances: int) -> str:
     else:
         state = "Still open: no recovery signal in the log yet"
     return (
-        f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; {span}. {state}."
+        f"{prose(incident.title)}. Seen {times} on source {code(incident.source)}{where}; "
+        f"{span}. {state}."
     )
