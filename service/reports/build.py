@@ -26,7 +26,7 @@ from service.reports.evidence import (
 )
 from service.reports.markdown import code
 from service.reports.timefmt import clock, duration, stamp
-from service.signatures.model import Knowledge, Signature
+from service.signatures.model import CONFIDENCE_NOTES, Knowledge, Signature
 from service.signatures.schema import fill_placeholders
 
 # Captured values land inside prose and code spans alike, so only characters inert in both pass.
@@ -59,6 +59,8 @@ class OutageReport:
     requests: int
     server_errors: int
     url: str
+    # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
+    confidence_note: str = ""
 
 
 def inert(value: object) -> str:
@@ -131,6 +133,7 @@ def build_report(
         requests=requests,
         server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
+        confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
     )
 
 
@@ -161,6 +164,8 @@ def _summary(incident: Incident, instances: int) -> str:
         state = "Acknowledged, not yet resolved"
     else:
         state = "Still open: no recovery signal in the log yet"
-    return (
+    summary = (
         f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; {span}. {state}."
     )
+    note = CONFIDENCE_NOTES.get(incident.confidence)
+    return f"{summary} The diagnosis is {note}." if note else summary

@@ -19,6 +19,10 @@ SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 # the failure was read from weaker evidence (the frames of a traceback cut before its last line).
 Confidence = Literal["exact", "inferred"]
 CONFIDENCES: tuple[Confidence, ...] = ("exact", "inferred")
+# What a page or report says about evidence weaker than the exception line itself.
+CONFIDENCE_NOTES: Mapping[str, str] = {
+    "inferred": "inferred from the stack frames; the exception line is missing from the log",
+}
 
 
 @dataclass(frozen=True, slots=True)
