@@ -135,3 +135,34 @@ def test_api_shows_an_exact_incident_as_exact(client: TestClient, runtime: Any) 
     page = client.get(f"/incidents/{incident['id']}", auth=ADMIN).text
     assert '<span class="confidence confidence-exact">exact</span>' in page
     assert NOTE not in page
+
+
+def test_a_logged_stack_dump_is_no_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dump = (
+        "2025-09-19 12:47:00,100 WARNING app.sync: slow batch\n"
+        "Stack (most recent call last):\n"
+        '  File "/app/main.py", line 3, in <module>\n'
+        "    main()\n"
+        '  File "/usr/lib/python3.11/asyncio/base_events.py", line 640, in run_until_complete\n'
+        "    self.run_forever()\n"
+        '  File "/app/app/sync.py", line 9, in run\n'
+        '    log.warning("slow batch", stack_info=True)\n'
+    )
+    assert scan_incidents(tmp_path, capsys, dump) == {}
+
+
+def test_a_headless_traceback_of_an_unknown_exception_falls_to_the_generic_signature(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pasted = (
+        '  File "/app/app/leads.py", line 3, in get_lead\n'
+        "    return query.one()\n"
+        "sqlalchemy.orm.exc.NoResultFound: No row was found when one was required\n"
+    )
+    found = scan_incidents(tmp_path, capsys, pasted)
+    incident = found["python.unhandled-exception"]
+    assert incident["confidence"] == "exact"
+    assert incident["fields"]["exception"] == "sqlalchemy.orm.exc.NoResultFound"
+    assert incident["fields"]["frame"] == "/app/app/leads.py:get_lead"
