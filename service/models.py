@@ -45,6 +45,9 @@ class IncidentBase(SQLModel):
     last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
     occurrences: int = 0
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # `exact` once any hit saw the failure itself; `inferred` while every hit read it from weaker
+    # evidence (a traceback cut before its exception line).
+    confidence: str = Field(default="exact", max_length=10)
 
 
 class Incident(IncidentBase, table=True):

@@ -50,6 +50,8 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
         active = None
     active = waiting.current_or_new(session, hit, fp, active, now=now)
     active.occurrences += 1
+    if hit.confidence == "exact":
+        active.confidence = "exact"
     if active.status in UNRESOLVED_STATUSES and is_escalation(active.occurrences):
         text = f"{active.occurrences} occurrences: {hit.event.first.message}"
         add_timeline(session, active, time=when, kind="escalated", text=text)

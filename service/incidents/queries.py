@@ -54,6 +54,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "last_seen": rfc3339(incident.last_seen),
         "occurrences": incident.occurrences,
         "fields": dict(incident.fields),
+        "confidence": incident.confidence,
         "resolved_at": rfc3339(incident.resolved_at),
         "resolution": incident.resolution or None,
         "previous_id": incident.previous_id,

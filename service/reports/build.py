@@ -26,7 +26,7 @@ from service.reports.evidence import (
 from service.reports.knowledge import evidence_values, filled_knowledge
 from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
-from service.signatures.model import Knowledge, Signature
+from service.signatures.model import CONFIDENCE_NOTES, Knowledge, Signature
 
 # Opening an incident long after its first hit means the log was scanned later, not detected late.
 LIVE_DETECTION = timedelta(hours=1)
@@ -56,6 +56,8 @@ class OutageReport:
     requests: int
     server_errors: int
     url: str
+    # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
+    confidence_note: str = ""
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -116,6 +118,7 @@ def build_report(
         requests=requests,
         server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
+        confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
     )
 
 
@@ -146,7 +149,9 @@ def _summary(incident: Incident, instances: int) -> str:
         state = "Acknowledged, not yet resolved"
     else:
         state = "Still open: no recovery signal in the log yet"
-    return (
+    summary = (
         f"{prose(incident.title)}. Seen {times} on source {code(incident.source)}{where}; "
         f"{span}. {state}."
     )
+    note = CONFIDENCE_NOTES.get(incident.confidence)
+    return f"{summary} The diagnosis is {note}." if note else summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -180,3 +181,26 @@ def test_heroku_r15_then_sigkill_keeps_code_r15(
     found = json.loads(capsys.readouterr().out)["incidents"]
     memory = [i for i in found if i["signature"] == "heroku.memory-quota"]
     assert [(i["fields"], i["occurrences"]) for i in memory] == [({"code": "R15"}, 2)]
+
+
+def test_an_incident_opened_by_an_inferred_hit_is_inferred(engine: Engine) -> None:
+    sig = signature()
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        inferred = replace(hit(sig, event("frames", seconds=0)), confidence="inferred")
+        attach_hit(session, inferred, now=NOW)
+        attach_hit(session, replace(inferred, event=event("frames", seconds=5)), now=NOW)
+        session.commit()
+        assert [(i.confidence, i.occurrences) for i in incidents(session)] == [("inferred", 2)]
+
+
+def test_an_incident_is_exact_once_any_exact_hit_joins_it(engine: Engine) -> None:
+    sig = signature()
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        inferred = replace(hit(sig, event("frames", seconds=0)), confidence="inferred")
+        attach_hit(session, inferred, now=NOW)
+        attach_hit(session, hit(sig, event("boom", seconds=5)), now=NOW)
+        attach_hit(session, replace(inferred, event=event("frames", seconds=9)), now=NOW)
+        session.commit()
+        assert [(i.confidence, i.occurrences) for i in incidents(session)] == [("exact", 3)]
