@@ -12,7 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
@@ -22,6 +22,7 @@ from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
 from service.processor import Processor
+from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
@@ -31,10 +32,17 @@ from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, pages
+from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
+from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
+from service.web.tokens import TokenCache
+from service.worker import Worker, database_unavailable, failure_reason
 
 log = logging.getLogger("drainwatch")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# Seconds a client is told to wait (Retry-After) while the database cannot be reached.
+DATABASE_RETRY_AFTER = 5
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -57,6 +65,16 @@ def build_runtime(settings: Settings) -> Runtime:
         retention_days=settings.retention_days,
     )
     metrics = Metrics()
+    pullers = pullers_from_settings(settings, spool)
+    puller = None
+    if pullers:
+        puller = Worker(
+            "drainwatch-render-pull",
+            RenderPoller(pullers).step,
+            interval_seconds=settings.render_poll_seconds,
+            max_backoff_seconds=max(settings.render_poll_seconds, 300.0),
+            meanwhile="logs stay on Render until the next pull",
+        )
     return Runtime(
         settings=settings,
         engine=engine,
@@ -67,6 +85,7 @@ def build_runtime(settings: Settings) -> Runtime:
         metrics=metrics,
         report_env=report_environment(settings.templates_dir),
         limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
+        puller=puller,
     )
 
 
@@ -114,13 +133,17 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     """Return the drainwatch ASGI app for these settings."""
     settings = settings or Settings()
     runtime = build_runtime(settings)
+    tokens = TokenCache()
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         bootstrap_admin(runtime)
+        tokens.load_quietly(runtime.engine)
         if start_processor:
             runtime.processor.start()
             runtime.dispatcher.start()
+            if runtime.puller is not None:
+                runtime.puller.start()
         listener = runtime.listener = syslog_listener(runtime)
         if listener is not None:
             await listener.start()
@@ -133,6 +156,8 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
             uninstall_sighup()
             if listener is not None:
                 await listener.stop()
+            if runtime.puller is not None:
+                runtime.puller.stop()
             runtime.processor.stop()
             runtime.dispatcher.stop()
             runtime.spool.close()
@@ -140,13 +165,28 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
 
     app = FastAPI(title="drainwatch", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
+    app.state.tokens = tokens
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
     for module in (health, drains, otlp, loki, api, pages):
         app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)
+    install_access_log_filter()
+    install_guards(app)
     return app
+
+
+def configure_logging(level: str = "info") -> None:
+    """Send drainwatch's own log lines (the processor's [DB_DOWN]/[DB_RECOVERED] among them) to
+    stderr with their time and level, in a shape `drainwatch scan` reads back."""
+    logger = logging.getLogger("drainwatch")
+    logger.setLevel(level.upper())
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        logger.addHandler(handler)
+        logger.propagate = False
 
 
 def _error(
@@ -178,11 +218,41 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         return _error(422, "invalid_request", problems or "the request is not valid")
 
+    async def database_down(request: Request, error: Exception) -> Response:
+        if not database_unavailable(error):
+            raise error
+        reason = failure_reason(error)
+        log.warning(
+            "%s %s answered 503: the database is unavailable (%s)",
+            request.method,
+            request.url.path,
+            reason,
+        )
+        if _wants_json(request):
+            count(request, "unavailable")
+            return _error(
+                503,
+                "unavailable",
+                f"the database is unavailable ({reason}); try again shortly",
+                {"Retry-After": str(DATABASE_RETRY_AFTER)},
+            )
+        return pages.unavailable_page(request, reason, DATABASE_RETRY_AFTER)
+
+    # Registered on the base class, so whichever route or dependency met the outage (a query, a
+    # login check, a commit) answers 503 and no route needs its own handling.
+    app.add_exception_handler(SQLAlchemyError, database_down)
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         count(request, code)
         return _error(error.status_code, code, str(error.detail), dict(error.headers or {}))
+
+
+def _wants_json(request: Request) -> bool:
+    """Return True for the JSON API and ingest; dashboard pages answer with HTML."""
+    path = request.url.path
+    return path.startswith(("/api/", "/metrics", "/healthz", *INGEST_PREFIXES))
 
 
 def _install_headers(app: FastAPI) -> None:

@@ -68,7 +68,18 @@ def create_db_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5, pool_timeout=10)
+    # A database that hangs (paused, partitioned) must fail a connection in seconds, not hold a
+    # request or the processor for ever: a connect timeout, and TCP keepalives on idle sockets.
+    connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10}
+    connect_args |= {"keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 15000}
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=10,
+    )
 
 
 def upgrade_schema(engine: Engine) -> None:

@@ -44,6 +44,17 @@ class Metrics:
             "Bytes of batches waiting in the spool.",
             registry=self.registry,
         )
+        self.lines_quarantined = Gauge(
+            "drainwatch_lines_quarantined",
+            "Accepted lines the processor could not store, kept in quarantine with their reason.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.spool_damaged = Gauge(
+            "drainwatch_spool_damaged",
+            "1 when start-up found the spool file malformed and recovered what it could.",
+            registry=self.registry,
+        )
         self.signatures_disabled = Gauge(
             "drainwatch_signatures_disabled",
             "Signatures disabled because a regex timed out.",

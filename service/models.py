@@ -28,6 +28,7 @@ class Source(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     lines_received: int = 0
     lines_processed: int = 0
+    lines_quarantined: int = 0
     last_line_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_log_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
@@ -44,6 +45,9 @@ class IncidentBase(SQLModel):
     last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
     occurrences: int = 0
     fields: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # `exact` once any hit saw the failure itself; `inferred` while every hit read it from weaker
+    # evidence (a traceback cut before its exception line).
+    confidence: str = Field(default="exact", max_length=10)
 
 
 class Incident(IncidentBase, table=True):
@@ -208,3 +212,29 @@ class AppliedBatch(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=100)
     applied_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class HeldRecords(SQLModel, table=True):
+    """The records one spool's processor holds back (a traceback that may go on), written in the
+    same transaction as the batches that carried them, so a crash loses none of them."""
+
+    __tablename__ = "held_records"
+
+    spool_id: str = Field(primary_key=True, max_length=64)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class QuarantinedRecord(SQLModel, table=True):
+    """A record the processor could not store, kept with the reason so nothing else waits on it."""
+
+    __tablename__ = "quarantined_record"
+    __table_args__ = (Index("ix_quarantined_record_source", "source"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=200)
+    batch_key: str = Field(max_length=100)
+    received_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    quarantined_at: datetime = Field(sa_type=UTCDateTime)
+    reason: str = Field(max_length=500)
+    record: str = Field(sa_column=Column(Text, nullable=False))

@@ -1,10 +1,18 @@
 """The processor: one background thread that takes batches from the spool, assembles, matches,
 stores incidents, commits, and only then acknowledges the spool.
+
+Nothing acknowledged is lost and nothing waits on one bad record:
+- what the assembler holds back (an error line a traceback may follow) is written in the same
+  transaction as the batches that carried it (`held_records`) and fed back after a restart;
+- a step that fails for any reason but an unreachable database is done again one batch at a
+  time, trying event by event; an event (or a batch) that still fails is quarantined with its
+  reason (`quarantined_record`) and everything else is stored.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import threading
 import time
@@ -12,9 +20,10 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlalchemy import Engine, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlmodel import Session, col
 
 from service.db import session_scope, utcnow
 from service.incidents.gaps import Refusals, Refused, record_refusals
@@ -22,15 +31,42 @@ from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.incidents.retention import Purged, purge
 from service.ingest.assemble import Assembler
-from service.ingest.records import Event
-from service.models import AppliedBatch
+from service.ingest.records import Event, LogRecord
+from service.models import AppliedBatch, HeldRecords, QuarantinedRecord, Source
 from service.signatures.engine import Matcher
-from service.sources import ensure_source
+from service.sources import SOURCE_NAME, ensure_source
+from service.spool.codec import decode_records, encode_records
 from service.spool.store import KEY_RETENTION, Batch, Spool
-from service.worker import Worker
+from service.worker import Worker, WorkerState
 
 log = logging.getLogger("drainwatch.processor")
 PURGE_EVERY_SECONDS = 3600.0
+MAX_QUARANTINED_PER_BATCH = 100
+"""Past this many failing events a batch is quarantined whole: each one costs a trial."""
+
+_Key = tuple[LogRecord, ...]
+_WHOLE_BATCH: _Key = ()
+
+
+def is_outage(error: BaseException) -> bool:
+    """Tell a database that cannot be reached (wait and retry) from a record it refuses."""
+    if isinstance(error, OperationalError | InterfaceError | DisconnectionError | PoolTimeout):
+        return True
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def _reason(error: BaseException) -> str:
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    return text[:500]
+
+
+class _Poison(Exception):
+    """An event (or a whole batch, key `()`) that fails on its own."""
+
+    def __init__(self, key: _Key, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
 
 
 class Processor:
@@ -61,6 +97,8 @@ class Processor:
         self.intake = IntakeState()
         self.last_error: str = ""
         self.batches_done = 0
+        self._held_loaded = False
+        self._saved_held: list[LogRecord] = []
         self._worker = Worker(
             "drainwatch-processor",
             self._step,
@@ -80,19 +118,23 @@ class Processor:
         with self._lock:
             batches = self.spool.pending(limit=50)
             refused = self.refusals.take()
-            if not batches and not self.assembler.pending and not refused:
+            idle = not batches and not self.assembler.pending and not refused
+            if idle and self._held_loaded:
                 return 0
-            before = copy.deepcopy((self.assembler, self.intake))
             try:
-                self._store(batches, refused, flush=force_flush)
-            except SQLAlchemyError as error:
-                self.assembler, self.intake = before
-                self.refusals.put_back(refused)
-                self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
-                raise
+                self._attempt(batches, refused, flush=force_flush)
+            except Exception as error:
+                if is_outage(error):
+                    self.refusals.put_back(refused)
+                    self.last_error = _reason(error)
+                    raise
+                log.warning(
+                    "processor: a step of %d batches failed (%s); storing them one by one",
+                    len(batches),
+                    _reason(error),
+                )
+                self._store_carefully(batches, refused, flush=force_flush)
             self.last_error = ""
-            self.spool.ack([batch.seq for batch in batches])
-            self.batches_done += len(batches)
             return len(batches)
 
     def process_all(self) -> int:
@@ -103,37 +145,224 @@ class Processor:
         self.run_once(force_flush=True)
         return done
 
-    def _store(self, batches: list[Batch], refused: dict[str, Refused], *, flush: bool) -> None:
+    def _attempt(
+        self,
+        batches: list[Batch],
+        refused: dict[str, Refused],
+        *,
+        flush: bool,
+        careful: dict[_Key, str] | None = None,
+    ) -> None:
+        """Store and acknowledge `batches` in one transaction, or change nothing and raise."""
+        before = copy.deepcopy((self.assembler, self.intake, self._held_loaded))
+        try:
+            held = self._store(batches, refused, flush=flush, careful=careful)
+        except BaseException:
+            self.assembler, self.intake, self._held_loaded = before
+            raise
+        self._saved_held = held
+        self.spool.ack([batch.seq for batch in batches])
+        self.batches_done += len(batches)
+
+    def _store_carefully(
+        self, batches: list[Batch], refused: dict[str, Refused], *, flush: bool
+    ) -> None:
+        """Store batch by batch, quarantining each event that fails on its own."""
+        if refused:
+            try:
+                self._attempt([], refused, flush=False)
+            except Exception as error:
+                if is_outage(error):
+                    self.refusals.put_back(refused)
+                    raise
+                log.error("processor: refused batches not recorded: %s", _reason(error))
+        if not batches:
+            self._isolate([], flush=flush)
+        for index, batch in enumerate(batches):
+            self._isolate([batch], flush=flush and index == len(batches) - 1)
+
+    def _isolate(self, batches: list[Batch], *, flush: bool) -> None:
+        """Store at most one batch, trying again without each event that fails until it holds."""
+        quarantine: dict[_Key, str] = {}
+        while True:
+            try:
+                self._attempt(batches, {}, flush=flush, careful=quarantine)
+                break
+            except _Poison as poison:
+                if poison.key in quarantine or len(quarantine) >= MAX_QUARANTINED_PER_BATCH:
+                    if not batches:
+                        raise
+                    quarantine = {_WHOLE_BATCH: poison.reason}
+                else:
+                    quarantine[poison.key] = poison.reason
+            except Exception as error:
+                if is_outage(error) or _WHOLE_BATCH in quarantine or not batches:
+                    raise
+                quarantine = {_WHOLE_BATCH: _reason(error)}
+        if quarantine:
+            log.error(
+                "processor: %s: %d event(s) quarantined: %s",
+                batches[0].key if batches else "held-back records",
+                len(quarantine),
+                "; ".join(sorted(set(quarantine.values())))[:500],
+            )
+
+    def _store(
+        self,
+        batches: list[Batch],
+        refused: dict[str, Refused],
+        *,
+        flush: bool,
+        careful: dict[_Key, str] | None,
+    ) -> list[LogRecord]:
+        """Store everything in one transaction; return the records held back when it commits."""
         now = self.clock()
         matcher = self.matcher()
         with session_scope(self.engine) as session:
+            processed: Counter[str] = Counter()
+            if not self._held_loaded:
+                restored = self._load_held(session)
+                processed += self._apply(session, matcher, restored, now, careful)
             for name in refused:
                 ensure_source(session, name, now=now)
             record_refusals(session, refused)
-            processed: Counter[str] = Counter()
             for batch in batches:
                 if session.get(AppliedBatch, batch.key) is not None:
                     continue
-                self._receive(session, batch, now=now)
-                events = self.assembler.feed(batch.records)
-                processed += self._apply(session, matcher, events, now)
+                if batch.damage:
+                    self._quarantine_damaged(session, batch, now)
+                elif careful is not None and _WHOLE_BATCH in careful:
+                    self._quarantine(session, batch.records, careful[_WHOLE_BATCH], batch, now)
+                else:
+                    self._receive(session, batch, now=now, careful=careful)
+                    events = self.assembler.feed(batch.records)
+                    processed += self._apply(session, matcher, events, now, careful, batch)
                 session.add(AppliedBatch(key=batch.key, applied_at=now))
             released = self.assembler.flush() if flush else self.assembler.expire(now)
-            processed += self._apply(session, matcher, released, now)
+            processed += self._apply(session, matcher, released, now, careful)
             for name, lines in processed.items():
                 ensure_source(session, name, now=now, lock=True).lines_processed += lines
+            held = self.assembler.held()
+            if held != self._saved_held or not self._held_loaded:
+                self._save_held(session, held, now)
+            self._held_loaded = True
+        return held
 
     def _apply(
-        self, session: Session, matcher: Matcher, events: list[Event], now: datetime
+        self,
+        session: Session,
+        matcher: Matcher,
+        events: list[Event],
+        now: datetime,
+        careful: dict[_Key, str] | None,
+        batch: Batch | None = None,
     ) -> Counter[str]:
-        return apply_events(session, matcher, events, now=now, state=self.intake)
+        if careful is None:
+            return apply_events(session, matcher, events, now=now, state=self.intake)
+        processed: Counter[str] = Counter()
+        for event in events:
+            reason = careful.get(event.records)
+            if reason is not None:
+                self._quarantine(session, list(event.records), reason, batch, now)
+                continue
+            try:
+                processed += apply_events(session, matcher, [event], now=now, state=self.intake)
+                session.flush()
+            except Exception as error:
+                if is_outage(error):
+                    raise
+                raise _Poison(event.records, _reason(error)) from error
+        return processed
+
+    def _receive(
+        self, session: Session, batch: Batch, *, now: datetime, careful: dict[_Key, str] | None
+    ) -> None:
+        try:
+            source = ensure_source(session, batch.source, now=now, lock=True)
+            source.lines_received += len(batch.records)
+            source.last_line_at = max(filter(None, (source.last_line_at, batch.received_at)))
+            session.add(source)
+            if careful is not None:
+                session.flush()
+        except Exception as error:
+            if careful is None or is_outage(error):
+                raise
+            raise _Poison(_WHOLE_BATCH, _reason(error)) from error
+
+    def _quarantine(
+        self,
+        session: Session,
+        records: list[LogRecord],
+        reason: str,
+        batch: Batch | None,
+        now: datetime,
+    ) -> None:
+        """Keep records that cannot be stored, with why, where a person can read them."""
+        counts: Counter[str] = Counter()
+        for record in records:
+            source = _printable(record.source)[:200]
+            counts[source] += 1
+            session.add(
+                QuarantinedRecord(
+                    source=source,
+                    batch_key=batch.key if batch is not None else "held",
+                    received_at=record.received_at,
+                    quarantined_at=now,
+                    reason=_printable(reason)[:500],
+                    record=encode_records([record], ascii_only=True).decode("ascii"),
+                )
+            )
+        for source, count in counts.items():
+            session.execute(
+                update(Source)
+                .where(col(Source.name) == source)
+                .values(lines_quarantined=col(Source.lines_quarantined) + count)
+            )
 
     @staticmethod
-    def _receive(session: Session, batch: Batch, *, now: datetime) -> None:
-        source = ensure_source(session, batch.source, now=now, lock=True)
-        source.lines_received += len(batch.records)
-        source.last_line_at = max(filter(None, (source.last_line_at, batch.received_at)))
-        session.add(source)
+    def _quarantine_damaged(session: Session, batch: Batch, now: datetime) -> None:
+        """Keep the bytes of a spool batch that no longer reads, counted as received and
+        quarantined, so the source's counters still add up."""
+        text = batch.raw[:65536].decode("utf-8", errors="replace")
+        source = _printable(batch.source)[:200]
+        record = [text, batch.source, None, None, "", "", "", False, 0]
+        session.add(
+            QuarantinedRecord(
+                source=source,
+                batch_key=batch.key,
+                received_at=batch.received_at,
+                quarantined_at=now,
+                reason=batch.damage[:500],
+                record=json.dumps([record]),
+            )
+        )
+        if SOURCE_NAME.match(batch.source):
+            ensure_source(session, batch.source, now=now)
+        session.execute(
+            update(Source)
+            .where(col(Source.name) == source)
+            .values(
+                lines_received=col(Source.lines_received) + batch.lines,
+                lines_quarantined=col(Source.lines_quarantined) + batch.lines,
+            )
+        )
+
+    def _load_held(self, session: Session) -> list[Event]:
+        """Feed back what this spool's processor held when it stopped; return what that emits."""
+        row = session.get(HeldRecords, self.spool.spool_id)
+        self._saved_held = decode_records(row.body.encode("utf-8")) if row is not None else []
+        if self._saved_held:
+            log.info("processor: %d held-back record(s) restored", len(self._saved_held))
+        return self.assembler.feed(self._saved_held)
+
+    def _save_held(self, session: Session, held: list[LogRecord], now: datetime) -> None:
+        body = encode_records(held, ascii_only=True).decode("ascii")
+        row = session.get(HeldRecords, self.spool.spool_id)
+        if row is None:
+            row = HeldRecords(spool_id=self.spool.spool_id, body=body, updated_at=now)
+        else:
+            row.body, row.updated_at = body, now
+        session.add(row)
 
     def purge_if_due(self, *, every_seconds: float = PURGE_EVERY_SECONDS) -> Purged | None:
         """Purge what is past retention, at most once per `every_seconds` of wall time."""
@@ -158,6 +387,11 @@ class Processor:
         self.purge_if_due()
         return busy
 
+    @property
+    def state(self) -> WorkerState:
+        """Return what the background thread's last steps did, for /healthz."""
+        return self._worker.state
+
     def start(self) -> None:
         """Start the background thread."""
         self._worker.start()
@@ -165,3 +399,8 @@ class Processor:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish what it holds and stop."""
         self._worker.stop(timeout)
+
+
+def _printable(text: str) -> str:
+    """Return text any database column takes: a NUL spelled out, nothing else changed."""
+    return json.dumps(text)[1:-1] if "\x00" in text else text

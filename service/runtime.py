@@ -3,7 +3,9 @@ the notification dispatcher."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -16,25 +18,35 @@ from service.processor import Processor
 from service.ratelimit import RateLimiter
 from service.settings import Settings
 from service.signatures.engine import Matcher
-from service.signatures.loader import load_signatures
+from service.signatures.loader import SignatureError, load_usable_signatures
 from service.signatures.model import Signature
 from service.spool.store import Spool
+from service.worker import Worker
 
 if TYPE_CHECKING:
     from service.listener import SyslogListener
 
+log = logging.getLogger("drainwatch.signatures")
+
 
 class SignatureBook:
-    """The loaded signature set; reloading swaps a whole new matcher in at once."""
+    """The loaded signature set; reloading swaps a whole new matcher in at once.
+
+    A signature file that fails its checks is skipped with its reason (`problems`), so one bad
+    file never stops `serve`. A reload that brings a problem the set in force did not have is
+    refused whole, and the previous signatures stay in force.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
-        self._matcher = self._build()
+        self._matcher, self.problems = self._build()
+        for problem in self.problems:
+            log.warning("signature file skipped: %s", problem)
 
-    def _build(self) -> Matcher:
-        library = load_signatures(self._settings.pattern_dirs)
-        return Matcher(library.signatures)
+    def _build(self) -> tuple[Matcher, tuple[str, ...]]:
+        library, problems = load_usable_signatures(self._settings.pattern_dirs)
+        return Matcher(library.signatures), tuple(problems)
 
     @property
     def matcher(self) -> Matcher:
@@ -53,9 +65,12 @@ class SignatureBook:
 
     def reload(self) -> int:
         """Load the signature files again and swap them in whole; return how many loaded."""
-        matcher = self._build()
+        matcher, problems = self._build()
+        new = [problem for problem in problems if problem not in self.problems]
+        if new:
+            raise SignatureError(new)
         with self._lock:
-            self._matcher = matcher
+            self._matcher, self.problems = matcher, problems
         return len(matcher.signatures)
 
 
@@ -73,7 +88,11 @@ class Runtime:
     report_env: Environment
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
     listener: SyslogListener | None = None
-    _next_seq: int = 0
+    puller: Worker | None = None
+    # Numbers go on from the microseconds since the epoch, so the records of a restarted process
+    # come after what its spool and held-back records kept from before (2,000 lines/s uses a
+    # number per line; the clock gives a million a second).
+    _next_seq: int = field(default_factory=lambda: time.time_ns() // 1000)
     _seq_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reserve_seq(self, count: int) -> int:

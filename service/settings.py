@@ -31,6 +31,8 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite:///./drainwatch.db"
     ingest_token: str | None = None
+    # A bearer token that opens /metrics alone, for a scraper that holds no user's password.
+    metrics_token: str | None = None
     patterns_dir: Path | None = None
     spool_dir: Path = Path("./spool")
     public_url: str = "http://127.0.0.1:8000"
@@ -46,6 +48,12 @@ class Settings(BaseSettings):
     tls_cert: Path | None = None
     tls_key: Path | None = None
 
+    render_api_key: str | None = None
+    render_owner_id: str | None = None
+    render_services: str = ""
+    render_api_url: str = "https://api.render.com/v1"
+    render_poll_seconds: float = 30.0
+
     bundled_patterns_dir: Path = Field(default_factory=lambda: _bundled("patterns"))
     templates_dir: Path = Field(default_factory=lambda: _bundled("templates"))
 
@@ -56,8 +64,23 @@ class Settings(BaseSettings):
     rate_limit_lines: float = 5000.0
     rate_limit_burst: float = 50_000.0
     spool_max_bytes: int = 1024 * 1024 * 1024
+    # A client has this long to send a request's headers, and an ingest request's body; a slow
+    # one is cut off. SIGTERM exits within shutdown_timeout_seconds, whatever clients do.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 9.0
     traceback_gap_seconds: float = 5.0
     process_interval_seconds: float = 0.2
+
+    @property
+    def render_targets(self) -> list[tuple[str, str]]:
+        """Return the (service id, source name) pairs of `render_services`: `srv-a,srv-b=api`."""
+        targets = []
+        for item in self.render_services.split(","):
+            service, _, source = item.strip().partition("=")
+            if service.strip():
+                targets.append((service.strip(), source.strip() or service.strip()))
+        return targets
 
     @property
     def pattern_dirs(self) -> tuple[Path, ...]:

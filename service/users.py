@@ -1,4 +1,5 @@
-"""Users and logins: scrypt password hashes, login sessions stored as token hashes."""
+"""Users and logins: scrypt password hashes, login sessions stored as token hashes, CSRF tokens
+bound to a login session, and the throttle on failed logins."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import functools
 import hashlib
 import hmac
 import secrets
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select
@@ -117,3 +121,109 @@ def end_login(session: Session, token: str) -> None:
 def _dummy_hash() -> str:
     # Checking a password against a throwaway hash keeps unknown usernames as slow as known ones.
     return hash_password(secrets.token_urlsafe(16))
+
+
+def csrf_token(session_token: str) -> str:
+    """Return the CSRF token of a login session: only a holder of its cookie can compute it."""
+    return hmac.new(session_token.encode("utf-8"), b"drainwatch csrf", hashlib.sha256).hexdigest()
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this user or from this address; retry after `retry_after` s."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins; retry in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _Failures:
+    count: int
+    last: float
+
+
+class LoginThrottle:
+    """Failed logins counted per user name and per client address, with exponential lock-outs.
+
+    The first `free` failures of a key cost nothing; each later one locks the key for twice as
+    long as the one before (1 s, 2 s, 4 s ... up to `longest`). While a key is locked even the
+    right password is refused, so guessing at any speed gains a handful of tries a minute. A
+    success clears both keys; keys idle for `forget` seconds are dropped, and at most `capacity`
+    keys are kept (the longest idle go first), so the table stays bounded whatever is sent.
+    """
+
+    def __init__(
+        self,
+        *,
+        free: int = 5,
+        longest: float = 300.0,
+        forget: float = 3600.0,
+        capacity: int = 10_000,
+    ) -> None:
+        self.free = free
+        self.longest = longest
+        self.forget = forget
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._keys: OrderedDict[str, _Failures] = OrderedDict()
+
+    @staticmethod
+    def keys(username: str, address: str) -> tuple[str, str]:
+        """Return the throttle keys of a login attempt."""
+        return f"user:{username.casefold()[:200]}", f"addr:{address}"
+
+    def wait(self, keys: tuple[str, ...], now: float) -> float:
+        """Return how many seconds the attempt must wait (0 when it may go ahead)."""
+        with self._lock:
+            return max((self._locked_for(key, now) for key in keys), default=0.0)
+
+    def failed(self, keys: tuple[str, ...], now: float) -> None:
+        """Count a failed attempt against every key."""
+        with self._lock:
+            for key in keys:
+                entry = self._keys.pop(key, None)
+                if entry is None or now - entry.last > self.forget:
+                    entry = _Failures(0, now)
+                entry.count += 1
+                entry.last = now
+                self._keys[key] = entry
+            while len(self._keys) > self.capacity:
+                self._keys.popitem(last=False)
+
+    def succeeded(self, keys: tuple[str, ...]) -> None:
+        """Clear the keys of a successful login."""
+        with self._lock:
+            for key in keys:
+                self._keys.pop(key, None)
+
+    def _locked_for(self, key: str, now: float) -> float:
+        entry = self._keys.get(key)
+        if entry is None or entry.count < self.free:
+            return 0.0
+        lock = min(self.longest, 2.0 ** (entry.count - self.free))
+        return max(0.0, entry.last + lock - now)
+
+
+def authenticate_throttled(
+    session: Session,
+    throttle: LoginThrottle,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    now: float,
+) -> User | None:
+    """Return the user whose credentials these are, or None; raise `LoginThrottled` when locked.
+
+    A locked attempt is refused before the password is checked, and does not count.
+    """
+    keys = throttle.keys(username, address)
+    wait = throttle.wait(keys, now)
+    if wait > 0:
+        raise LoginThrottled(wait)
+    user = authenticate(session, username, password)
+    if user is None:
+        throttle.failed(keys, now)
+    else:
+        throttle.succeeded(keys)
+    return user

@@ -94,3 +94,23 @@ def test_upgrading_keeps_existing_data(database_url: str) -> None:
     assert (incident.occurrences, incident.fields, incident.owner) == (3, {"name": "logger"}, "")
     assert [(m.minute, m.hits) for m in minutes] == [(datetime(2025, 9, 19, 12, 0, tzinfo=UTC), 1)]
     engine.dispose()
+
+
+def test_a_postgresql_server_that_never_answers_fails_the_connection_in_seconds() -> None:
+    import socket
+    import time
+
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    # A server that accepts the TCP connection and then says nothing (paused, or a stuck proxy).
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        port = listener.getsockname()[1]
+        engine = create_db_engine(f"postgresql+psycopg://postgres@127.0.0.1:{port}/silent")
+        started = time.monotonic()
+        with pytest.raises(OperationalError), engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        engine.dispose()
+    assert time.monotonic() - started < 15

@@ -46,6 +46,6 @@ def test_heroku_dyno_back_up_resolves_the_crash(capsys: pytest.CaptureFixture[st
     assert (crash["status"], crash["resolution"], crash["fields"]) == (
         "resolved",
         "recovered",
-        {"instance": "web.1"},
+        {"instance": "web.1", "status": "1"},
     )
     assert found["python.import-error"]["fields"]["module"] == "psycopg2"

@@ -96,6 +96,7 @@ def _write_reports(out: Path, incidents: list[Any], reports: dict[int | None, st
 
 def _print_text(lines: int, incidents: list[Any]) -> None:
     from service.reports.timefmt import stamp
+    from service.signatures.model import CONFIDENCE_NOTES
 
     print(f"{lines} lines, {len(incidents)} incident{'s' if len(incidents) != 1 else ''}")
     for incident in incidents:
@@ -107,3 +108,6 @@ def _print_text(lines: int, incidents: list[Any]) -> None:
             f"    source {incident.source}, {incident.occurrences} hit(s), "
             f"{stamp(incident.first_seen)} .. {stamp(incident.last_seen)}"
         )
+        note = CONFIDENCE_NOTES.get(incident.confidence)
+        if note:
+            print(f"    confidence {incident.confidence}: {note}")

@@ -31,10 +31,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the app from the environment's settings and serve it until interrupted."""
-    import uvicorn
-
-    from service.app import create_app
+    from service.app import configure_logging, create_app
     from service.settings import Settings
+    from service.web.server import build_server
 
     if (args.tls_cert is None) != (args.tls_key is None):
         print("drainwatch: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -43,6 +42,9 @@ def run(args: argparse.Namespace) -> int:
     for name in ("syslog_port", "syslog_source", "tls_cert", "tls_key"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
-    app = create_app(Settings(**overrides))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    configure_logging(args.log_level)
+    settings = Settings(**overrides)
+    app = create_app(settings)
+    server = build_server(app, settings, host=args.host, port=args.port, log_level=args.log_level)
+    server.run()
     return 0

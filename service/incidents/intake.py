@@ -14,10 +14,13 @@ from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit
 from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
+from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
 from service.ingest.records import Event
 from service.models import UNRESOLVED_STATUSES
 from service.signatures.engine import Matcher
+from service.signatures.model import Signature
+from service.signatures.templates import TEMPLATE_SIGNATURE
 from service.signatures.wrapping import rejoin_wrapped
 from service.sources import ensure_source
 
@@ -34,6 +37,7 @@ def apply_events(
     lines: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
     state = state if state is not None else IntakeState()
+    fallback = _template_rule(matcher)
     for event in state.clock.stamp(rejoin_wrapped(matcher, events)):
         source = event.source
         if source not in lines:
@@ -42,11 +46,15 @@ def apply_events(
         when = event.time
         if when is not None and (source not in latest or when > latest[source]):
             latest[source] = when
-        if len(event.records) == 1:
-            _note_platform_line(session, state, event)
+        platform = len(event.records) == 1 and _note_platform_line(session, state, event)
         hit = matcher.match(event)
+        if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
+            # Deploy markers, data gaps and access lines tell their story elsewhere.
+            hit = None if platform else template_hit(session, state.templates, fallback, event, hit)
         if hit is not None:
             incident = attach_hit(session, hit, now=now)
+            if incident is not None and hit.signature.id == TEMPLATE_SIGNATURE:
+                note_first_seen(session, incident)
             # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
             shown = incident is not None and incident.status in UNRESOLVED_STATUSES
             if shown and incident is not None and incident.id is not None and hit.role == "open":
@@ -57,20 +65,27 @@ def apply_events(
     return lines
 
 
-def _note_platform_line(session: Session, state: IntakeState, event: Event) -> None:
+def _template_rule(matcher: Matcher) -> Signature | None:
+    return next((s for s in matcher.signatures if s.id == TEMPLATE_SIGNATURE), None)
+
+
+def _note_platform_line(session: Session, state: IntakeState, event: Event) -> bool:
+    """Record a deploy marker, data gap or access line; return True if the line was one."""
     message = event.first.message
     marker = deploy_marker(message)
     if marker is not None:
         # Log time only: an arrival time would put a deploy after hits that came before it.
         record_marker(session, event.source, marker, time=event.time, text=message)
-        return
+        return True
     dropped = platform_drop(message)
     if dropped is not None:
         record_gap(session, event.source, time=event.when, text=dropped)
-        return
+        return True
     access = parse_access(message)
     if access is not None:
         state.request(event.source, event.when, access)
+        return True
+    return False
 
 
 def _advance_clocks(

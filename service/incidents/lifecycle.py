@@ -50,13 +50,17 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
         active = None
     active = waiting.current_or_new(session, hit, fp, active, now=now)
     active.occurrences += 1
+    if hit.confidence == "exact":
+        active.confidence = "exact"
     if active.status in UNRESOLVED_STATUSES and is_escalation(active.occurrences):
         text = f"{active.occurrences} occurrences: {hit.event.first.message}"
         add_timeline(session, active, time=when, kind="escalated", text=text)
     count_minute(session, active, when)
     # An incident keeps the captured fields all its hits agree on (the op, the missing name),
-    # not the ones that change with every hit (the try number, the back-off).
-    active.fields = {k: v for k, v in active.fields.items() if hit.fields.get(k) == v}
+    # not the ones that change with every hit (the try number, the back-off). A hit that does not
+    # capture a field says nothing about it (R15's `Stopping process with SIGKILL` after the
+    # `Error R15` line), so it keeps what an earlier hit gave.
+    active.fields = {k: v for k, v in active.fields.items() if hit.fields.get(k, v) == v}
     extend(active, when)
     store_event(session, active, hit)
     if active.status == "pending":

@@ -17,12 +17,19 @@ CORS_SIGNATURE = "http.cors-blocked"
 WINDOW = timedelta(seconds=10)
 
 
+MAX_RECENT = 2000
+"""The most recent moments kept per kind: a burst in one second cannot grow memory without end."""
+
+
 @dataclass
 class MaskedErrors:
     """Recent server errors and CORS hits of every source, paired when close in log time."""
 
-    failures: deque[tuple[datetime, str, Access]] = field(default_factory=deque)
-    cors_hits: deque[tuple[datetime, int]] = field(default_factory=deque)
+    # Bounded by count too: lines that all carry one log time are never old enough to forget.
+    failures: deque[tuple[datetime, str, Access]] = field(
+        default_factory=lambda: deque(maxlen=MAX_RECENT)
+    )
+    cors_hits: deque[tuple[datetime, int]] = field(default_factory=lambda: deque(maxlen=MAX_RECENT))
     paired: set[tuple[int, datetime, str]] = field(default_factory=set)
     notes: list[tuple[int, datetime, str]] = field(default_factory=list)
 

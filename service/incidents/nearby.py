@@ -12,10 +12,11 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from service.db import add_counts
-from service.incidents.masked import CORS_SIGNATURE, MaskedErrors
+from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
 from service.models import IncidentEndpoint, TrafficMinute
+from service.signatures.templates import TemplateMiner
 
 NEARBY = timedelta(seconds=5)
 _T = TypeVar("_T")
@@ -38,6 +39,7 @@ class IntakeState:
     failures: dict[str, deque[_Failure]] = field(default_factory=dict)
     endpoints: Counter[tuple[int, str, str, int]] = field(default_factory=Counter)
     traffic: Counter[tuple[str, datetime, bool]] = field(default_factory=Counter)
+    templates: TemplateMiner = field(default_factory=TemplateMiner)
 
     def request(self, source: str, when: datetime | None, access: Access) -> None:
         """Count a request; credit a failed one to incidents hit just before it."""
@@ -51,7 +53,7 @@ class IntakeState:
         for time, incident_id in self._recent(self.hits, source, when):
             if incident_id not in failure.credited and abs(when - time) <= NEARBY:
                 self._credit(failure, incident_id)
-        self.failures.setdefault(source, deque()).append(failure)
+        self.failures.setdefault(source, deque(maxlen=MAX_RECENT)).append(failure)
 
     def hit(
         self, source: str, when: datetime | None, incident_id: int, signature: str = ""
@@ -64,7 +66,7 @@ class IntakeState:
         for failure in self._recent(self.failures, source, when):
             if incident_id not in failure.credited and abs(when - failure.time) <= NEARBY:
                 self._credit(failure, incident_id)
-        self.hits.setdefault(source, deque()).append((when, incident_id))
+        self.hits.setdefault(source, deque(maxlen=MAX_RECENT)).append((when, incident_id))
 
     def write(self, session: Session) -> None:
         """Add the counts gathered since the last write to the database."""
@@ -95,7 +97,7 @@ class IntakeState:
 
     @staticmethod
     def _recent(table: dict[str, deque[_T]], source: str, when: datetime) -> deque[_T]:
-        entries = table.setdefault(source, deque())
+        entries = table.setdefault(source, deque(maxlen=MAX_RECENT))
         while entries and _time(entries[0]) < when - NEARBY:
             entries.popleft()
         return entries

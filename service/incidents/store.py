@@ -58,6 +58,7 @@ def create_incident(
         last_seen=hit.event.when,
         occurrences=0,
         fields=dict(hit.fields),
+        confidence=hit.confidence,
         fingerprint=fingerprint_,
         opened_at=now,
         previous_id=previous.id if previous else None,

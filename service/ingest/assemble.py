@@ -20,9 +20,12 @@ from service.ingest.tracebacks import (
     SQLALCHEMY_END,
     TAIL_ENDS,
     TRACEBACK,
+    django_exception,
+    ends_with_header,
     exception_chain,
     is_group_end,
     parse_exception,
+    starts_frames,
     starts_traceback,
     traceback_event,
 )
@@ -82,6 +85,15 @@ class Assembler:
         """Return how many records are held back, waiting for what follows them."""
         return sum(len(state.held) + len(state.records) for state in self._states.values())
 
+    def held(self) -> list[LogRecord]:
+        """Return every record held back, oldest first: feeding them to a new assembler gives
+        it the same state (what a restart does with what a crash would otherwise lose)."""
+        records = [
+            record for state in self._states.values() for record in (*state.held, *state.records)
+        ]
+        records.sort(key=lambda record: record.seq)
+        return records
+
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
         """Consume records and return the events they completed, sorted by first seq."""
         out: list[Event] = []
@@ -126,7 +138,7 @@ class Assembler:
             text = record.message
             if "\n" in text:  # a JSON log line holds its whole traceback: nothing joins it
                 out.append(_single(record))
-            elif starts_traceback(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
+            elif _opens(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
                 state = self._states[key] = _Pending()
                 self._open(state, [record])
             elif record.level in ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
@@ -145,7 +157,7 @@ class Assembler:
                 elif len(state.records) >= self._max_records:
                     self._split(state, key, out)
                 return
-        elif starts_traceback(record.message) and not self._gapped(state, record):
+        elif _opens(record.message) and not self._gapped(state, record):
             self._open(state, [*state.held, record])
             state.held = []
             return
@@ -162,6 +174,8 @@ class Assembler:
         state.records = records
         state.uniform, state.level = start.headed, start.level
         state.in_tail = state.after_chain = state.body = state.continued = False
+        # Django's summary stands in for the exception line: what follows is its tail.
+        state.in_tail = django_exception(start.message) is not None
         state.touch(start)
 
     def _split(self, state: _Pending, key: _Key, out: list[Event]) -> None:
@@ -214,7 +228,9 @@ class Assembler:
             return True
         if text.startswith(TRACEBACK):
             return after_chain
-        if record.level in ("", state.level) and parse_exception(text) is not None:
+        if record.level in ("", state.level) and (
+            parse_exception(text) is not None or django_exception(text) is not None
+        ):
             state.in_tail, state.tail = True, 0
             return True
         return False
@@ -225,7 +241,7 @@ class Assembler:
         if text.startswith(CHAIN_LINES):
             state.in_tail, state.after_chain = False, True
             return True
-        if starts_traceback(text) or state.tail >= self._max_tail:
+        if _opens(text) or state.tail >= self._max_tail:
             return False
         if text.startswith(TAIL_ENDS) or ('" ' in text and "HTTP/" in text):
             return False  # see TAIL_ENDS; or the access-log line of the failed request
@@ -241,10 +257,21 @@ class Assembler:
         state.records, state.held = [], []
 
 
+def _opens(text: str) -> bool:
+    """Tell whether a line begins a traceback: its header (also glued onto a logger line), its
+    first frame when the header was cut, or Django's summary that names the exception."""
+    return (
+        starts_traceback(text)
+        or starts_frames(text)
+        or ends_with_header(text)
+        or django_exception(text) is not None
+    )
+
+
 def _single(record: LogRecord) -> Event:
     """Make a one-record event, reading the traceback a multi-line message may hold."""
     text = record.message
-    if "\n" in text and TRACEBACK in text:
+    if "\n" in text and (TRACEBACK in text or 'File "' in text or "Exception Type:" in text):
         return traceback_event((record,))
     return Event((record,))
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from service.ingest.headers import LEVELS, parse_text
 from service.ingest.records import LogRecord
+from service.ingest.redact import redact_key_blocks
 
 # The longest instance and stream names kept (the database columns' widths allow more).
 MAX_INSTANCE = 200
@@ -96,4 +97,5 @@ def to_records(
                     level=record.level or level,
                 )
             )
-    return records
+    # A key logged line by line comes as one entry per line (logplex frames, JSON lines).
+    return redact_key_blocks(records)

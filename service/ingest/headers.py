@@ -15,7 +15,7 @@ from datetime import datetime
 from service.ingest.layer import Header, heroku_identity
 from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
-from service.ingest.redact import redact
+from service.ingest.redact import redact, redact_key_blocks
 from service.ingest.structured import read_json_record
 from service.ingest.syslog import bsd, render_copy, syslog
 from service.ingest.timestamps import ISO, MONTHS, iso_time, parse_timestamp
@@ -107,7 +107,7 @@ def parse_text(
             continue
         records.append(parse_line(line, source=source, received_at=received_at, seq=seq))
         seq += 1
-    return records
+    return redact_key_blocks(records)
 
 
 def _is_headed(line: str) -> bool:

@@ -66,6 +66,9 @@ class Event:
     exception_type: str = ""
     exception_message: str = ""
     unwrapped: str = ""
+    # The final exception as Python prints it, when the log only named it (Django's debug-page
+    # `Exception Type:`/`Exception Value:` summary); signatures see it after the messages.
+    exception_line: str = ""
 
     @property
     def text(self) -> str:
@@ -83,6 +86,17 @@ class Event:
         if self.unwrapped or not any(record.written for record in self.records):
             return ""
         return "\n".join(record.written or record.message for record in self.records)
+
+    @property
+    def matched_text(self) -> str:
+        """Return what signatures match: the messages, then an exception the log only named."""
+        text = self.text
+        return f"{text}\n{self.exception_line}" if self.exception_line else text
+
+    @property
+    def truncated(self) -> bool:
+        """Return True for a traceback whose exception line is missing (only its frames)."""
+        return bool(self.frames) and not self.exception_type
 
     @property
     def first(self) -> LogRecord:

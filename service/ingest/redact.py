@@ -1,15 +1,23 @@
 """Replace secrets in a log line with `[REDACTED]` before anything is stored.
 
-Ordered, named rules (as Drain3 masks), each gated by cheap literal triggers so that an ordinary
-line costs one lower-casing and a few substring checks. Every pattern is linear in the line length.
+Ordered, named rules (as Drain3 masks), each gated by literal triggers found in one pass over
+the line (`LiteralGate`), so that an ordinary line costs about one `str.lower`. Every pattern is
+linear in the line length. A private key spans lines: `redact_key_blocks` carries what one line
+cannot see to the next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 import regex
+
+from service.ingest.literals import LiteralGate
+from service.ingest.records import LogRecord
+from service.ingest.vendor_tokens import VENDOR_TOKENS
 
 REDACTED = "[REDACTED]"
 UNSCANNABLE = "[REDACTED: line could not be scanned for secrets]"
@@ -19,7 +27,10 @@ _TIMEOUT = 0.25
 # retried at every position of a long run, which would make matching quadratic.
 _RUN_START = r"(?<![A-Za-z0-9_-])"
 _NULLISH = frozenset({"null", "none", "nil", "true", "false", '""', "''", "-"})
-_WEAK_KEYS = ("token",)
+_WEAK_KEYS = ("token", "session", "sessid", "sessionid", "session_id", "session-id")
+# gitleaks' private-key rule: `-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`.
+_KEY_BEGIN = r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+_KEY_END = r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +40,6 @@ class _Rule:
     pattern: regex.Pattern[str]
     replace: str | Callable[[regex.Match[str]], str]
     also: str = ""
-
-    def applies(self, lowered: str) -> bool:
-        if self.also and self.also not in lowered:
-            return False
-        return any(trigger in lowered for trigger in self.triggers)
 
 
 def _looks_secret(value: str) -> bool:
@@ -71,7 +77,31 @@ def _key_value(match: regex.Match[str]) -> str:
     return head + REDACTED
 
 
+def _vendor_rule(name: str, triggers: tuple[str, ...], shape: str) -> _Rule:
+    # A token ends where its character run ends: a token longer than the vendor's usual length
+    # is replaced whole, not cut with its tail kept.
+    pattern = regex.compile(rf"{_RUN_START}(?:{shape})[\w+/=-]{{0,512}}")
+    return _Rule(name, triggers, pattern, REDACTED)
+
+
 _RULES: tuple[_Rule, ...] = (
+    _Rule(
+        # A key whose BEGIN and END arrive on one line (a JSON string with `\n` escapes), or
+        # whose body follows on the same line: everything after BEGIN up to an END goes.
+        "private-key",
+        ("-----begin",),
+        regex.compile(rf"({_KEY_BEGIN})(?:(?!-----END)[^\n]){{1,65536}}", regex.IGNORECASE),
+        rf"\1{REDACTED}",
+    ),
+    _Rule(
+        # The tail of a key's body on its END line (the BEGIN came on an earlier line).
+        "private-key-end",
+        ("-----end",),
+        regex.compile(
+            rf"(?<![A-Za-z0-9+/=\\])[A-Za-z0-9+/=\\]{{1,65536}}(?={_KEY_END})", regex.IGNORECASE
+        ),
+        REDACTED,
+    ),
     _Rule(
         "authorization-header",
         ("authorization",),
@@ -84,11 +114,25 @@ _RULES: tuple[_Rule, ...] = (
         _authorization,
     ),
     _Rule(
+        # Every cookie of the header goes: session ids are named anything (sessionid, sid,
+        # _myapp_session, connect.sid), so no list of names would be complete.
+        "cookie-header",
+        ("cookie",),
+        regex.compile(
+            r"((?<![A-Za-z0-9_-])(?:set-)?cookie[\"']?[ \t]{0,3}[:=][ \t]{0,3}[\"']?)"
+            r"[^\"'\n]{1,8192}",
+            regex.IGNORECASE,
+        ),
+        rf"\1{REDACTED}",
+    ),
+    _Rule(
+        # The password may hold `#`, `?` and `@` (URL-unsafe, but written so in real connection
+        # strings); it ends at the last `@` before the host.
         "url-credentials",
         ("://",),
         regex.compile(
             r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s:/?#@\[\]\"'<>]{0,256}:)"
-            r"[^\s/?#\"'<>]{1,256}@"
+            r"[^\s/\"'<>]{1,256}@"
         ),
         rf"\1{REDACTED}@",
         also="@",
@@ -108,26 +152,7 @@ _RULES: tuple[_Rule, ...] = (
         regex.compile(_RUN_START + r"eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*"),
         REDACTED,
     ),
-    _Rule(
-        "aws-access-key",
-        ("akia", "asia"),
-        regex.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-        REDACTED,
-    ),
-    _Rule(
-        "github-token",
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
-        regex.compile(
-            _RUN_START + r"(?:gh[pousr]_[A-Za-z0-9]{20,255}|github_pat_[A-Za-z0-9_]{20,255})"
-        ),
-        REDACTED,
-    ),
-    _Rule(
-        "slack-token",
-        ("xox",),
-        regex.compile(_RUN_START + r"xox[abposr]-[A-Za-z0-9-]{10,255}"),
-        REDACTED,
-    ),
+    *(_vendor_rule(name, triggers, shape) for name, triggers, shape in VENDOR_TOKENS),
     _Rule(
         "slack-webhook",
         ("hooks.slack.com/",),
@@ -138,10 +163,17 @@ _RULES: tuple[_Rule, ...] = (
         rf"\1{REDACTED}",
     ),
     _Rule(
-        "stripe-key",
-        ("k_live_", "k_test_"),
-        regex.compile(_RUN_START + r"[sr]k_(?:live|test)_[A-Za-z0-9]{8,255}"),
-        REDACTED,
+        "discord-webhook",
+        ("/api/webhooks/",),
+        regex.compile(r"(/api/webhooks/[0-9]{5,30}/)[\w-]{10,512}"),
+        rf"\1{REDACTED}",
+    ),
+    _Rule(
+        # detect-secrets' AzureStorageKeyDetector: a shared access signature's `sig=`.
+        "azure-sas",
+        ("sig=",),
+        regex.compile(r"((?<![A-Za-z0-9_])sig=)[^\s&\"'<>;]{10,1024}", regex.IGNORECASE),
+        rf"\1{REDACTED}",
     ),
     _Rule(
         "key-value",
@@ -156,15 +188,22 @@ _RULES: tuple[_Rule, ...] = (
             "access_key",
             "access-key",
             "accesskey",
+            "accountkey",
+            "account_key",
+            "account-key",
             "private_key",
             "private-key",
+            "sessionid",
+            "session_id",
+            "session-id",
+            "sessid",
         ),
         regex.compile(
-            # The key only has to END in a trigger word (DB_PASSWORD, refresh_token, X-Api-Key),
-            # so the match starts at that word and the name's prefix is left as it is.
+            # The key only has to END in a trigger word (DB_PASSWORD, refresh_token, X-Api-Key,
+            # SharedAccessKey), so the match starts at that word and the name's prefix is kept.
             r"(?P<key>password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|private[_-]?key|secret[_-]?key)[\"']?"
-            r"(?P<sep>[ \t]{0,3}[:=][ \t]{0,3})"
+            r"|account[_-]?key|private[_-]?key|secret[_-]?key|sess(?:ion)?[_-]?id)"
+            r"[\"']?(?P<sep>[ \t]{0,3}[:=][ \t]{0,3})"
             r"(?P<value>\"(?:[^\"\\\n]|\\.){0,4096}\"?|'(?:[^'\\\n]|\\.){0,4096}'?"
             r"|[^\s\"'&,;})\]]{1,4096})",
             regex.IGNORECASE,
@@ -173,24 +212,128 @@ _RULES: tuple[_Rule, ...] = (
     ),
 )
 
-RULE_NAMES: tuple[str, ...] = tuple(rule.name for rule in _RULES)
-_ALL_TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(t for rule in _RULES for t in rule.triggers))
+RULE_NAMES: tuple[str, ...] = (*(rule.name for rule in _RULES), "key-body")
+_GATE = LiteralGate([rule.triggers for rule in _RULES])
+
+_BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+# A PEM body line is 64 characters, an OpenSSH one 70; 40 keeps room for a shorter wrap.
+_BLOB_MIN = 40
+# detect-secrets' Base64HighEntropyString limit: random base64 of this length scores ~4.9-5.2,
+# paths, words and hex digests below it.
+_BLOB_ENTROPY = 4.5
 
 
 def redact(text: str) -> str:
     """Return the line with every recognised secret replaced by `[REDACTED]`."""
-    lowered = text.lower()
-    for trigger in _ALL_TRIGGERS:
-        if trigger in lowered:
-            break
-    else:
-        return text
-    for rule in _RULES:
-        if not rule.applies(lowered):
+    for index in _GATE.groups_in(text):
+        rule = _RULES[index]
+        if rule.also and rule.also not in text:
             continue
         try:
             text = str(rule.pattern.sub(rule.replace, text, timeout=_TIMEOUT))
         except TimeoutError:
             # Fail closed: a line we could not scan may hold a secret, so none of it is kept.
             return UNSCANNABLE
-    return text
+    return _redact_blob_tail(text)
+
+
+def _redact_blob_tail(text: str) -> str:
+    """Replace a line's last word when it is a long high-entropy base64 run (a key body line).
+
+    A private key's body lines carry no marker of their own; this catches them one line at a
+    time, also when the BEGIN line came in another batch.
+    """
+    if len(text) < _BLOB_MIN:
+        return text
+    end = len(text.rstrip())
+    if end < _BLOB_MIN or text[end - _BLOB_MIN : end].strip(_BASE64):
+        return text
+    start = end - _BLOB_MIN
+    while start > 0 and text[start - 1] in _BASE64:
+        start -= 1
+    word = text[start:end]
+    if not _mixed(word) or _entropy(word) < _BLOB_ENTROPY:
+        return text
+    return text[:start] + REDACTED + text[end:]
+
+
+def _mixed(word: str) -> bool:
+    return (
+        any(c.isupper() for c in word)
+        and any(c.islower() for c in word)
+        and any(c.isdigit() for c in word)
+    )
+
+
+def _entropy(word: str) -> float:
+    size = len(word)
+    return -sum(n / size * math.log2(n / size) for n in Counter(word).values())
+
+
+_BEGIN_LINE = regex.compile(_KEY_BEGIN, regex.IGNORECASE)
+_END_LINE = regex.compile(_KEY_END, regex.IGNORECASE)
+# The longest private key body seen in practice (RSA 16384, PEM) is under 150 lines.
+_MAX_KEY_LINES = 400
+
+
+def redact_key_blocks(records: Sequence[LogRecord]) -> list[LogRecord]:
+    """Redact the body lines between a private key's BEGIN and END lines, per instance.
+
+    Records are lines, so a key printed to a log arrives as one record per line: its BEGIN line
+    is redacted by `redact`, and the lines after it are body lines until the END line.
+    """
+    if not any("-----" in record.message for record in records):
+        return list(records)
+    out: list[LogRecord] = []
+    left: dict[str, int] = {}
+    for record in records:
+        message, instance = record.message, record.instance
+        if "-----" in message:
+            try:
+                begin = _BEGIN_LINE.search(message, timeout=_TIMEOUT)
+                end = _END_LINE.search(message, begin.end() if begin else 0, timeout=_TIMEOUT)
+            except TimeoutError:
+                # Fail closed: a line that could not be scanned may be a key's first line.
+                left[instance] = _MAX_KEY_LINES
+                out.append(replace(record, message=UNSCANNABLE))
+                continue
+            if end is not None:
+                left.pop(instance, None)
+            elif begin is not None:
+                left[instance] = _MAX_KEY_LINES
+            out.append(record)
+            continue
+        remaining = left.get(instance, 0)
+        if remaining <= 0:
+            out.append(record)
+            continue
+        left[instance] = remaining - 1
+        out.append(replace(record, message=REDACTED) if _is_key_body(message) else record)
+    return out
+
+
+def _is_key_body(message: str) -> bool:
+    """Tell a key's body line (base64, or a PEM header such as `DEK-Info: ...`) from other text."""
+    stripped = message.strip()
+    if not stripped or stripped == REDACTED:
+        return False
+    if not stripped.strip(_BASE64 + "\\"):
+        return True
+    name, colon, _ = stripped.partition(": ")
+    return bool(colon) and name.replace("-", "").isalpha()
+
+
+# Query parameters whose value is a credential whatever it looks like (`?token=` is how an
+# ingest token may be sent, CONTRACT §4).
+_QUERY_SECRET = regex.compile(
+    r"([?&](?:token|access_token|auth|api_key|apikey|key|password|secret|sig|signature)=)"
+    r"[^&#\s\"']{1,4096}",
+    regex.IGNORECASE,
+)
+
+
+def redact_url(target: str) -> str:
+    """Return a request target (path and query) with credential parameters and secrets replaced."""
+    if "=" in target:
+        target = str(_QUERY_SECRET.sub(rf"\1{REDACTED}", target, timeout=_TIMEOUT))
+    return redact(target)

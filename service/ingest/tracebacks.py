@@ -1,7 +1,9 @@
 """Reading one Python traceback: where it starts, its frames, and its chain of exceptions.
 
 Tracebacks as Python prints them, with loguru's `> File` markers, rich's boxes and exception
-groups; the assembler uses this to decide which records belong together.
+groups, and as people paste them: without the header, glued to the logger line that announced
+them, or summarised by Django's debug page; the assembler uses this to decide which records belong
+together.
 """
 
 from __future__ import annotations
@@ -53,6 +55,13 @@ BODY_STARTS = (" ", "\t", "> File ", "│", "╰")  # indented, loguru's marked 
 # Neither a new traceback header nor a platform line (Render's `==> Exited with status 1`, GitHub
 # Actions' `##[error]...`) continues an exception message.
 TAIL_ENDS = (*HEADER_PREFIXES, "==> ", "##[")
+# Django's debug page names the exception instead of printing its line: `Exception Type:
+# OperationalError at /` (a tab after the colon in the page's own copy) and `Exception Value: ...`.
+DJANGO_TYPE = "Exception Type:"
+DJANGO_VALUE = "Exception Value:"
+_DJANGO_TYPE = re.compile(r"Exception Type:\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?: at \S*)?\s*")
+# The first frame of a traceback whose header the paster cut: `  File "x.py", line 3, in f`.
+_HEADLESS = re.compile(r' {1,8}(?:> )?File "[^"]+", line \d+|> File "[^"]+", line \d+')
 
 
 def parse_exception(text: str) -> tuple[str, str] | None:
@@ -77,11 +86,31 @@ def starts_traceback(text: str) -> bool:
     return text.startswith(_TRACEBACK_STARTS) and (text[0] != "╭" or _RICH_TITLE in text)
 
 
+def ends_with_header(text: str) -> bool:
+    """Return True for a logger line with the traceback header glued onto its end."""
+    return text.endswith((TRACEBACK, TRACEBACK + " ")) and not text.startswith(TRACEBACK)
+
+
+def starts_frames(text: str) -> bool:
+    """Return True for a frame line, the first line of a traceback whose header was cut."""
+    return text[:1] in (" ", ">") and _HEADLESS.match(text) is not None
+
+
+def django_exception(text: str) -> str | None:
+    """Return the exception type a Django debug summary line (`Exception Type: X at /`) names."""
+    if not text.startswith(DJANGO_TYPE):
+        return None
+    match = _DJANGO_TYPE.fullmatch(text)
+    return match.group(1) if match is not None else None
+
+
 @dataclass(slots=True)
 class _Exception:
     type: str
     lines: list[str]
     top_level: bool
+    # Named by Django's summary: only its `Exception Value:` and the lines indented under it count.
+    summary: bool = False
 
 
 @dataclass(slots=True)
@@ -110,10 +139,20 @@ def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
             in_tail, target = False, None
         elif in_tail:
             if target is not None and text and not text.isspace():
-                target.lines.append(text)
-        elif starts_traceback(text):
+                if not target.summary:
+                    target.lines.append(text)
+                elif not _add_summary_line(target, text):
+                    target = None
+        elif starts_traceback(text) or ends_with_header(text):
             seen_traceback = True
-        elif not seen_traceback or (frame := _FRAME.match(text)) is not None:
+        elif (named := django_exception(text)) is not None:
+            target = _Exception(named, [], top_level=True, summary=True)
+            scan.chain.append(target)
+            scan.final, in_tail, seen_traceback = len(scan.chain) - 1, True, True
+        elif not seen_traceback:
+            if starts_frames(text):  # the paster cut the header: the frames are the traceback
+                frame, seen_traceback = _FRAME.match(text), True
+        elif (frame := _FRAME.match(text)) is not None:
             continue
         elif text.startswith("│"):
             if (rich := _RICH_FRAME.match(text)) is not None:
@@ -132,6 +171,17 @@ def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
         scan.frames.append(_frame(frame, ""))
     scan.complete = in_tail
     return scan
+
+
+def _add_summary_line(target: _Exception, text: str) -> bool:
+    """Take the message of a Django summary; False at the page's next `Key: value` line."""
+    if text.startswith(DJANGO_VALUE):
+        target.lines = [text[len(DJANGO_VALUE) :].strip()]
+        return True
+    if target.lines and text[:1] in (" ", "\t"):
+        target.lines.append(text.strip())
+        return True
+    return False
 
 
 def _frame(match: re.Match[str], following: str) -> Frame:
@@ -170,8 +220,10 @@ def traceback_event(records: Iterable[LogRecord], *, continued: bool = False) ->
     """
     records = tuple(records)
     scan = _scan(records, continued=continued)
-    exception_type = exception_message = ""
+    exception_type = exception_message = named = ""
     if scan.complete and scan.final >= 0:
         final = scan.chain[scan.final]
         exception_type, exception_message = final.type, "\n".join(final.lines)
-    return Event(records, tuple(scan.frames), exception_type, exception_message)
+        if final.summary:
+            named = f"{exception_type}: {exception_message}".rstrip()
+    return Event(records, tuple(scan.frames), exception_type, exception_message, named)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,13 +23,11 @@ from service.reports.evidence import (
     peak_minute,
     traffic_during,
 )
-from service.reports.markdown import code
+from service.reports.knowledge import evidence_values, filled_knowledge
+from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
-from service.signatures.model import Knowledge, Signature
-from service.signatures.schema import fill_placeholders
+from service.signatures.model import CONFIDENCE_NOTES, Knowledge, Signature
 
-# Captured values land inside prose and code spans alike, so only characters inert in both pass.
-_UNSAFE = re.compile(r"[^\w.:/@=+, -]")
 # Opening an incident long after its first hit means the log was scanned later, not detected late.
 LIVE_DETECTION = timedelta(hours=1)
 
@@ -59,27 +56,8 @@ class OutageReport:
     requests: int
     server_errors: int
     url: str
-
-
-def inert(value: object) -> str:
-    """Return a captured value with every character that markdown could act on replaced by `?`."""
-    return _UNSAFE.sub("?", str(value))[:200]
-
-
-def filled_knowledge(signature: Signature, fields: Mapping[str, object]) -> Knowledge:
-    """Return the signature's knowledge for these fields, with their (inert) values filled in."""
-    values = {name: inert(value) for name, value in fields.items()}
-    chosen = signature.knowledge_for(values)
-
-    def fill(text: str) -> str:
-        return fill_placeholders(text, values)
-
-    return Knowledge(
-        root_cause=fill(chosen.root_cause),
-        fix=fill(chosen.fix),
-        verification=tuple(fill(step) for step in chosen.verification),
-        prevention=tuple(fill(step) for step in chosen.prevention),
-    )
+    # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
+    confidence_note: str = ""
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -104,15 +82,24 @@ def build_report(
     signature = signatures.get(incident.signature)
     minutes = minute_counts(session, incident.id)
     requests, errors = traffic_during(session, incident)
+    traceback = first_traceback(events, incident.source)
+    endpoints = tuple(affected_endpoints(session, incident.id))
+    evidence = evidence_values(
+        incident.fields,
+        frames=traceback.frames,
+        exception=traceback.exception_type,
+        endpoints=endpoints,
+        instances=instances,
+    )
     return OutageReport(
         incident=incident,
         signature=signature,
-        knowledge=filled_knowledge(signature, incident.fields) if signature else None,
+        knowledge=filled_knowledge(signature, incident.fields, evidence) if signature else None,
         summary=_summary(incident, len(instances)),
         duration=duration(incident_duration(incident)),
         instances=tuple(instances),
         error_messages=distinct_messages(events),
-        traceback=first_traceback(events, incident.source),
+        traceback=traceback,
         timeline=merged_timeline(
             timeline_entries(session, incident.id),
             deploys_around(session, incident),
@@ -127,10 +114,11 @@ def build_report(
         time_to_detect=_time_to_detect(incident),
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
-        endpoints=tuple(affected_endpoints(session, incident.id)),
+        endpoints=endpoints,
         requests=requests,
         server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
+        confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
     )
 
 
@@ -161,6 +149,9 @@ def _summary(incident: Incident, instances: int) -> str:
         state = "Acknowledged, not yet resolved"
     else:
         state = "Still open: no recovery signal in the log yet"
-    return (
-        f"{incident.title}. Seen {times} on source {code(incident.source)}{where}; {span}. {state}."
+    summary = (
+        f"{prose(incident.title)}. Seen {times} on source {code(incident.source)}{where}; "
+        f"{span}. {state}."
     )
+    note = CONFIDENCE_NOTES.get(incident.confidence)
+    return f"{summary} The diagnosis is {note}." if note else summary

@@ -34,6 +34,15 @@ def escape(text: str) -> str:
     return text.replace("<", "&lt;").replace(">", "&gt;")
 
 
+def prose(text: str) -> str:
+    """Return log-derived text for a sentence of prose: no HTML, no link or image, no code span
+    opened; other punctuation stays as it reads (`compute-time`, `try=1/5`)."""
+    text = _NEWLINES.sub(" ", text)
+    for char, escaped in (("\\", "\\\\"), ("`", "\\`"), ("[", "\\["), ("]", "\\]")):
+        text = text.replace(char, escaped)
+    return text.replace("<", "&lt;").replace(">", "&gt;")
+
+
 def cell(text: str) -> str:
     """Return `text` escaped for one markdown table cell."""
     return escape(text).replace("\\|", "&#124;")

@@ -11,11 +11,13 @@ import regex
 
 from service.ingest.records import Event, Frame
 from service.signatures.masks import mask_message
+from service.signatures.templates import error_template
 
 # `exception`: the final exception type; `message`: its message, masked; `frame`: the deepest
 # application frame as `file:function`, without a line number so edits above it do not regroup;
-# `instance`: the dyno, pid or container that logged the event (start-up happens per process).
-DERIVED_FIELDS = ("exception", "message", "frame", "instance")
+# `instance`: the dyno, pid or container that logged the event (start-up happens per process);
+# `template`: the matched line's message with its variable parts masked (`log.error-template`).
+DERIVED_FIELDS = ("exception", "message", "frame", "instance", "template")
 
 _MAX_LINE_CHARACTERS = 1000
 _TIMEOUT_SECONDS = 0.05
@@ -38,6 +40,7 @@ def derive_fields(names: tuple[str, ...], event: Event, text: str, position: int
         "message": mask_message(message) if message else "",
         "frame": _frame_key(deepest_application_frame(event.frames)),
         "instance": event.instance,
+        "template": error_template(_line_at(text, position)) if "template" in names else "",
     }
     return {name: values[name] for name in names if values[name]}
 
@@ -54,6 +57,12 @@ def _frame_key(frame: Frame | None) -> str:
     if frame is None:
         return ""
     return f"{frame.file}:{frame.function}" if frame.function else frame.file
+
+
+def _line_at(text: str, position: int) -> str:
+    start = text.rfind("\n", 0, position) + 1
+    end = text.find("\n", position)
+    return text[start : end if end >= 0 else len(text)][:_MAX_LINE_CHARACTERS]
 
 
 def _exception(event: Event, text: str, position: int) -> tuple[str, str]:

@@ -4,26 +4,30 @@ Built once from a rule set and never changed; a reload builds a new `Matcher` an
 The only state it keeps is which signatures it disabled after a regex timeout, and why.
 A literal prefilter (`prefilter.py`) picks the signatures whose keywords occur before any regex
 runs; `scan_lines` runs it over a whole body at once and the regexes on candidate lines only.
+A traceback cut before its exception line is also looked up by its deepest frame (`frames.py`);
+whatever such an event gives is an `inferred` hit, unless it matched the line that announced it.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 import regex
 
 from service.ingest.records import Event, LogRecord
-from service.ingest.tracebacks import TRACEBACK, traceback_event
+from service.ingest.tracebacks import DJANGO_TYPE, TRACEBACK, traceback_event
 from service.signatures.derive import derive_fields
+from service.signatures.frames import FrameIndex
 from service.signatures.model import Hit, Role
 from service.signatures.prefilter import Implementation, build_prefilter
-from service.signatures.regexes import compile_pattern
+from service.signatures.regexes import compile_pattern, search_within
 from service.signatures.schema import Rule
 
 DEFAULT_TIMEOUT_SECONDS = 0.05
+_FRAME_TEXT = 'File "'
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,7 @@ def event_from_text(text: str, *, source: str = "text") -> Event:
     """
     lines = text.splitlines() or [""]
     records = tuple(LogRecord(message=line, source=source, seq=i) for i, line in enumerate(lines))
-    if TRACEBACK in text:
+    if TRACEBACK in text or _FRAME_TEXT in text or DJANGO_TYPE in text:
         return traceback_event(records)
     return Event(records=records)
 
@@ -99,7 +103,7 @@ def _compile(rule: Rule) -> _Compiled:
 class Matcher:
     """Matches events against a fixed set of signatures; the most specific signature wins."""
 
-    __slots__ = ("_compiled", "_disabled", "_prefilter", "_timeout", "_timeouts")
+    __slots__ = ("_compiled", "_disabled", "_frames", "_prefilter", "_timeout", "_timeouts")
 
     def __init__(
         self,
@@ -122,6 +126,11 @@ class Matcher:
         # `_compiled` directly and come back ascending, i.e. most specific first.
         self._prefilter = build_prefilter(
             [compiled.keywords for compiled in self._compiled], implementation=prefilter
+        )
+        self._frames = FrameIndex(
+            (index, frame)
+            for index, compiled in enumerate(self._compiled)
+            for frame in compiled.rule.detection.frames
         )
 
     @property
@@ -148,12 +157,21 @@ class Matcher:
     def match(self, event: Event) -> Hit | None:
         """Return the hit of the most specific signature that matches the event, or None.
 
-        The messages are tried first, then the lines as the app wrote them (header included).
+        The messages (and an exception the log only named) are tried first, then the lines as
+        the app wrote them (header included).
         """
-        hit = self._winner(self._candidates(event.text), event, event.text)
-        if hit is None and (written := event.written_text):
-            hit = self._winner(self._candidates(written), event, written)
-        return hit
+        text = event.matched_text
+        best = self._best(self._candidates(text), event, text)
+        if best is None and (written := event.written_text):
+            best = self._best(self._candidates(written), event, written)
+        if not event.truncated:
+            return best[0] if best is not None else None
+        found = [best] if best is not None else []
+        inferred = self._infer(event, text)
+        if inferred is not None:
+            found.append(inferred)
+        ranked = self._weigh_truncated(found, text)
+        return ranked[0] if ranked else None
 
     def has_candidates(self, text: str) -> bool:
         """Tell whether any enabled signature's keyword occurs in `text` (the prefilter alone)."""
@@ -170,7 +188,7 @@ class Matcher:
 
     def hits_for(self, event: Event) -> list[Hit]:
         """Return a hit for every signature that matches the event, the winner first."""
-        text = event.text
+        text = event.matched_text
         found = [
             tried
             for compiled in self._candidates(text)
@@ -182,6 +200,12 @@ class Matcher:
                 for compiled in self._candidates(written)
                 if (tried := self._try_at(compiled, event, written)) is not None
             ]
+        if event.truncated:
+            inferred = self._infer(event, text)
+            matched = {hit.signature.id for hit, _ in found}
+            if inferred is not None and inferred[0].signature.id not in matched:
+                found.append(inferred)
+            return self._weigh_truncated(found, text)
         found.sort(key=lambda item: (-item[0].signature.priority, item[1], item[0].signature.id))
         return [hit for hit, _ in found]
 
@@ -209,6 +233,12 @@ class Matcher:
         return hits
 
     def _winner(self, candidates: Iterable[_Compiled], event: Event, text: str) -> Hit | None:
+        best = self._best(candidates, event, text)
+        return best[0] if best is not None else None
+
+    def _best(
+        self, candidates: Iterable[_Compiled], event: Event, text: str
+    ) -> tuple[Hit, int] | None:
         # The highest priority wins. Among equals, the match that ends first: in a chained
         # traceback Python prints the root cause first, and the root cause should decide.
         best: tuple[Hit, int] | None = None
@@ -218,7 +248,45 @@ class Matcher:
             tried = self._try_at(compiled, event, text)
             if tried is not None and (best is None or tried[1] < best[1]):
                 best = tried
-        return best[0] if best is not None else None
+        return best
+
+    def _infer(self, event: Event, text: str) -> tuple[Hit, int] | None:
+        """Return the hit the deepest frame names, ranked after any regex match of its priority."""
+        found = self._frames.owner(event.frames) if self._frames else None
+        if found is None:
+            return None
+        index, frame = found
+        compiled = self._compiled[index]
+        if compiled.rule.id in self._disabled:
+            return None
+        try:
+            if self._first(compiled.vetoes, text) is not None:
+                return None
+        except _Timeout as timeout:
+            self._disable(compiled.rule.id, timeout.key, len(text))
+            return None
+        fields = dict(frame.fields)
+        if compiled.derive:
+            fields.update(derive_fields(compiled.derive, event, text, len(text)))
+        hit = Hit(compiled.rule, event, dict(sorted(fields.items())), confidence="inferred")
+        return hit, len(text) + 1
+
+    @staticmethod
+    def _weigh_truncated(found: list[tuple[Hit, int]], text: str) -> list[Hit]:
+        """Rank the hits of a traceback without its exception line, and mark how sure each is.
+
+        A match in the line that announced the traceback is what the log said; one inside the
+        traceback read the failure from its frames or source lines, as an inference does.
+        """
+        starts = [at for at in (text.find(TRACEBACK), text.find(_FRAME_TEXT)) if at >= 0]
+        body = min(starts, default=0)
+        found.sort(key=lambda item: (-item[0].signature.priority, item[1], item[0].signature.id))
+        return [
+            hit
+            if end <= body or hit.confidence == "inferred"
+            else replace(hit, confidence="inferred")
+            for hit, end in found
+        ]
 
     def _candidates(self, text: str) -> list[_Compiled]:
         # Per event, on 200k corpus lines and 95 keywords: hyperscan 1.75 us, `in` over the
@@ -260,7 +328,7 @@ class Matcher:
     def _first(self, checks: tuple[_Check, ...], text: str) -> regex.Match[str] | None:
         for check in checks:
             try:
-                match = check.pattern.search(text, timeout=self._timeout)
+                match = search_within(check.pattern, text, self._timeout)
             except TimeoutError:
                 raise _Timeout(check.key) from None
             if match is not None:

@@ -1,7 +1,9 @@
 """Loading signature directories into a `SignatureLibrary`, and checking them with their examples.
 
 A later directory's signature replaces an earlier one's with the same id, which is how
-`DRAINWATCH_PATTERNS_DIR` adds to or overrides the bundled `patterns/`.
+`DRAINWATCH_PATTERNS_DIR` adds to or overrides the bundled `patterns/`. `drainwatch serve` loads
+with `load_usable_signatures`: a file that fails its checks is skipped with its reason, and one
+bad file never keeps the service from starting.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "check_directory",
     "check_example",
     "load_signatures",
+    "load_usable_signatures",
     "run_examples",
 ]
 
@@ -64,6 +67,15 @@ def load_signatures(dirs: Sequence[Path]) -> SignatureLibrary:
     if errors:
         raise SignatureError(errors)
     return library
+
+
+def load_usable_signatures(dirs: Sequence[Path]) -> tuple[SignatureLibrary, list[str]]:
+    """Load every valid signature file; return the library and one line per problem skipped.
+
+    A skipped file that would have replaced an earlier directory's signature leaves that one in
+    force.
+    """
+    return _merge(dirs)
 
 
 def check_directory(directory: Path) -> list[str]:

@@ -15,6 +15,14 @@ RuleKind = Literal["single", "pair", "threshold", "absence"]
 # rule waits after.
 Role = Literal["open", "close", "start"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+# exact: the log printed the failure (its exception line, its message); inferred: it did not, and
+# the failure was read from weaker evidence (the frames of a traceback cut before its last line).
+Confidence = Literal["exact", "inferred"]
+CONFIDENCES: tuple[Confidence, ...] = ("exact", "inferred")
+# What a page or report says about evidence weaker than the exception line itself.
+CONFIDENCE_NOTES: Mapping[str, str] = {
+    "inferred": "inferred from the stack frames; the exception line is missing from the log",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +91,7 @@ class Hit:
     event: Event
     fields: Mapping[str, str]
     role: Role = "open"
+    confidence: Confidence = "exact"
 
     @property
     def group_key(self) -> tuple[str, ...]:

@@ -1,11 +1,14 @@
-"""How signature regexes are compiled, and the probe that rejects catastrophic backtracking.
+"""How signature regexes are compiled, searched within a CPU budget, and probed for catastrophic
+backtracking.
 
-The loader and the matcher share `compile_pattern`, so a regex behaves the same in both.
+The loader and the matcher share `compile_pattern` and `search_within`, so a regex behaves the
+same in both.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator
 
 import regex
@@ -17,6 +20,10 @@ PROBE_BUDGET_SECONDS = 0.05
 # Enough distinct characters to cover any pattern's literals without making the probe slow.
 _MAX_PROBE_CHARACTERS = 32
 _METACHARACTERS = frozenset("\\^$.|?*+()[]{}")
+# Literal runs combined pairwise into probes: the first few carry a pattern's anchors.
+_PAIRED_RUNS = 6
+# A search that ran out of time is measured again this many times with this thread's CPU clock.
+_MEASURED_TRIES = 2
 
 
 def compile_pattern(pattern: str) -> regex.Pattern[str]:
@@ -76,25 +83,53 @@ def hostile_inputs(pattern: str) -> Iterator[str]:
         # A literal prefix followed by a long run is the classic shape that starts a slow path.
         yield _fill(run + char * 64)
     yield _fill("a" * 79 + "\n")
+    paired = runs[:_PAIRED_RUNS]
+    for first, later in itertools.combinations(range(len(paired)), 2):
+        # A prefix, then a long repetition of what a later (quantified) group matches, then a
+        # character nothing expects: `ZQ(b|bb)+$` on "ZQbbbb...\0" tries every way to split it.
+        yield (paired[first] + _fill(paired[later]))[: PROBE_LENGTH - 1] + "\x00"
 
 
 def probe_pattern(compiled: regex.Pattern[str], source: str) -> str | None:
     """Return why the regex is too slow on a hostile line, or None when it is fast enough."""
     for index, text in enumerate(hostile_inputs(source)):
-        # One retry absorbs a scheduler hiccup; catastrophic backtracking fails both times.
-        if _times_out(compiled, text) and _times_out(compiled, text):
+        try:
+            search_within(compiled, text, PROBE_BUDGET_SECONDS)
+        except TimeoutError:
             sample = text[:24].replace("\n", "\\n")
             return (
-                f"regex takes over {PROBE_BUDGET_SECONDS * 1000:.0f} ms on a hostile "
+                f"regex takes over {PROBE_BUDGET_SECONDS * 1000:.0f} ms of CPU time on a hostile "
                 f"{len(text)}-character line (probe {index}: {sample!r}...)"
             )
     return None
 
 
-def _times_out(compiled: regex.Pattern[str], text: str) -> bool:
-    """Return True when searching `text` exceeds the probe budget."""
+def search_within(
+    compiled: regex.Pattern[str], text: str, budget: float
+) -> regex.Match[str] | None:
+    """Search `text`; raise TimeoutError only when this thread spent `budget` seconds of CPU on it.
+
+    The regex module's own timeout runs on a clock that also advances while the process waits
+    for the CPU or other threads run: on a busy or paused host an ordinary line can overrun it.
+    Such a search is tried again on this thread's CPU clock (`time.thread_time`); catastrophic
+    backtracking spends the budget every time, a pause does not. When every try overran the
+    clock without spending the CPU (a host too busy to tell), the search counts as no match
+    rather than blaming the regex. The first try is not measured, so a search that finishes in
+    time costs nothing more.
+    """
     try:
-        compiled.search(text, timeout=PROBE_BUDGET_SECONDS)
+        return compiled.search(text, timeout=budget)
     except TimeoutError:
-        return True
-    return False
+        pass
+    spent = 0.0
+    for _ in range(_MEASURED_TRIES):
+        started = time.thread_time()
+        try:
+            return compiled.search(text, timeout=budget)
+        except TimeoutError:
+            took = time.thread_time() - started
+        spent += took
+        # Half the budget: the regex module's clock may count other threads' CPU time too.
+        if took >= budget / 2 or spent >= budget:
+            raise TimeoutError(f"regex search spent {spent * 1000:.0f} ms of CPU time") from None
+    return None

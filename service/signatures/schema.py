@@ -14,6 +14,7 @@ from typing import Literal, cast
 import regex
 
 from service.signatures.derive import DERIVED_FIELDS
+from service.signatures.frames import FrameRule
 from service.signatures.model import (
     SEVERITIES,
     Example,
@@ -44,8 +45,16 @@ ID_PATTERN = re.compile(r"[a-z0-9]+(\.[a-z0-9-]+)+")
 FIELD_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 # `{field}` is filled from a hit's fields; `{{field}}` is a literal `{field}` (for code samples).
 PLACEHOLDER = re.compile(r"\{\{([a-z][a-z0-9_]*)\}\}|\{([a-z][a-z0-9_]*)\}")
+# Filled by the report from the incident's evidence (its traceback, its failed requests) when no
+# regex captures them; where the log gives none, the report says so in words.
+EVIDENCE_PLACEHOLDERS = frozenset(
+    {"endpoint", "frame", "file", "function", "exception", "instance"}
+)
 # Code samples hold route templates such as `/items/{item_id}`: unknown names there are not typos.
 FENCED_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```", re.DOTALL | re.MULTILINE)
+# `[detect] frames`: a relative `/`-separated .py or .pyx path, and a function name.
+FRAME_FILE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.(?:py|pyx)")
+FRAME_FUNCTION = re.compile(r"[A-Za-z_]\w*|<module>")
 
 
 class SignatureError(Exception):
@@ -68,6 +77,7 @@ class Detection:
     start_any: tuple[str, ...] = ()
     threshold: int = 0
     window_seconds: int = 0
+    frames: tuple[FrameRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +211,7 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
     for index, source in enumerate(vetoes):
         _check_regex(detect, f"none[{index}]", source)
     derive = _read_derive(detect, captured)
+    frames = _read_frames(detect, kind, captured)
     group_by = detect.texts("group_by", required=False)
     for index, name in enumerate(group_by):
         if name in derive:
@@ -219,6 +230,7 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
         start_any=starting,
         threshold=threshold,
         window_seconds=window,
+        frames=frames,
     )
     return kind, detection, group_by, captures
 
@@ -252,6 +264,35 @@ def _read_derive(detect: TableReader, captured: Mapping[str, set[str]]) -> tuple
                 detect.error(f"derive[{index}]", f"{name!r} is also a named group of detect.{key}")
         seen.add(name)
     return tuple(dict.fromkeys(name for name in derive if name in DERIVED_FIELDS))
+
+
+def _read_frames(
+    detect: TableReader, kind: RuleKind, captured: Mapping[str, set[str]]
+) -> tuple[FrameRule, ...]:
+    """Read `frames`: the library frames whose raising, at the bottom of a cut traceback, names
+    this signature's failure; their `fields` must be captured by some `any` regex."""
+    tables = detect.tables("frames", required=False)
+    if tables and kind != "single":
+        detect.error("frames", 'only a kind = "single" signature infers its hit from frames')
+    opening = {name for key, names in captured.items() if key.startswith("any[") for name in names}
+    rules: list[FrameRule] = []
+    for index, table in enumerate(tables):
+        file = table.text("file")
+        if file and not FRAME_FILE.fullmatch(file):
+            table.error("file", "must be a relative path with `/`, ending in .py or .pyx")
+        function = table.text("function")
+        if function and not FRAME_FUNCTION.fullmatch(function):
+            table.error("function", "must be a function name")
+        code = table.text("code", required=False).strip()
+        fields = table.strings("fields")
+        for name in fields:
+            if name not in opening:
+                table.error(f"fields.{name}", f"{name!r} is not captured by any detect.any regex")
+        table.finish()
+        if (file, function) in {(rule.file, rule.function) for rule in rules}:
+            detect.error(f"frames[{index}]", f"{file}:{function} is listed twice")
+        rules.append(FrameRule(file=file, function=function, code=code, fields=fields))
+    return tuple(rules)
 
 
 def _check_regex(table: TableReader, key: str, source: str) -> set[str]:
@@ -314,7 +355,7 @@ def _read_knowledge_text(
     for key, text in texts.items():
         for match in PLACEHOLDER.finditer(FENCED_CODE.sub("", text)):
             name = match.group(2)
-            if name is not None and name not in captures:
+            if name is not None and name not in captures and name not in EVIDENCE_PLACEHOLDERS:
                 table.error(key, f"placeholder {{{name}}} is not captured by any regex")
     return Knowledge(root_cause, fix, verification, prevention)
 

@@ -17,8 +17,9 @@ def _parse_time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-def encode_records(records: list[LogRecord]) -> bytes:
-    """Return the records as compact JSON bytes."""
+def encode_records(records: list[LogRecord], *, ascii_only: bool = False) -> bytes:
+    """Return the records as compact JSON bytes; `ascii_only` escapes every other character
+    (a NUL included), for a database text column."""
     rows = [
         [
             r.message,
@@ -34,7 +35,7 @@ def encode_records(records: list[LogRecord]) -> bytes:
         ]
         for r in records
     ]
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return json.dumps(rows, ensure_ascii=ascii_only, separators=(",", ":")).encode("utf-8")
 
 
 def decode_records(data: bytes) -> list[LogRecord]:

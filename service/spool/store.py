@@ -1,16 +1,22 @@
 """A local SQLite file in WAL mode with synchronous=FULL: a batch is durable once `append` returns.
 
 Bounded in bytes; an idempotency key (Logplex-Frame-Id) makes a retried batch store nothing new.
+Each body carries a CRC-32: a batch whose bytes changed on disk, or that no longer decodes, comes
+out `damaged` (the processor quarantines it) instead of stopping everything behind it. A file
+SQLite itself finds malformed is moved aside at start-up and what can still be read of it is
+copied into a new one; the damage is remembered in `meta` and shown.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import uuid
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.ingest.records import LogRecord
@@ -23,11 +29,17 @@ CREATE TABLE IF NOT EXISTS batch (
     source TEXT NOT NULL,
     received_at TEXT NOT NULL,
     lines INTEGER NOT NULL,
-    body BLOB NOT NULL
+    body BLOB NOT NULL,
+    crc INTEGER
 );
 CREATE INDEX IF NOT EXISTS batch_source ON batch (source);
 CREATE TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 """
+
+
+log = logging.getLogger("drainwatch.spool")
+_COLUMNS = "seq, source, received_at, lines, body, crc"
+_Row = tuple[int, str, str, int, bytes, int | None]
 
 
 class SpoolError(Exception):
@@ -47,6 +59,9 @@ class Batch:
     source: str
     received_at: datetime
     records: list[LogRecord]
+    lines: int = 0
+    damage: str = ""
+    raw: bytes = b""
 
 
 class Spool:
@@ -57,15 +72,59 @@ class Spool:
         self.path = directory / "spool.sqlite3"
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as error:
+            self._db = self._salvage(error)
         self.spool_id = self._spool_id()
         self._bytes = int(
             self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch").fetchone()[0]
         )
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA busy_timeout=10000")
+            db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(batch)")}
+            if "crc" not in columns:  # a spool written before bodies had a checksum
+                db.execute("ALTER TABLE batch ADD COLUMN crc INTEGER")
+            verdict = db.execute("PRAGMA quick_check").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {verdict}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _salvage(self, error: sqlite3.DatabaseError) -> sqlite3.Connection:
+        """Move a malformed file aside, copy every batch still readable into a new one."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            part = self.path.with_name(self.path.name + suffix)
+            if part.exists():
+                part.rename(aside.with_name(aside.name + suffix))
+        rows, meta, lost = _readable(aside)
+        db = self._open()
+        db.executemany("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", meta)
+        db.executemany(f"INSERT INTO batch ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
+        note = (
+            f"spool file malformed ({error}); {len(rows)} batch(es) recovered, "
+            f"{lost} unreadable; the damaged file is kept as {aside.name}"
+        )
+        db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('damage', ?)", (note,))
+        log.error("spool: %s", note)
+        return db
+
+    @property
+    def damage(self) -> str:
+        """Return what start-up found damaged in the spool file, or ''."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'damage'").fetchone()
+        return str(row[0]) if row else ""
 
     def _spool_id(self) -> str:
         row = self._db.execute("SELECT value FROM meta WHERE name = 'spool_id'").fetchone()
@@ -121,9 +180,10 @@ class Spool:
                         self._db.execute("ROLLBACK")
                         return False
                 self._db.executemany(
-                    "INSERT INTO batch (source, received_at, lines, body) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO batch (source, received_at, lines, body, crc) "
+                    "VALUES (?, ?, ?, ?, ?)",
                     [
-                        (source, received_at.isoformat(), lines, body)
+                        (source, received_at.isoformat(), lines, body, zlib.crc32(body))
                         for source, lines, body in bodies
                     ],
                 )
@@ -135,22 +195,92 @@ class Spool:
             self._bytes += size
         return True
 
+    def append_keyed(
+        self,
+        source: str,
+        keyed: list[tuple[str, list[LogRecord]]],
+        *,
+        received_at: datetime,
+        cursor: tuple[str, str] | None = None,
+    ) -> int:
+        """Store, as one batch, the records of every key not seen before (a pulled log's id),
+        and move `cursor` (a meta name and value) in the same transaction; return how many
+        keys were new."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                fresh: list[LogRecord] = []
+                new = 0
+                for key, records in keyed:
+                    cursor_row = self._db.execute(
+                        "INSERT OR IGNORE INTO seen_key (key, seen_at) VALUES (?, ?)",
+                        (f"{source}\x1f{key}", received_at.isoformat()),
+                    )
+                    if cursor_row.rowcount:
+                        new += 1
+                        fresh.extend(records)
+                size = 0
+                if fresh:
+                    body = encode_records(fresh)
+                    size = len(body)
+                    if self._bytes + size > self.max_bytes:
+                        raise SpoolFull(f"spool holds {self._bytes} bytes of {self.max_bytes}")
+                    self._db.execute(
+                        "INSERT INTO batch (source, received_at, lines, body, crc) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (source, received_at.isoformat(), len(fresh), body, zlib.crc32(body)),
+                    )
+                if cursor is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", cursor
+                    )
+                self._db.execute("COMMIT")
+            except BaseException as error:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                if isinstance(error, sqlite3.Error):
+                    raise SpoolError(str(error)) from error
+                raise
+            self._bytes += size
+        return new
+
+    def meta(self, name: str) -> str | None:
+        """Return a value kept beside the batches (a pull cursor), or None."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else None
+
     def pending(self, *, limit: int = 100) -> list[Batch]:
-        """Return up to `limit` unacknowledged batches, oldest first."""
+        """Return up to `limit` unacknowledged batches, oldest first; a damaged one comes out
+        with no records and its `damage` said."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, source, received_at, body FROM batch ORDER BY seq LIMIT ?", (limit,)
+                f"SELECT {_COLUMNS} FROM batch ORDER BY seq LIMIT ?",  # noqa: S608
+                (limit,),
             ).fetchall()
-        return [
-            Batch(
-                key=f"{self.spool_id}:{seq}",
-                seq=seq,
-                source=source,
-                received_at=datetime.fromisoformat(received_at),
-                records=decode_records(body),
-            )
-            for seq, source, received_at, body in rows
-        ]
+        return [self._batch(row) for row in rows]
+
+    def _batch(self, row: _Row) -> Batch:
+        seq, source, received_at, lines, body, crc = row
+        if not isinstance(body, bytes):  # SQLite hands back whatever type the cell holds
+            body = str(body).encode("utf-8", errors="replace")
+        key = f"{self.spool_id}:{seq}"
+        try:
+            when = datetime.fromisoformat(received_at)
+        except (TypeError, ValueError):
+            when = datetime.now(UTC)
+        damage = ""
+        if crc is not None and zlib.crc32(body) != crc:
+            damage = "spool batch damaged: its bytes changed on disk (checksum mismatch)"
+        else:
+            try:
+                records = decode_records(body)
+            except (ValueError, TypeError, IndexError, KeyError) as error:
+                damage = f"spool batch damaged: {type(error).__name__}: {error}"[:300]
+        if damage:
+            log.error("spool: batch %s: %s", key, damage)
+            return Batch(key, seq, source, when, [], lines=int(lines), damage=damage, raw=body)
+        return Batch(key, seq, source, when, records, lines=int(lines))
 
     def ack(self, seqs: list[int]) -> None:
         """Forget batches whose lines are stored in the database."""
@@ -179,6 +309,12 @@ class Spool:
             ).fetchall()
         return {source: int(lines) for source, lines in rows}
 
+    def oldest_pending_at(self) -> datetime | None:
+        """Return when the oldest batch still waiting was received, or None when none waits."""
+        with self._lock:
+            row = self._db.execute("SELECT received_at FROM batch ORDER BY seq LIMIT 1").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
     def forget_keys_before(self, cutoff: datetime) -> None:
         """Drop idempotency keys older than `cutoff` so the key table stays small."""
         with self._lock:
@@ -193,6 +329,50 @@ class Spool:
         """Close the spool file."""
         with self._lock:
             self._db.close()
+
+
+def _readable(path: Path) -> tuple[list[_Row], list[tuple[str, str]], int]:
+    """Return the batch rows and meta rows still readable in a damaged spool file, and how many
+    batch rows could not be read."""
+    rows: list[_Row] = []
+    meta: list[tuple[str, str]] = []
+    lost = 0
+    try:
+        db = sqlite3.connect(path)
+    except sqlite3.Error:
+        return rows, meta, lost
+    try:
+        try:
+            meta = list(db.execute("SELECT name, value FROM meta WHERE name != 'damage'"))
+        except sqlite3.Error:
+            meta = []
+        try:
+            rows = list(db.execute(f"SELECT {_COLUMNS} FROM batch ORDER BY seq"))  # noqa: S608
+            return rows, meta, lost
+        except sqlite3.Error:
+            rows = []
+        try:
+            seqs = sorted(int(seq) for (seq,) in db.execute("SELECT seq FROM batch"))
+        except sqlite3.Error:
+            try:
+                low, high = db.execute("SELECT MIN(seq), MAX(seq) FROM batch").fetchone()
+                seqs = list(range(int(low or 1), int(high or 0) + 1))
+            except sqlite3.Error:
+                seqs = []
+        for seq in seqs:
+            try:
+                row = db.execute(
+                    f"SELECT {_COLUMNS} FROM batch WHERE seq = ?",  # noqa: S608
+                    (seq,),
+                ).fetchone()
+            except sqlite3.Error:
+                lost += 1
+                continue
+            if row is not None:
+                rows.append(row)
+    finally:
+        db.close()
+    return rows, meta, lost
 
 
 KEY_RETENTION = timedelta(days=1)

@@ -11,6 +11,7 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
+from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import (
     incident_detail_json,
     incident_json,
@@ -43,6 +44,18 @@ def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) 
     return {**found, "data_gaps": gaps}
 
 
+@router.get("/api/sources/{name}/quarantine")
+def source_quarantine(
+    name: str,
+    session: SessionDep,
+    _user: ApiUser,
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Return the records of a source the processor could not store, newest first, with why."""
+    rows = recent_quarantine(session, name, limit=limit)
+    return {"records": [quarantine_json(row) for row in rows]}
+
+
 @router.get("/api/incidents")
 def incidents(
     session: SessionDep,
@@ -58,8 +71,8 @@ def incidents(
 
 
 def load_incident(session: SessionDep, incident_id: int) -> Incident:
-    """Return the incident or answer 404."""
-    incident = session.get(Incident, incident_id)
+    """Return the incident or answer 404 (an id no database column holds included)."""
+    incident = session.get(Incident, incident_id) if 0 < incident_id < 2**63 else None
     if incident is None:
         raise ApiError(404, "not_found", f"no incident #{incident_id}")
     return incident
@@ -104,7 +117,10 @@ def report_markdown(
 def patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List the loaded signatures."""
     disabled = runtime.book.matcher.disabled
-    return {"patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures]}
+    return {
+        "patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures],
+        "skipped": list(runtime.book.problems),
+    }
 
 
 @router.post("/api/patterns/reload")
@@ -114,4 +130,8 @@ def reload_patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
         count = runtime.book.reload()
     except SignatureError as error:
         raise ApiError(400, "invalid_patterns", "; ".join(error.errors)) from error
-    return {"loaded": count, "reloaded_at": utcnow().isoformat()}
+    return {
+        "loaded": count,
+        "reloaded_at": utcnow().isoformat(),
+        "skipped": list(runtime.book.problems),
+    }

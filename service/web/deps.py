@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from collections.abc import Iterator
+from time import monotonic
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -14,7 +16,7 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.models import User
 from service.runtime import Runtime
-from service.users import authenticate, user_for_token
+from service.users import LoginThrottled, authenticate, authenticate_throttled, user_for_token
 
 SESSION_COOKIE = "drainwatch_session"
 
@@ -59,10 +61,34 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
     return (user, password) if sep else None
 
 
-def _user(request: Request, session: Session) -> User | None:
+def client_address(request: Request) -> str:
+    """Return the address the request came from (the proxy's client when proxied)."""
+    return request.client.host if request.client else ""
+
+
+def retry_after(error: LoginThrottled) -> str:
+    """Return a Retry-After value for a throttled login."""
+    return str(max(1, math.ceil(error.retry_after)))
+
+
+def request_user(request: Request, session: Session) -> User | None:
+    """Return the user of HTTP Basic credentials or of the session cookie, or None.
+
+    Basic credentials go through the login throttle: 429 while their user or address is locked.
+    """
     credentials = basic_credentials(request)
     if credentials is not None:
-        return authenticate(session, *credentials)
+        throttle = getattr(request.app.state, "login_throttle", None)
+        if throttle is None:
+            return authenticate(session, *credentials)
+        try:
+            return authenticate_throttled(
+                session, throttle, *credentials, address=client_address(request), now=monotonic()
+            )
+        except LoginThrottled as error:
+            raise ApiError(
+                429, "too_many_logins", str(error), headers={"Retry-After": retry_after(error)}
+            ) from error
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         return user_for_token(session, token, now=utcnow())
@@ -71,7 +97,7 @@ def _user(request: Request, session: Session) -> User | None:
 
 def api_user(request: Request, session: SessionDep) -> User:
     """Return the user of an API request, or answer 401 with a Basic challenge."""
-    user = _user(request, session)
+    user = request_user(request, session)
     if user is None:
         raise ApiError(
             401,
@@ -84,7 +110,7 @@ def api_user(request: Request, session: SessionDep) -> User:
 
 def page_user(request: Request, session: SessionDep) -> User:
     """Return the user of a dashboard page, or redirect to the login page."""
-    user = _user(request, session)
+    user = request_user(request, session)
     if user is None:
         raise LoginRequired(request.url.path)
     return user

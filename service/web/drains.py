@@ -7,6 +7,7 @@ its container forms (an object, an array, NDJSON, concatenated objects).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -40,23 +41,24 @@ def parse_text_body(data: bytes) -> Parsed:
     return Parsed(entries=[Entry(message=decode_bytes(data))])
 
 
-def _parser(content_type: str) -> Callable[[bytes], Parsed]:
+def _parser(content_type: str, max_entries: int) -> Callable[[bytes], Parsed]:
+    # A text body is one entry, cut at the line cap by `accept`; the others stop at the cap.
     if content_type in TEXT_TYPES:
         return parse_text_body
     if content_type in LOGPLEX_TYPES:
-        return parse_logplex
+        return partial(parse_logplex, max_entries=max_entries)
     if content_type in JSON_TYPES or content_type.endswith("+json"):
-        return parse_json_body
+        return partial(parse_json_body, max_entries=max_entries)
     raise unsupported(content_type, "text/plain, application/logplex-1, JSON or NDJSON")
 
 
-@router.api_route("/drains/{source}", methods=["POST", "PUT"], status_code=202)
+@router.post("/drains/{source}", status_code=202)
 def drain(
     source: SourceGrant, body: WireBody, request: Request, runtime: RuntimeDep
 ) -> JSONResponse:
     """Accept one batch of log lines for `source`."""
     content_type = media_type(request)
-    parser = _parser(content_type)
+    parser = _parser(content_type, runtime.settings.max_lines_per_batch)
     data = decoded_body(body, request, runtime)
     try:
         parsed = parser(data)
@@ -73,6 +75,10 @@ def drain(
         idempotency_key=request.headers.get("logplex-frame-id") if logplex else None,
     )
     return JSONResponse(outcome.json(), status_code=202)
+
+
+# Some senders (syslog-ng's http() with method("PUT")) PUT; the same route, its own operation id.
+router.put("/drains/{source}", status_code=202, operation_id="drain_put")(drain)
 
 
 def _check_msg_count(request: Request, parsed: Parsed, source: str, metrics: Metrics) -> None:

@@ -10,32 +10,27 @@ import hmac
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import islice
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
 
 from service.db import utcnow
 from service.errors import ApiError
 from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_records
+from service.ingest.formats.caps import TOO_MANY, nonempty_lines
 from service.ingest.records import LogRecord
-from service.models import Source
 from service.runtime import Runtime
-from service.sources import (
-    SourceNameError,
-    check_source_name,
-    get_source,
-    hash_token,
-    token_matches,
-)
+from service.sources import SourceNameError, check_source_name
 from service.spool.store import SpoolError, SpoolFull
 from service.web.body import decode_content, read_limited
 from service.web.deps import RuntimeDep, basic_credentials
+from service.web.tokens import TokenUnchecked, source_for_token, token_cache, token_opens_source
 
 INGEST_PREFIXES = ("/drains/", "/v1/logs", "/loki/")
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
+_LINE = re.compile(r"[^\r\n]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +112,16 @@ def authorize_source(source: str, request: Request, runtime: RuntimeDep) -> str:
     if _is_global(token, runtime):
         return source
     try:
-        with Session(runtime.engine) as session:
-            known = get_source(session, source)
-            token_hash = known.token_hash if known else None
-    except SQLAlchemyError as error:
+        valid = token_opens_source(
+            token_cache(request),
+            runtime.engine,
+            source,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
+    except TokenUnchecked as error:
         raise _database_down() from error
-    if not token_matches(token, token_hash):
+    if not valid:
         raise _unauthorized("the ingest token is not valid for this source")
     return source
 
@@ -137,10 +136,13 @@ def authorize_any(request: Request, runtime: RuntimeDep) -> Grant:
     if _is_global(token, runtime):
         return Grant(None)
     try:
-        with Session(runtime.engine) as session:
-            statement = select(Source.name).where(Source.token_hash == hash_token(token))
-            name = session.exec(statement).first()
-    except SQLAlchemyError as error:
+        name = source_for_token(
+            token_cache(request),
+            runtime.engine,
+            token,
+            database_down=runtime.processor.state.database_down,
+        )
+    except TokenUnchecked as error:
         raise _database_down() from error
     if name is None:
         raise _unauthorized("the ingest token is not valid for any source")
@@ -159,7 +161,8 @@ def media_type(request: Request, default: str = "text/plain") -> str:
 
 async def wire_body(request: Request, runtime: RuntimeDep) -> bytes:
     """Return the raw request body within the wire limit (a dependency, so it runs after auth)."""
-    return await read_limited(request, runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    return await read_limited(request, settings.max_body_bytes, settings.body_timeout_seconds)
 
 
 WireBody = Annotated[bytes, Depends(wire_body)]
@@ -211,7 +214,12 @@ def accept(
     outcome = Outcome(reasons=Counter(parsed.rejected))
     now = utcnow()
     groups: dict[str, list[LogRecord]] = {}
-    for name, entries in _by_source(parsed.entries, source, pinned=pinned).items():
+    room = settings.max_lines_per_batch
+    for name, all_entries in _by_source(parsed.entries, source, pinned=pinned).items():
+        # Cut at the cap before parsing: a few KB of gzip can hold millions of lines.
+        entries, over, room = within_lines(all_entries, room)
+        if over:
+            outcome.reasons[TOO_MANY] += over
         records = to_records(
             entries,
             source=name,
@@ -221,14 +229,6 @@ def accept(
         )
         if records:
             groups[name] = records
-    room = settings.max_lines_per_batch
-    for name in list(groups):
-        over = len(groups[name]) - room
-        if over > 0:
-            outcome.reasons["too_many_lines"] += over
-            groups[name] = groups[name][:room]
-        room -= len(groups[name])
-    groups = {name: records for name, records in groups.items() if records}
     if not groups:
         detail = "the body holds no log lines"
         if outcome.reasons:
@@ -275,6 +275,37 @@ def accept_labelled(
     """
     fallback = source_from_label(request.query_params.get("source", "")) or default_source
     return accept(runtime, parsed, source=grant.source or fallback, pinned=grant.source is not None)
+
+
+def within_lines(entries: list[Entry], room: int) -> tuple[list[Entry], int, int]:
+    """Return the entries that hold at most `room` lines, the lines left out, and the room left.
+
+    Lines are counted as they will be parsed (non-empty ones), so what is kept never makes more
+    than `room` records. The entry that runs past `room` is cut after its last line within it;
+    what follows is counted, never parsed.
+    """
+    kept: list[Entry] = []
+    over = 0
+    for entry in entries:
+        lines = nonempty_lines(entry.message)
+        if lines <= room:
+            kept.append(entry)
+            room -= lines
+            continue
+        over += lines - room
+        if room:
+            head, _ = _split_after_lines(entry.message, room)
+            kept.append(replace(entry, message=head))
+            room = 0
+    return kept, over, room
+
+
+def _split_after_lines(text: str, count: int) -> tuple[str, str]:
+    """Split `text` after its `count`-th non-empty line."""
+    end = 0
+    for end_match in islice(_LINE.finditer(text), count):
+        end = end_match.end()
+    return text[:end], text[end:]
 
 
 def _by_source(entries: list[Entry], source: str, *, pinned: bool) -> dict[str, list[Entry]]:

@@ -39,12 +39,16 @@ def loki_push(
     if content_type not in (PROTOBUF, JSON):
         raise unsupported(content_type, f"{PROTOBUF} (snappy) or {JSON}")
     data = decoded_body(body, request, runtime)
+    settings = runtime.settings
+    cap = settings.max_lines_per_batch
     try:
         if content_type == PROTOBUF:
             # Snappy is the body's own compression: its size is checked before inflating it.
-            parsed = parse_loki_protobuf(data, max_bytes=runtime.settings.max_decoded_bytes)
+            parsed = parse_loki_protobuf(
+                data, max_bytes=settings.max_decoded_bytes, max_entries=cap
+            )
         else:
-            parsed = parse_loki_json(data)
+            parsed = parse_loki_json(data, max_entries=cap)
     except BodyError as error:
         raise bad_body(error) from error
     outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)

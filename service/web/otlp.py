@@ -40,7 +40,8 @@ def otlp_logs(grant: AnyGrant, body: WireBody, request: Request, runtime: Runtim
     protobuf = content_type == PROTOBUF
     data = decoded_body(body, request, runtime)
     try:
-        parsed = parse_otlp_protobuf(data) if protobuf else parse_otlp_json(data)
+        parse = parse_otlp_protobuf if protobuf else parse_otlp_json
+        parsed = parse(data, max_entries=runtime.settings.max_lines_per_batch)
     except BodyError as error:
         raise bad_body(error) from error
     outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from time import monotonic
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -17,14 +18,29 @@ from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
+from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import list_incidents, notifications_of
 from service.reports import timefmt
 from service.reports.build import build_report
-from service.users import authenticate, end_login, start_login
+from service.users import (
+    LoginThrottle,
+    LoginThrottled,
+    authenticate_throttled,
+    end_login,
+    start_login,
+)
 from service.web.api import load_incident
 from service.web.charts import bar_chart, hits_per_minute
 from service.web.counts import source_counters
-from service.web.deps import SESSION_COOKIE, PageUser, RuntimeDep, SessionDep
+from service.web.deps import (
+    SESSION_COOKIE,
+    PageUser,
+    RuntimeDep,
+    SessionDep,
+    client_address,
+    retry_after,
+)
+from service.web.guard import page_csrf_token
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -40,7 +56,18 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
         since=_since,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
     )
+    templates.env.globals["csrf_token"] = page_csrf_token
     return templates
+
+
+def unavailable_page(request: Request, reason: str, retry_after: int) -> HTMLResponse:
+    """Return the 503 page shown while the database cannot be reached."""
+    response = _render(
+        request, "unavailable.html.j2", user=None, reason=reason, retry_after=retry_after
+    )
+    response.status_code = 503
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _since(value: str | None) -> str:
@@ -166,6 +193,7 @@ def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTML
         user=user,
         signatures=runtime.book.signatures,
         disabled=runtime.book.matcher.disabled,
+        skipped=runtime.book.problems,
     )
 
 
@@ -180,6 +208,8 @@ def sources_page(
         user=user,
         sources=list(source_counters(session, runtime.spool).values()),
         gaps=recent_gaps(session, None, limit=20),
+        quarantined=[quarantine_json(row) for row in recent_quarantine(session, None)],
+        spool_damage=runtime.spool.damage,
         public_url=runtime.settings.public_url.rstrip("/"),
     )
 
@@ -204,7 +234,22 @@ def login(
     next: Annotated[str, Form()] = "/",
 ) -> Response:
     """Check credentials; on success set the session cookie and go where the user was headed."""
-    user = authenticate(session, username, password)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    try:
+        user = authenticate_throttled(
+            session, throttle, username, password, address=client_address(request), now=monotonic()
+        )
+    except LoginThrottled as error:
+        response = _render(
+            request,
+            "login.html.j2",
+            user=None,
+            next=_safe_next(next),
+            error=f"Too many failed logins: try again in {retry_after(error)} s.",
+        )
+        response.status_code = 429
+        response.headers["Retry-After"] = retry_after(error)
+        return response
     if user is None:
         response = _render(
             request,

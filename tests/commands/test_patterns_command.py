@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.signatures.loader import load_signatures
 
 BUNDLED = Path(__file__).resolve().parents[2] / "patterns"
 GREENLET = (
@@ -92,7 +93,78 @@ def test_test_a_close_line_shows_its_role(capsys: pytest.CaptureFixture[str]) ->
 
 def test_test_reports_no_match(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["patterns", "test", "GET /healthz 200"]) == 0
-    assert capsys.readouterr().out == "no signature matched\n"
+    assert capsys.readouterr().out == (
+        "no signature matched\n"
+        "  header: (none)\n"
+        "  parsed: stream=app\n"
+        "  message: GET /healthz 200\n"
+        "  nearest: no signature's keywords occur in it\n"
+    )
+
+
+def test_test_explains_a_miss_with_the_parsed_header_and_the_nearest_signature(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = "2025-10-02 10:02:14,551 WARNING [DB_DOWN] op=sync attempt one"
+    assert main(["patterns", "test", line]) == 0
+    assert capsys.readouterr().out == (
+        "no signature matched\n"
+        "  header: 2025-10-02 10:02:14,551 WARNING\n"
+        "  parsed: time=2025-10-02T10:02:14.551000+00:00 level=WARNING stream=app\n"
+        "  message: [DB_DOWN] op=sync attempt one\n"
+        "  nearest:\n"
+        "    app.db-outage: keyword '[DB_DOWN]' present, but no detect.any/close_any regex matched\n"
+    )
+
+
+def test_test_names_the_veto_that_turned_a_signature_down(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = "[2025-09-25 00:00:01 +0000] [812] [ERROR] Worker (pid:815) was sent SIGHUP!"
+    assert main(["patterns", "test", line]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("no signature matched\n")
+    assert "  parsed: time=2025-09-25T00:00:01+00:00 level=ERROR instance=812 stream=app\n" in out
+    assert "  message: Worker (pid:815) was sent SIGHUP!\n" in out
+    rule = load_signatures([BUNDLED]).get("log.error-template")
+    assert rule is not None
+    vetoes = rule.detection.none
+    index = next(i for i, veto in enumerate(vetoes) if "was sent" in veto)
+    assert f"    log.error-template: level ERROR, but detect.none[{index}] vetoed it\n" in out
+
+
+def test_test_names_an_unmet_level_condition(capsys: pytest.CaptureFixture[str]) -> None:
+    line = '2025-10-02 10:02:14,551 INFO level=error msg="handled: card declined"'
+    assert main(["patterns", "test", line]) == 0
+    assert (
+        "    log.error-template: detect.any[0] matched, but level condition not met: "
+        "the header says INFO, not ERROR or CRITICAL\n"
+    ) in capsys.readouterr().out
+
+
+def test_test_shows_the_template_of_an_unknown_error_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["patterns", "test", "2025-10-02 10:02:14,551 ERROR invoice 5521 not sent"]) == 0
+    assert capsys.readouterr().out == (
+        "log.error-template  (low)  invoice <num> not sent\n"
+        "  fields: template=invoice <num> not sent\n"
+    )
+
+
+def test_test_a_file_explains_only_the_lines_a_signature_came_close_to(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "app.log"
+    log.write_text(
+        f"GET /healthz 200\n[DB_DOWN] no op here\n{GREENLET}\n",
+        encoding="utf-8",
+    )
+    assert main(["patterns", "test", "--file", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("line 2:\nno signature matched\n  header: (none)\n")
+    assert "\n\nline 3:\nsqlalchemy.missing-greenlet  (critical)  " in out
+    assert "line 1:" not in out
 
 
 def test_test_reads_a_file_and_splits_events(
@@ -146,13 +218,44 @@ def test_test_json_lists_every_hit_winner_first(capsys: pytest.CaptureFixture[st
                     }
                 ],
             }
-        ]
+        ],
+        "unmatched": [],
     }
 
 
 def test_test_json_with_no_match_is_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["patterns", "test", "--format", "json", "quiet"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"events": []}
+    assert json.loads(capsys.readouterr().out)["events"] == []
+
+
+def test_test_json_explains_a_miss_in_added_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    line = "[2025-09-19 12:43:16 +0000] [27] [WARNING] [DB_DOWN] op=loop"
+    assert main(["patterns", "test", "--format", "json", line]) == 0
+    assert json.loads(capsys.readouterr().out) == {
+        "events": [],
+        "unmatched": [
+            {
+                "first_line": 1,
+                "last_line": 1,
+                "header": {
+                    "text": "[2025-09-19 12:43:16 +0000] [27] [WARNING]",
+                    "time": "2025-09-19T12:43:16+00:00",
+                    "level": "WARNING",
+                    "instance": "27",
+                    "stream": "app",
+                },
+                "message": "[DB_DOWN] op=loop",
+                "nearest": [
+                    {
+                        "signature": "app.db-outage",
+                        "keywords": ["[DB_DOWN]"],
+                        "reason": "keyword '[DB_DOWN]' present, but no detect.any/close_any "
+                        "regex matched",
+                    }
+                ],
+            }
+        ],
+    }
 
 
 def test_test_escapes_control_characters_in_fields(capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,10 +269,13 @@ def test_test_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_test_with_invalid_patterns_exits_1(
+def test_test_skips_an_invalid_file_with_its_reason_and_matches_with_the_rest(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.y.toml").write_text("id = 1", encoding="utf-8")
-    assert main(["patterns", "test", "--patterns", str(tmp_path / "bad"), "x"]) == 1
-    assert "bad/x.y.toml: id: expected a string, got an integer" in capsys.readouterr().err
+    dirs = ["--patterns", str(BUNDLED), "--patterns", str(tmp_path / "bad")]
+    assert main(["patterns", "test", *dirs, GREENLET]) == 0
+    captured = capsys.readouterr()
+    assert "skipped: bad/x.y.toml: id: expected a string, got an integer" in captured.err
+    assert "sqlalchemy.missing-greenlet" in captured.out

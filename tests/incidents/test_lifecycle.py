@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from service.cli import main
 from service.incidents.lifecycle import attach_hit
 from service.models import Incident, IncidentEvent, TimelineEntry
 from service.sources import ensure_source
@@ -138,3 +143,64 @@ def test_incident_keeps_only_the_fields_every_hit_agrees_on(engine: Engine) -> N
         session.commit()
         [incident] = incidents(session)
         assert incident.fields == {"op": "loop", "reason": "Neon"}
+
+
+def test_a_hit_without_a_field_keeps_the_field_an_earlier_hit_gave(engine: Engine) -> None:
+    sig = signature("heroku.memory", group_by=())
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        attach_hit(session, hit(sig, event("Error R15", seconds=0), code="R15"), now=NOW)
+        attach_hit(session, hit(sig, event("Stopping process with SIGKILL", seconds=1)), now=NOW)
+        session.commit()
+        [incident] = incidents(session)
+        assert incident.fields == {"code": "R15"} and incident.occurrences == 2
+
+
+def test_a_hit_with_another_value_still_drops_the_field(engine: Engine) -> None:
+    sig = signature("heroku.memory", group_by=())
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        attach_hit(session, hit(sig, event("Error R14", seconds=0), code="R14"), now=NOW)
+        attach_hit(session, hit(sig, event("SIGKILL", seconds=1)), now=NOW)
+        attach_hit(session, hit(sig, event("Error R15", seconds=2), code="R15"), now=NOW)
+        session.commit()
+        [incident] = incidents(session)
+        assert incident.fields == {}
+
+
+def test_heroku_r15_then_sigkill_keeps_code_r15(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = tmp_path / "web.log"
+    log.write_text(
+        "2025-10-02T10:02:14.551+00:00 heroku[web.1]: Process running mem=1034M(202.0%)\n"
+        "2025-10-02T10:02:14.552+00:00 heroku[web.1]: Error R15 (Memory quota vastly exceeded)\n"
+        "2025-10-02T10:02:14.553+00:00 heroku[web.1]: Stopping process with SIGKILL\n"
+    )
+    assert main(["scan", str(log), "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)["incidents"]
+    memory = [i for i in found if i["signature"] == "heroku.memory-quota"]
+    assert [(i["fields"], i["occurrences"]) for i in memory] == [({"code": "R15"}, 2)]
+
+
+def test_an_incident_opened_by_an_inferred_hit_is_inferred(engine: Engine) -> None:
+    sig = signature()
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        inferred = replace(hit(sig, event("frames", seconds=0)), confidence="inferred")
+        attach_hit(session, inferred, now=NOW)
+        attach_hit(session, replace(inferred, event=event("frames", seconds=5)), now=NOW)
+        session.commit()
+        assert [(i.confidence, i.occurrences) for i in incidents(session)] == [("inferred", 2)]
+
+
+def test_an_incident_is_exact_once_any_exact_hit_joins_it(engine: Engine) -> None:
+    sig = signature()
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        inferred = replace(hit(sig, event("frames", seconds=0)), confidence="inferred")
+        attach_hit(session, inferred, now=NOW)
+        attach_hit(session, hit(sig, event("boom", seconds=5)), now=NOW)
+        attach_hit(session, replace(inferred, event=event("frames", seconds=9)), now=NOW)
+        session.commit()
+        assert [(i.confidence, i.occurrences) for i in incidents(session)] == [("exact", 3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from service.incidents.masked import MAX_RECENT
 from service.incidents.nearby import IntakeState
 from service.ingest.access import Access
 from tests.factories import at
@@ -33,3 +34,14 @@ def test_traffic_counts_requests_and_errors_per_minute() -> None:
     state.request("api", at(61), Access("GET", "/", 200))
     assert sum(state.traffic.values()) == 3
     assert sum(count for (_, _, failed), count in state.traffic.items() if failed) == 1
+
+
+def test_a_burst_in_one_second_keeps_memory_bounded() -> None:
+    state = IntakeState()
+    when = at(0)
+    for _ in range(3 * MAX_RECENT):
+        state.request("api", when, FAIL)
+        state.hit("api", when, 1)
+    assert len(state.failures["api"]) == MAX_RECENT
+    assert len(state.hits["api"]) == MAX_RECENT
+    assert len(state.masked.failures) == MAX_RECENT

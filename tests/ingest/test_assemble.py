@@ -269,8 +269,9 @@ def test_time_gap_cuts_a_traceback() -> None:
         "2025-09-19T12:43:30+00:00 app[web.1]: KeyError: 'x'\n"
     )
     events = _events(text)
-    assert [len(e.records) for e in events] == [2, 1, 1]
-    assert events[0].exception_type == ""
+    # What follows the gap reads as a traceback whose header is missing.
+    assert [len(e.records) for e in events] == [2, 2]
+    assert [e.exception_type for e in events] == ["", "KeyError"]
     assert [len(e.records) for e in _events(text, gap_seconds=60.0)] == [4]
 
 
@@ -637,3 +638,219 @@ def test_a_json_line_holding_a_whole_traceback_is_complete_on_its_own() -> None:
     events = _events(body)
     assert [len(e.records) for e in events] == [1, 1]
     assert events[0].exception_type == "OSError"
+
+
+HEADLESS = """\
+2025-09-19 12:43:14,100 ERROR app.api: request failed
+  File "/app/app/api/teams.py", line 66, in team_members
+    return [m.user.email for m in team.members]
+  File "/app/.venv/lib/python3.11/site-packages/sqlalchemy/util/_concurrency_py3k.py", line 123, in await_only
+    raise exc.MissingGreenlet(
+sqlalchemy.exc.MissingGreenlet: greenlet_spawn has not been called
+2025-09-19 12:43:15,100 INFO app.api: next request
+"""
+
+NO_FINAL_LINE = """\
+Traceback (most recent call last):
+  File "/app/app/db.py", line 40, in run_ddl
+    rows = result.fetchall()
+  File "/usr/local/lib/python3.11/site-packages/sqlalchemy/engine/cursor.py", line 1566, in _we_dont_return_rows
+    raise exc.ResourceClosedError(
+2025-09-19 12:43:15,100 INFO app.api: next request
+"""
+
+
+def test_traceback_without_its_header_starts_at_its_first_frame() -> None:
+    events = _events(HEADLESS)
+    assert [len(e.records) for e in events] == [6, 1]
+    assert events[0].records[0].message.endswith("request failed")
+    assert events[0].exception_type == "sqlalchemy.exc.MissingGreenlet"
+    assert [f.function for f in events[0].frames] == ["team_members", "await_only"]
+
+
+def test_headless_traceback_without_a_logger_line_is_one_event() -> None:
+    events = _events(HEADLESS.split("\n", 1)[1])
+    assert [len(e.records) for e in events] == [5, 1]
+    assert events[0].exception_type == "sqlalchemy.exc.MissingGreenlet"
+    assert events[0].frames[0].code == "return [m.user.email for m in team.members]"
+
+
+def test_frames_after_an_exception_line_start_the_next_headless_traceback() -> None:
+    text = 'Traceback (most recent call last):\n  File "/app/a.py", line 1, in f\nKeyError: "a"\n'
+    text += '  File "/app/b.py", line 2, in g\nValueError: b\n'
+    events = _events(text)
+    assert [len(e.records) for e in events] == [3, 2]
+    assert [e.exception_type for e in events] == ["KeyError", "ValueError"]
+
+
+def test_an_indented_line_that_is_no_frame_starts_nothing() -> None:
+    events = _events('    at Object.<anonymous> (/app/index.js:3:9)\n    File "x" was saved\n')
+    assert [len(e.records) for e in events] == [1, 1]
+    assert all(not e.frames for e in events)
+
+
+def test_traceback_without_its_final_line_keeps_its_frames_and_no_exception() -> None:
+    events = _events(NO_FINAL_LINE)
+    assert [len(e.records) for e in events] == [5, 1]
+    assert events[0].truncated
+    assert events[0].exception_type == ""
+    assert events[0].frames[-1].function == "_we_dont_return_rows"
+    assert events[0].frames[-1].code == "raise exc.ResourceClosedError("
+
+
+def test_complete_traceback_is_not_truncated() -> None:
+    assert not _events(MISSING_GREENLET)[0].truncated
+    assert not _events("ERROR app: plain failure\n")[0].truncated
+
+
+def test_header_glued_onto_the_logger_line_opens_the_traceback() -> None:
+    events = _events(
+        "2025-09-19 12:43:14,100 ERROR app: request failed Traceback (most recent call last):\n"
+        '  File "/app/app/x.py", line 3, in f\n'
+        "    return g()\n"
+        "sqlalchemy.orm.exc.NoResultFound: No row was found when one was required\n"
+        "2025-09-19 12:43:14,200 INFO app: next\n"
+    )
+    assert [len(e.records) for e in events] == [4, 1]
+    assert events[0].exception_type == "sqlalchemy.orm.exc.NoResultFound"
+    assert [(f.file, f.function) for f in events[0].frames] == [("/app/app/x.py", "f")]
+
+
+def test_uvicorn_header_glued_onto_its_announcement_opens_the_traceback() -> None:
+    events = _events(
+        "ERROR:    Exception in ASGI application Traceback (most recent call last):\n"
+        '  File "/app/x.py", line 3, in f\n'
+        "KeyError: 'user_id'\n"
+    )
+    assert [len(e.records) for e in events] == [3]
+    assert events[0].exception_type == "KeyError"
+
+
+def test_a_line_that_only_mentions_a_traceback_opens_nothing() -> None:
+    events = _events(
+        "INFO app: printed Traceback (most recent call last): to stderr\nKeyError: x\n"
+    )
+    assert [len(e.records) for e in events] == [1, 1]
+
+
+DJANGO_COPY = """\
+Traceback (most recent call last):
+  File "/usr/local/lib/python3.10/site-packages/django/core/handlers/exception.py", line 55, in inner
+    response = get_response(request)
+  File "/usr/local/lib/python3.10/site-packages/django/db/backends/base/base.py", line 270, in connect
+    self.connection = self.get_new_connection(conn_params)
+
+Exception Type: OperationalError at /
+Exception Value: connection to server at "db" (10.0.0.5), port 5432 failed: Connection refused
+"""
+
+
+def test_django_summary_names_the_exception_of_its_traceback() -> None:
+    events = _events(DJANGO_COPY)
+    assert [len(e.records) for e in events] == [7]  # the blank line is no record
+    event = events[0]
+    assert event.exception_type == "OperationalError"
+    assert event.exception_message.startswith("connection to server at")
+    assert event.exception_line == "OperationalError: " + event.exception_message
+    assert event.matched_text.endswith("\n" + event.exception_line)
+    assert not event.truncated
+
+
+def test_django_debug_page_summary_alone_is_one_event_with_its_exception() -> None:
+    events = _events(
+        "OperationalError at /admin/\n"
+        "no such table: django_session\n"
+        "Request Method:\tGET\n"
+        "Exception Type:\tOperationalError\n"
+        "Exception Value:\tno such table: django_session\n"
+        "Exception Location:\t/usr/lib/python3/django/db/backends/sqlite3/base.py, line 328, in execute\n"
+    )
+    summary = [e for e in events if e.exception_type]
+    assert len(summary) == 1
+    assert summary[0].exception_type == "OperationalError"
+    assert summary[0].exception_message == "no such table: django_session"
+
+
+def test_django_value_keeps_its_indented_continuation_lines() -> None:
+    events = _events(
+        "Exception Type: OperationalError at /\n"
+        "Exception Value: could not connect to server: Connection refused\n"
+        '\tIs the server running on host "localhost" and accepting\n'
+        "Python Executable: /usr/bin/python3\n"
+    )
+    assert events[0].exception_message == (
+        "could not connect to server: Connection refused\n"
+        'Is the server running on host "localhost" and accepting'
+    )
+
+
+def test_a_plain_event_has_no_exception_line_to_add() -> None:
+    event = _events("ERROR app: Exception Type is unknown\n")[0]
+    assert event.exception_line == ""
+    assert event.matched_text == event.text
+
+
+LOGURU_DIAGNOSE = """\
+2024-03-02 10:00:00.123 | ERROR    | __main__:main:12 - An error has been caught in function 'main', process 'MainProcess' (1), thread 'MainThread' (2):
+Traceback (most recent call last):
+
+  File "/app/main.py", line 20, in <module>
+    main()
+    └ <function main at 0x7f>
+
+> File "/app/main.py", line 12, in main
+    loop.run_until_complete(run())
+    │    │                  └ <function run at 0x7f>
+    │    └ <function BaseEventLoop.run_until_complete at 0x7f>
+    └ <_UnixSelectorEventLoop running=False closed=True debug=False>
+
+  File "/usr/lib/python3.11/asyncio/base_events.py", line 519, in _check_closed
+    raise RuntimeError('Event loop is closed')
+
+RuntimeError: Event loop is closed
+2024-03-02 10:00:00.200 | INFO     | __main__:main:13 - shutting down
+"""
+
+
+def test_loguru_diagnose_annotations_stay_in_one_event_and_out_of_frame_code() -> None:
+    events = _events(LOGURU_DIAGNOSE)
+    assert [len(e.records) for e in events] == [13, 1]  # blank lines are no records
+    event = events[0]
+    assert event.exception_type == "RuntimeError"
+    assert event.exception_message == "Event loop is closed"
+    assert [(f.function, f.code) for f in event.frames] == [
+        ("<module>", "main()"),
+        ("main", "loop.run_until_complete(run())"),
+        ("_check_closed", "raise RuntimeError('Event loop is closed')"),
+    ]
+
+
+def test_loguru_diagnose_without_its_header_or_final_line_keeps_its_frames() -> None:
+    body = LOGURU_DIAGNOSE.split("\n", 3)[3].rsplit("\nRuntimeError", 1)[0] + "\n"
+    events = _events(body)
+    assert events[0].truncated
+    assert events[0].frames[-1].function == "_check_closed"
+
+
+def test_broken_tracebacks_of_interleaved_instances_stay_apart() -> None:
+    lines = [
+        "2025-09-19T12:43:14.100000+00:00 app[web.1]: ERROR app: failed Traceback (most recent call last):",
+        '2025-09-19T12:43:14.100100+00:00 app[web.2]:   File "/app/b.py", line 9, in h',
+        '2025-09-19T12:43:14.100200+00:00 app[web.1]:   File "/app/a.py", line 1, in f',
+        "2025-09-19T12:43:14.100300+00:00 app[web.2]:     return load()",
+        "2025-09-19T12:43:14.100400+00:00 app[web.1]: KeyError: 'a'",
+        '2025-09-19T12:43:14.100500+00:00 app[web.2]:   File "/usr/lib/python3.11/asyncio/base_events.py", line 519, in _check_closed',
+        "2025-09-19T12:43:14.100600+00:00 app[web.3]: Exception Type: OperationalError at /",
+        "2025-09-19T12:43:14.100700+00:00 app[web.2]:     raise RuntimeError('Event loop is closed')",
+        "2025-09-19T12:43:14.100800+00:00 app[web.3]: Exception Value: no such table: x",
+        "2025-09-19T12:43:14.100900+00:00 heroku[router]: at=info method=GET path=/ status=200",
+    ]
+    events = _events("\n".join(lines) + "\n")
+    by_instance = {e.instance: e for e in events}
+    assert len(by_instance["web.1"].records) == 3
+    assert by_instance["web.1"].exception_type == "KeyError"
+    assert len(by_instance["web.2"].records) == 4
+    assert by_instance["web.2"].truncated
+    assert [f.function for f in by_instance["web.2"].frames] == ["h", "_check_closed"]
+    assert len(by_instance["web.3"].records) == 2
+    assert by_instance["web.3"].exception_type == "OperationalError"

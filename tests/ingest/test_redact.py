@@ -8,7 +8,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.ingest.entries import Entry, to_records
+from service.ingest.headers import parse_text
+from service.ingest.literals import LiteralGate
 from service.ingest.redact import REDACTED, redact
+from tests.secret_corpus import SHAPES, Shape, key_body
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
@@ -163,3 +167,89 @@ def test_redact_stays_fast_on_hostile_lines(line: str) -> None:
     started = time.perf_counter()
     redact(line)
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
+def test_redact_leaves_no_secret_of_the_corpus(shape: Shape) -> None:
+    records = parse_text(shape.text, source="api")
+    stored = "\n".join(record.message for record in records)
+    assert [secret for secret in shape.secrets if secret in stored] == []
+
+
+def test_secret_corpus_has_at_least_forty_shapes() -> None:
+    assert len({shape.name for shape in SHAPES}) >= 40
+
+
+def _key_lines() -> tuple[list[str], list[str]]:
+    body = key_body("test-key", 400, 64)
+    return ["-----BEGIN RSA PRIVATE KEY-----", *body, "-----END RSA PRIVATE KEY-----"], body
+
+
+def test_key_block_sent_one_entry_per_line_is_redacted() -> None:
+    lines, body = _key_lines()
+    entries = [Entry(message=line, instance="web.1") for line in lines]
+    records = to_records(entries, source="api", received_at=None)
+    assert [record.message for record in records] == [
+        "-----BEGIN RSA PRIVATE KEY-----",
+        *[REDACTED] * len(body),
+        "-----END RSA PRIVATE KEY-----",
+    ]
+
+
+def test_key_block_behind_log_headers_is_redacted() -> None:
+    lines, body = _key_lines()
+    text = "\n".join(f"2025-10-09T07:40:00.000000+00:00 app[web.1]: {line}" for line in lines)
+    messages = [record.message for record in parse_text(text, source="api")]
+    assert messages[1:-1] == [REDACTED] * len(body)
+    assert not any(chunk in "\n".join(messages) for chunk in body)
+
+
+def test_key_block_of_one_instance_leaves_other_instances_lines_alone() -> None:
+    lines, body = _key_lines()
+    entries: list[Entry] = []
+    for line in lines:
+        entries.append(Entry(message=line, instance="web.1"))
+        entries.append(Entry(message="GET /health 200 ok", instance="web.2"))
+    records = to_records(entries, source="api", received_at=None)
+    other = [record.message for record in records if record.instance == "web.2"]
+    assert other == ["GET /health 200 ok"] * len(lines)
+    mine = "\n".join(record.message for record in records if record.instance == "web.1")
+    assert not any(chunk in mine for chunk in body)
+
+
+def test_key_body_line_without_its_begin_line_is_redacted() -> None:
+    _, body = _key_lines()
+    line = f"2025-10-09T07:40:00+00:00 app[web.1]: {body[3]}"
+    assert redact(line) == f"2025-10-09T07:40:00+00:00 app[web.1]: {REDACTED}"
+
+
+def test_lines_after_a_closed_key_block_are_kept() -> None:
+    lines, _ = _key_lines()
+    text = "\n".join([*lines, "Done", "worker started"])
+    messages = [record.message for record in parse_text(text, source="api")]
+    assert messages[-2:] == ["Done", "worker started"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "pulled sha256:4b825dc642cb6eb9a060e54bf8d69288fbee4904a1b2c3d4e5f6a7b8c9d0e1f2",
+        "commit 4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+        "request 123e4567-e89b-12d3-a456-426614174000 done",
+        "loading /opt/render/project/src/app/api/endpoints/AuthController2",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "-----END RSA PRIVATE KEY-----",
+        '[2025-09-19 12:43:15 +0000] [27] [INFO] 10.0.0.1 "POST /api/v1/auth/refresh" 500',
+    ],
+)
+def test_redact_keeps_digests_ids_and_paths(line: str) -> None:
+    assert redact(line) == line
+
+
+def test_redact_gate_matches_its_fallback() -> None:
+    groups = [("token", "pass"), ("://",), ("sk-",)]
+    gate, fallback = LiteralGate(groups), LiteralGate(groups, hyperscan=False)
+    if gate.name != "hyperscan":
+        pytest.skip("hyperscan is not installed here: both gates are the fallback")
+    for text in ("", "TOKEN=x", "https://a sk-b", "nothing", "pAsS \u212a"):
+        assert gate.groups_in(text) == fallback.groups_in(text)

@@ -172,7 +172,7 @@ def test_after_the_last_attempt_the_row_is_failed(
         for _ in range(6):
             runtime.dispatcher.run_once()
             clock.advance(3600)
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", auth=ADMIN).text
         [row] = rows(runtime)
     assert len(receiver.at("/webhook")) == 4
     assert (row.webhook_status, row.attempts) == ("failed", 4)

@@ -166,6 +166,7 @@ def test_derived_fields_come_from_the_event_when_it_was_assembled() -> None:
         "exception": "app.jobs.Failed",
         "frame": "/app/app/jobs.py",
         "message": "job <num> failed",
+        "template": "anything",
     }
     assert derive_fields(("frame",), event, "anything", 0) == {"frame": "/app/app/jobs.py"}
     assert derive_fields((), event, "anything", 0) == {}
@@ -175,7 +176,8 @@ def test_without_an_exception_the_matched_line_is_the_message() -> None:
     event = Event(records=(LogRecord(message="x", source="api"),))
     text = "first line\nERROR: worker 12 lost\nthird"
     assert derive_fields(DERIVED_FIELDS, event, text, text.index("lost")) == {
-        "message": "ERROR: worker <num> lost"
+        "message": "ERROR: worker <num> lost",
+        "template": "worker <num> lost",
     }
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.signatures.loader import check_directory, load_signatures
+from service.signatures.loader import check_directory, load_signatures, load_usable_signatures
 from service.signatures.schema import Rule, SignatureError, fill_placeholders
 
 VALID = """\
@@ -205,7 +205,42 @@ def test_regex_that_does_not_compile(tmp_path: Path) -> None:
 def test_catastrophic_regex_is_rejected(tmp_path: Path) -> None:
     text = VALID.replace("[detect]\n", "[detect]\nnone = ['(a+)+$']\n")
     errors = errors_for(tmp_path, text)
-    assert any(": detect.none[0]: regex takes over 50 ms on a hostile" in error for error in errors)
+    assert any(
+        ": detect.none[0]: regex takes over 50 ms of CPU time on a hostile" in error
+        for error in errors
+    )
+
+
+@pytest.mark.parametrize("pattern", ["ZQ(b|bb)+$", "x(\\d|\\d\\d)*:y", "err=(ab|a|b)+;$"])
+def test_catastrophic_group_behind_a_literal_prefix_is_rejected(
+    tmp_path: Path, pattern: str
+) -> None:
+    text = VALID.replace("[detect]\n", f"[detect]\nnone = ['{pattern}']\n")
+    errors = errors_for(tmp_path, text)
+    assert any(": detect.none[0]: regex takes over 50 ms of CPU time" in e for e in errors)
+
+
+def test_usable_load_skips_a_bad_file_and_keeps_the_rest(tmp_path: Path) -> None:
+    root = tmp_path / "patterns"
+    write(root, VALID)
+    broken = VALID.replace("demo.thing", "demo.slow").replace(
+        "[detect]\n", "[detect]\nnone = ['ZQ(b|bb)+$']\n"
+    )
+    write(root, broken, name="demo.slow")
+    library, problems = load_usable_signatures([root])
+    assert [rule.id for rule in library] == ["demo.thing"]
+    assert len(problems) == 1 and problems[0].startswith("patterns/demo/demo.slow.toml: ")
+
+
+def test_usable_load_keeps_the_earlier_signature_a_bad_override_would_replace(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path / "bundled", VALID)
+    write(tmp_path / "extra", VALID.replace('title = "Demo thing failed"', "title = 3"))
+    library, problems = load_usable_signatures([tmp_path / "bundled", tmp_path / "extra"])
+    kept = library.get("demo.thing")
+    assert kept is not None and kept.path == "bundled/demo/demo.thing.toml"
+    assert [problem.split(": ")[0] for problem in problems] == ["extra/demo/demo.thing.toml"]
 
 
 def test_regex_matching_the_empty_string_is_rejected(tmp_path: Path) -> None:

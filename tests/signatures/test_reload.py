@@ -237,3 +237,46 @@ def test_sighup_to_a_running_server_reloads_its_signatures(
         time.sleep(0.2)
     assert {"demo.first", "demo.second"} <= pattern_ids(base)
     assert process.poll() is None
+
+
+SLOW = "none = ['ZQ(b|bb)+$']\n"
+
+
+def write_slow_signature(directory: Path) -> None:
+    write_signature(directory, "slow", "SLOW")
+    path = directory / "demo" / "demo.slow.toml"
+    path.write_text(path.read_text().replace("[detect]\n", f"[detect]\n{SLOW}"), encoding="utf-8")
+
+
+def test_a_file_refused_by_its_check_is_skipped_at_start_with_its_reason(
+    patterns: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_slow_signature(patterns)
+    settings = Settings(_env_file=None, bundled_patterns_dir=patterns)  # type: ignore[call-arg]
+    with caplog.at_level(logging.WARNING, logger="drainwatch.signatures"):
+        book = SignatureBook(settings)
+    assert ids(book) == ["demo.first"]
+    [problem] = book.problems
+    assert problem.startswith("patterns/demo/demo.slow.toml: detect.none[0]: regex takes over")
+    assert f"signature file skipped: {problem}" in caplog.text
+
+
+def test_a_reload_with_the_same_skipped_file_takes_the_other_changes(patterns: Path) -> None:
+    write_slow_signature(patterns)
+    book = SignatureBook(Settings(_env_file=None, bundled_patterns_dir=patterns))  # type: ignore[call-arg]
+    write_signature(patterns, "second", "SECOND")
+    assert Reloader(book.reload)() is True
+    assert ids(book) == ["demo.first", "demo.second"]
+    assert len(book.problems) == 1
+
+
+def test_a_reload_that_breaks_a_file_in_force_is_refused(
+    book: SignatureBook, patterns: Path
+) -> None:
+    old = book.matcher
+    path = patterns / "demo" / "demo.first.toml"
+    path.write_text(path.read_text().replace("[detect]\n", f"[detect]\n{SLOW}"), encoding="utf-8")
+    reloader = Reloader(book.reload)
+    assert reloader() is False
+    assert book.matcher is old and book.problems == ()
+    assert "demo.first.toml: detect.none[0]: regex takes over" in reloader.last_errors[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -59,3 +60,53 @@ def test_full_spool_refuses_new_batches(tmp_path: Path) -> None:
     with pytest.raises(SpoolFull):
         spool.append("api", records("y" * 150), received_at=NOW)
     assert len(spool.pending()) == 1
+
+
+def test_a_batch_whose_bytes_changed_comes_out_damaged_and_the_next_intact(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append("api", records("one", "two"), received_at=NOW)
+    spool.append("api", records("three"), received_at=NOW)
+    with sqlite3.connect(tmp_path / "spool.sqlite3") as db:  # one flipped character on disk
+        db.execute(
+            "UPDATE batch SET body = CAST(replace(body, 'one', 'onf') AS BLOB) WHERE seq = 1"
+        )
+    first, second = spool.pending()
+    assert first.records == [] and first.lines == 2 and b"onf" in first.raw
+    assert "checksum mismatch" in first.damage
+    assert [r.message for r in second.records] == ["three"] and second.damage == ""
+
+
+def test_a_batch_that_no_longer_decodes_comes_out_damaged(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10**6)
+    spool.append("api", records("one"), received_at=NOW)
+    with sqlite3.connect(tmp_path / "spool.sqlite3") as db:  # torn: half a body, no checksum
+        db.execute("UPDATE batch SET body = CAST(substr(body, 1, 10) AS BLOB), crc = NULL")
+    [batch] = spool.pending()
+    assert batch.records == [] and batch.damage.startswith("spool batch damaged: JSONDecodeError")
+
+
+def test_a_malformed_spool_file_is_moved_aside_and_what_reads_is_recovered(
+    tmp_path: Path,
+) -> None:
+    spool = Spool(tmp_path, max_bytes=10**8)
+    for index in range(300):
+        spool.append("api", records(f"line {index} " + "x" * 3000), received_at=NOW)
+    spool_id = spool.spool_id
+    spool.close()
+    path = tmp_path / "spool.sqlite3"
+    data = bytearray(path.read_bytes())
+    page = 4096
+    middle = (len(data) // page // 2) * page
+    data[middle : middle + page] = b"\xff" * page  # one page of the file destroyed
+    path.write_bytes(bytes(data))
+    reopened = Spool(tmp_path, max_bytes=10**8)
+    assert reopened.spool_id == spool_id
+    assert "recovered" in reopened.damage and "damaged-" in reopened.damage
+    recovered = reopened.pending(limit=1000)
+    assert 250 <= len(recovered) < 300
+    assert all(batch.damage == "" for batch in recovered)
+    assert list(tmp_path.glob("spool.sqlite3.damaged-*"))
+    reopened.append("api", records("after"), received_at=NOW)
+    assert reopened.pending(limit=1000)[-1].records[0].message == "after"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -71,7 +73,9 @@ def test_bad_login_shows_the_form_again(client: TestClient) -> None:
 
 def test_logout_ends_the_session(client: TestClient) -> None:
     client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
-    client.post("/logout")
+    token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").text)
+    assert token is not None
+    client.post("/logout", data={"csrf_token": token.group(1)})
     assert client.get("/", follow_redirects=False).status_code == 303
 
 

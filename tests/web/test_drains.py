@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from service.db import session_scope, utcnow
 from service.sources import issue_token
-from tests.conftest import INGEST_TOKEN, post_lines
+from tests.conftest import ADMIN, INGEST_TOKEN, post_lines
 
 LINE = "[2025-09-19 12:43:14 +0000] [27] [ERROR] NameError: name 'logger' is not defined\n"
 
@@ -152,7 +152,7 @@ def test_hostile_bytes_never_yield_a_500(client: TestClient, body: bytes) -> Non
 
 def test_rejections_are_counted_in_metrics(client: TestClient) -> None:
     client.post("/drains/api", content=LINE)
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", auth=ADMIN).text
     assert 'drainwatch_ingest_rejected_total{error="unauthorized"} 1.0' in metrics
 
 

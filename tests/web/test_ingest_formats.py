@@ -45,7 +45,7 @@ def spooled(runtime: Any) -> list[tuple[str, str, str]]:
 
 
 def metric(client: TestClient, name: str, **labels: str) -> float:
-    text = client.get("/metrics").text
+    text = client.get("/metrics", auth=ADMIN).text
     wanted = name + (
         "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}" if labels else ""
     )

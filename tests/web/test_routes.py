@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from service.web.deps import get_session
+from tests.conftest import ADMIN
 
 
 def _depends_on(dependant: object, target: object) -> bool:
@@ -51,3 +52,14 @@ def test_no_async_session_anywhere_in_the_package() -> None:
         if "sqlalchemy.ext.asyncio" in p.read_text() or "sqlmodel.ext.asyncio" in p.read_text()
     ]
     assert found == []
+
+
+def test_the_openapi_schema_builds_without_warnings_and_names_each_operation_once(
+    client: TestClient,
+) -> None:
+    schema = client.get("/openapi.json", auth=ADMIN).json()  # warnings are errors in the suite
+    operations = [
+        operation["operationId"] for path in schema["paths"].values() for operation in path.values()
+    ]
+    assert len(operations) == len(set(operations))
+    assert {"post", "put"} <= set(schema["paths"]["/drains/{source}"])

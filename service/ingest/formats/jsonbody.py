@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.formats.caps import TOO_MANY, nonempty_lines
 from service.ingest.normalise import decode_bytes
 from service.ingest.structured import LEVEL_KEYS, record_exception, record_time
 
@@ -68,22 +70,31 @@ def _parse_int(text: str) -> int | float:
 _DECODER = json.JSONDecoder(parse_int=_parse_int)
 
 
-def parse_json_body(data: bytes) -> Parsed:
+def parse_json_body(data: bytes, *, max_entries: int | None = None) -> Parsed:
     """Read a JSON or NDJSON body into one entry per log object.
 
     Values that are not JSON count as `bad_json`, array items that are neither an object nor a
     string as `not_an_object` (a string is taken as a line), objects without a message or a
     traceback as `no_message`. A body with no readable JSON value at all is a `BodyError`.
+    Past `max_entries` items (an array's each count) reading stops: what is left of the body
+    is counted as `too_many_lines` by its lines, never decoded.
     """
-    values, bad, problem = read_values(decode_bytes(data))
+    text = decode_bytes(data)
+    budget = Budget(max_entries)
+    values, bad, problem = read_values(text, budget)
     if not values:
         detail = problem or "the body is empty: expected a JSON object, an array or NDJSON"
         raise BodyError("bad_json", f"no JSON value could be read: {detail}")
     parsed = Parsed()
     if bad:
         parsed.rejected["bad_json"] = bad
+    if budget.stopped_at >= 0:
+        parsed.rejected[TOO_MANY] += max(1, nonempty_lines(text[budget.stopped_at :]))
     for value in values:
-        for item in value if isinstance(value, list) else (value,):
+        for item in _items(value):
+            if max_entries is not None and len(parsed.entries) >= max_entries:
+                parsed.rejected[TOO_MANY] += 1  # the logs of one Render page past the cap
+                continue
             entry, reason = read_item(item)
             if entry is None:
                 parsed.rejected[reason] += 1
@@ -92,24 +103,55 @@ def parse_json_body(data: bytes) -> Parsed:
     return parsed
 
 
-def read_values(text: str) -> tuple[list[Any], int, str]:
+RENDER_PAGE_KEYS = ("hasMore", "nextStartTime", "nextEndTime")
+
+
+def _items(value: Any) -> list[Any] | tuple[Any, ...]:
+    """Return the log objects a value holds: an array's items, the `logs` of a Render logs API
+    page (`{"logs": [...], "hasMore", "nextStartTime", "nextEndTime"}`), or the value itself."""
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict):
+        logs = value.get("logs")
+        if isinstance(logs, list) and any(key in value for key in RENDER_PAGE_KEYS):
+            return logs
+    return (value,)
+
+
+@dataclass(slots=True)
+class Budget:
+    """How many items may still be read (None: no cap), and where reading stopped at the cap."""
+
+    left: int | None = None
+    stopped_at: int = -1
+
+    def spent(self, position: int) -> bool:
+        """Tell whether the cap is reached; if so, note that reading stopped at `position`."""
+        if self.left is not None and self.left <= 0 and self.stopped_at < 0:
+            self.stopped_at = position
+        return self.stopped_at >= 0
+
+
+def read_values(text: str, budget: Budget | None = None) -> tuple[list[Any], int, str]:
     """Decode the JSON values of a text, one after another, skipping the stretches that are not.
 
     Returns the values, the number of bad stretches and a description of the first problem.
     After a bad stretch the text is read region by region (from one resync point to the next),
     and back in one piece once a region reads cleanly, so the time stays linear in the text.
+    With a `budget`, an array is read item by item and reading stops once it is spent.
     """
+    budget = budget or Budget()
     values: list[Any] = []
     bad = 0
     problem = ""
     position = _skip_space(text, 0)
-    while position < len(text):
+    while position < len(text) and not budget.spent(position):
         try:
-            value, end = _DECODER.raw_decode(text, position)
+            value, end = _decode(text, position, budget)
         except (ValueError, RecursionError) as error:
             bad += 1
             problem = problem or _describe(error, text, position)
-            recovered, more_bad, position = _recover(text, position)
+            recovered, more_bad, position = _recover(text, position, budget)
             values.extend(recovered)
             bad += more_bad
             continue
@@ -257,7 +299,47 @@ def _next_resync(text: str, position: int) -> int:
     return match.end() if match is not None else len(text)
 
 
-def _recover(text: str, position: int) -> tuple[list[Any], int, int]:
+def _decode(text: str, position: int, budget: Budget, offset: int = 0) -> tuple[Any, int]:
+    """Decode the value at `position`, spending the budget: an array item by item.
+
+    An array cut short by the cap comes back as the items read, `budget.stopped_at` set to
+    where the next item starts (plus `offset`, for a region of a larger text).
+    """
+    if budget.left is None:
+        return _DECODER.raw_decode(text, position)
+    if not text.startswith("[", position):
+        value, end = _DECODER.raw_decode(text, position)
+        budget.left -= 1
+        return value, end
+    left = budget.left
+    try:
+        return _decode_array(text, position, budget, offset)
+    except (ValueError, RecursionError):
+        budget.left = left
+        raise
+
+
+def _decode_array(text: str, position: int, budget: Budget, offset: int) -> tuple[list[Any], int]:
+    """Decode the array at `position` as `json` does, one item at a time (see `_decode`)."""
+    items: list[Any] = []
+    index = _skip_space(text, position + 1)
+    if text.startswith("]", index):
+        return items, index + 1
+    while True:
+        item, index = _DECODER.raw_decode(text, index)
+        items.append(item)
+        budget.left = (budget.left or 0) - 1
+        index = _skip_space(text, index)
+        if text.startswith("]", index):
+            return items, index + 1
+        if not text.startswith(",", index):
+            raise json.JSONDecodeError("Expecting ',' delimiter", text, index)
+        index = _skip_space(text, index + 1)
+        if budget.spent(index + offset):
+            return items, len(text)
+
+
+def _recover(text: str, position: int, budget: Budget) -> tuple[list[Any], int, int]:
     """Read on after a bad stretch at `position`, one region (resync point to the next) at a time.
 
     Returns the values read, the bad regions counted and where to go on reading the text whole:
@@ -266,24 +348,24 @@ def _recover(text: str, position: int) -> tuple[list[Any], int, int]:
     values: list[Any] = []
     bad = 0
     start = _next_resync(text, position)
-    while start < len(text):
+    while start < len(text) and not budget.spent(start):
         end = _next_resync(text, start)
-        region_values, clean = _read_region(text[start:end])
+        region_values, clean = _read_region(text[start:end], budget, start)
         values.extend(region_values)
-        if clean:
+        if clean or budget.stopped_at >= 0:
             return values, bad, end
         bad += 1
         start = end
     return values, bad, len(text)
 
 
-def _read_region(region: str) -> tuple[list[Any], bool]:
+def _read_region(region: str, budget: Budget, offset: int) -> tuple[list[Any], bool]:
     """Decode the values of one region; the flag tells whether it read to its end cleanly."""
     values: list[Any] = []
     position = _skip_space(region, 0)
-    while position < len(region):
+    while position < len(region) and not budget.spent(position + offset):
         try:
-            value, end = _DECODER.raw_decode(region, position)
+            value, end = _decode(region, position, budget, offset)
         except (ValueError, RecursionError):
             return values, False
         values.append(value)

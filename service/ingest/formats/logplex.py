@@ -7,24 +7,44 @@ header is peeled downstream like any syslog text line. A stray LF between frames
 from __future__ import annotations
 
 from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.formats.caps import TOO_MANY, nonempty_byte_lines
 from service.ingest.framing import MAX_FRAME, Framer, FramingError
 
+# Bytes framed at a time, so that framing stops soon after the line cap.
+_PIECE = 64 * 1024
 
-def parse_logplex(data: bytes, *, max_frame: int = MAX_FRAME) -> Parsed:
+
+def parse_logplex(
+    data: bytes, *, max_frame: int = MAX_FRAME, max_entries: int | None = None
+) -> Parsed:
     """Split a logplex body into one entry per frame.
 
     Frames before a framing error are kept and the rest of the body counts as one rejected
-    `bad_frame`; a body that yields no frame at all is a `BodyError`.
+    `bad_frame`; a body that yields no frame at all is a `BodyError`. Past `max_entries` frames
+    the body is no longer framed: its frames are counted as `too_many_lines`, the rest by lines.
     """
     framer = Framer(max_frame=max_frame)
     parsed = Parsed()
+    frames: list[bytes] = []
+    offset = 0
     try:
-        frames = framer.feed(data) + framer.close()
+        while offset < len(data) and (max_entries is None or len(frames) <= max_entries):
+            frames += framer.feed(data[offset : offset + _PIECE])
+            offset += _PIECE
+        if offset >= len(data):
+            frames += framer.close()
     except FramingError as error:
-        frames = error.completed
+        frames += error.completed
+        offset = len(data)  # the rest of the body is the one `bad_frame`
         parsed.rejected["bad_frame"] += 1
         if not frames:
             raise BodyError("bad_logplex", f"the logplex body cannot be framed: {error}") from error
+    if max_entries is not None and len(frames) > max_entries:
+        parsed.rejected[TOO_MANY] += len(frames) - max_entries
+        frames = frames[:max_entries]
+    if offset < len(data):
+        unread = framer.pending + len(data) - offset
+        parsed.rejected[TOO_MANY] += max(1, nonempty_byte_lines(data[-unread:]))
     for frame in frames:
         parsed.entries.append(Entry(message=frame.decode("utf-8", errors="replace")))
     return parsed

@@ -26,6 +26,7 @@ from google.protobuf import (  # type: ignore[import-untyped]
 )
 
 from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.formats.caps import within_room
 from service.ingest.formats.labelset import parse_label_set
 
 # The first label present (and not empty) names the entry's source, then its instance.
@@ -54,13 +55,14 @@ class _Envelope:
     level: str
 
 
-def parse_loki_json(data: bytes) -> Parsed:
+def parse_loki_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     """Read a JSON push body: `{"streams": [{"stream": {labels}, "values": [[ts, line], ...]}]}`.
 
     A value is `[timestamp, line]` or `[timestamp, line, {structured metadata}]`; the timestamp is
     Unix epoch nanoseconds as a string (Loki's rule) or, leniently, as a JSON number. A body that is
     not JSON or has no `streams` list is a `BodyError`; a stream or value of the wrong shape is
-    skipped and counted (`bad_stream`, `bad_labels`, `bad_value`, `bad_timestamp`).
+    skipped and counted (`bad_stream`, `bad_labels`, `bad_value`, `bad_timestamp`). Values past
+    `max_entries` are counted as `too_many_lines`, not read.
     """
     try:
         body = json.loads(data)
@@ -70,21 +72,27 @@ def parse_loki_json(data: bytes) -> Parsed:
     if not isinstance(streams, list):
         raise BodyError("bad_loki", 'the Loki push body is not an object with a "streams" list')
     parsed = Parsed()
+    room = max_entries
     for stream in streams:
-        _read_json_stream(stream, parsed)
+        used = _read_json_stream(stream, parsed, room)
+        room = None if room is None else room - used
     return parsed
 
 
-def _read_json_stream(stream: object, parsed: Parsed) -> None:
-    """Add the entries of one JSON stream to `parsed`, counting those it cannot use."""
+def _read_json_stream(stream: object, parsed: Parsed, room: int | None) -> int:
+    """Add the entries of one JSON stream to `parsed`, counting those it cannot use.
+
+    Returns how many values it read: at most `room`, the others counted as `too_many_lines`.
+    """
     values = stream.get("values") if isinstance(stream, dict) else None
     if not isinstance(stream, dict) or not isinstance(values, list):
         parsed.rejected["bad_stream"] += 1
-        return
+        return 0
+    values = within_room(values, room, parsed)
     labels = _string_map(stream.get("stream", {}))
     if labels is None:
         parsed.rejected["bad_labels"] += len(values)
-        return
+        return len(values)
     envelope = _envelope(labels)
     for value in values:
         if not isinstance(value, list) or len(value) not in (2, 3):
@@ -100,6 +108,7 @@ def _read_json_stream(stream: object, parsed: Parsed) -> None:
             parsed.rejected["bad_timestamp"] += 1
             continue
         parsed.entries.append(_entry(envelope, _clean(line), time, metadata))
+    return len(values)
 
 
 def _string_map(value: object) -> dict[str, str] | None:
@@ -144,13 +153,14 @@ def nanoseconds_time(nanoseconds: int) -> datetime | None:
     return _EPOCH + timedelta(microseconds=nanoseconds // 1000)
 
 
-def parse_loki_protobuf(data: bytes, *, max_bytes: int) -> Parsed:
+def parse_loki_protobuf(data: bytes, *, max_bytes: int, max_entries: int | None = None) -> Parsed:
     """Read a protobuf push body: a `logproto.PushRequest`, snappy-compressed (block format).
 
     The uncompressed length the snappy block declares is checked before anything is inflated: over
     `max_bytes` it is a `BodyError("payload_too_large")`. A body that is not snappy or not a
     `PushRequest` is a `BodyError("bad_loki")`; a stream whose label string does not parse, or an
     entry without a valid timestamp, is skipped and counted (`bad_labels`, `bad_timestamp`).
+    Entries past `max_entries` are counted as `too_many_lines`, not read.
     """
     declared = snappy_length(data)
     if declared > max_bytes:
@@ -166,8 +176,10 @@ def parse_loki_protobuf(data: bytes, *, max_bytes: int) -> Parsed:
         ) from None
     request = _decode_push_request(raw)
     parsed = Parsed()
+    room = max_entries
     for stream in request.streams:
-        entries = stream.entries
+        entries = within_room(stream.entries, room, parsed)
+        room = None if room is None else room - len(entries)
         labels = parse_label_set(_text(stream.labels))
         if labels is None:
             parsed.rejected["bad_labels"] += len(entries)

@@ -31,6 +31,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValu
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.formats.caps import within_room
 
 # Resource attributes naming the source: OTel's service.name, else the Heroku app name (Heroku's
 # own detectors put HEROKU_APP_NAME in service.name; some put it in heroku.app.name).
@@ -69,7 +70,7 @@ _NEEDS_QUOTES = re.compile(r'[\s"=]')
 _TRACE_CONTEXT_KEYS = ("traceId", "trace_id", "spanId", "span_id")
 
 
-def parse_otlp_json(data: bytes) -> Parsed:
+def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     """Read an OTLP/JSON `ExportLogsServiceRequest` (`Content-Type: application/json`).
 
     Field names may be lowerCamelCase or the proto's snake_case, 64-bit integers strings or
@@ -92,10 +93,10 @@ def parse_otlp_json(data: bytes) -> Parsed:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.Error, ValueError, TypeError, RecursionError, OverflowError) as error:
         raise BodyError("bad_otlp", _detail("not an OTLP/JSON logs export", error)) from None
-    return _read_request(request)
+    return _read_request(request, max_entries)
 
 
-def parse_otlp_protobuf(data: bytes) -> Parsed:
+def parse_otlp_protobuf(data: bytes, *, max_entries: int | None = None) -> Parsed:
     """Read a protobuf `ExportLogsServiceRequest` (`Content-Type: application/x-protobuf`).
 
     Raises `BodyError` ("bad_otlp") when the bytes are not a valid message (corrupt or truncated
@@ -106,7 +107,7 @@ def parse_otlp_protobuf(data: bytes) -> Parsed:
         request.ParseFromString(data)
     except (DecodeError, ValueError, TypeError, RecursionError, OverflowError) as error:
         raise BodyError("bad_otlp", _detail("not a protobuf logs export", error)) from None
-    return _read_request(request)
+    return _read_request(request, max_entries)
 
 
 def export_response(rejected: int, message: str, *, protobuf: bool) -> bytes:
@@ -125,19 +126,23 @@ def export_response(rejected: int, message: str, *, protobuf: bool) -> bytes:
     return json.dumps(document, separators=(",", ":")).encode()
 
 
-def _read_request(request: ExportLogsServiceRequest) -> Parsed:
+def _read_request(request: ExportLogsServiceRequest, max_entries: int | None) -> Parsed:
     """Turn a decoded export request into entries, one per log record that says something.
 
-    A record with neither a body nor exception attributes is counted as "empty_message".
+    A record with neither a body nor exception attributes is counted as "empty_message"; records
+    past `max_entries` as "too_many_lines", unread.
     """
     parsed = Parsed()
+    room = max_entries
     for resource_logs in request.resource_logs:
         resource = _attributes(resource_logs.resource.attributes)
         source = _resource_source(resource)
         instance = _resource_instance(resource)
         for scope_logs in resource_logs.scope_logs:
             scope = str(scope_logs.scope.name)
-            for record in scope_logs.log_records:
+            records = within_room(scope_logs.log_records, room, parsed)
+            room = None if room is None else room - len(records)
+            for record in records:
                 entry = _record_entry(record, source=source, instance=instance, scope=scope)
                 if entry is None:
                     parsed.rejected["empty_message"] += 1

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from service.ingest.entries import BodyError, Entry, Parsed, to_records
-from service.ingest.formats.jsonbody import parse_json_body
+from service.ingest.formats.jsonbody import parse_json_body, read_values
 from tests.strategies import json_values
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -652,3 +652,21 @@ def test_ndjson_array_and_concatenated_pretty_objects_agree(objects: list[dict[s
     pretty = parse_json_body("".join(json.dumps(item, indent=2) for item in objects).encode())
     assert ndjson == array == pretty
     assert len(ndjson.entries) + ndjson.rejected["no_message"] == len(objects)
+
+
+def test_a_render_logs_api_page_is_read_like_the_cli_output() -> None:
+    logs = list(read_values(RENDER.decode())[0])
+    page = {
+        "hasMore": True,
+        "logs": logs,
+        "nextStartTime": "2025-09-19T12:42:00Z",
+        "nextEndTime": "2025-09-19T13:00:00Z",
+    }
+    parsed = parse_json_body(json.dumps(page).encode())
+    assert not parsed.rejected
+    assert parsed.entries == parse_json_body(RENDER).entries
+
+
+def test_an_object_that_only_holds_a_logs_list_is_no_render_page() -> None:
+    parsed = parse_json_body(b'{"logs": [{"message": "x"}]}')
+    assert parsed.entries == [] and parsed.rejected == {"no_message": 1}
