@@ -19,6 +19,7 @@ from service.ingest.assemble import assemble
 from service.ingest.headers import parse_line, parse_text
 from service.signatures.engine import Matcher
 from service.signatures.loader import load_signatures
+from service.signatures.templates import TEMPLATE_SIGNATURE
 
 BUNDLED = Path(__file__).resolve().parents[1] / "patterns"
 LIBRARY = load_signatures([BUNDLED])
@@ -89,7 +90,9 @@ def _match(matcher: Matcher, text: str, *, drop_instance: bool) -> Outcome:
     out: Outcome = []
     for event in assemble(parse_text(text, source="matrix")):
         hit = matcher.match(event)
-        if hit is not None:
+        # The mined-template fallback follows the line's level wherever the level is written (a
+        # family's header or the text), as designed; tests/incidents/test_templates.py has it.
+        if hit is not None and hit.signature.id != TEMPLATE_SIGNATURE:
             fields = {
                 k: v for k, v in hit.fields.items() if not (drop_instance and k == "instance")
             }

@@ -226,4 +226,6 @@ def traceback_event(records: Iterable[LogRecord], *, continued: bool = False) ->
         exception_type, exception_message = final.type, "\n".join(final.lines)
         if final.summary:
             named = f"{exception_type}: {exception_message}".rstrip()
-    return Event(records, tuple(scan.frames), exception_type, exception_message, named)
+    return Event(
+        records, tuple(scan.frames), exception_type, exception_message, exception_line=named
+    )

@@ -91,8 +91,9 @@ def _best_join(
     own = best_hit = alone(event)
     best: Event | None = None
     for count in range(2, len(lines) + 1):
-        if alone(pieces[count - 2]) is not None:
-            break  # that line is a message of its own
+        # A line that matches alone is a message of its own, unless joining it gives that same
+        # signature more fields (the middle of a wrapped CORS error matches, without its URL).
+        piece_hit = alone(pieces[count - 2])
         # Once joining was needed, a match cut off at the end of the text may grow with the
         # next line (a CORS reason); a line that matched alone only joins for a new field.
         growing = own is None and best is not None and _cut_off(best, best_hit)
@@ -102,6 +103,8 @@ def _best_join(
             joined = Event(records=records, unwrapped=separator.join(lines[:count]))
             hit = matcher.match(joined)
             if hit is None or not _better(hit, best_hit, growing):
+                continue
+            if piece_hit is not None and not _extends(hit, piece_hit):
                 continue
             # Both joins match alike: the one whose fields hold fewer spaces did not split a
             # word (a cut at the width) or glue two (a word wrap).
@@ -113,8 +116,8 @@ def _best_join(
                 improved = (joined, hit)
         if improved is not None:
             best, best_hit = improved
-        elif best is not None:
-            break  # the match stopped growing: the rest is other messages
+        elif best is not None or piece_hit is not None:
+            break  # the match stopped growing, or that line stands alone: other messages
     return best
 
 
@@ -130,7 +133,17 @@ def _needless_head(matcher: Matcher, joined: Event) -> bool:
     separator = "" if joined.unwrapped == "".join(lines) else " "
     rest = Event(records=joined.records[1:], unwrapped=separator.join(lines[1:]))
     hit, without = matcher.match(joined), matcher.match(rest)
-    return hit is not None and without is not None and without.signature.id == hit.signature.id
+    return (
+        hit is not None
+        and without is not None
+        and without.signature.id == hit.signature.id
+        and len(without.fields) >= len(hit.fields)
+    )
+
+
+def _extends(hit: Hit, own: Hit) -> bool:
+    """Tell whether `hit` is a line's own hit with more fields: the line was part of it."""
+    return hit.signature.id == own.signature.id and len(hit.fields) > len(own.fields)
 
 
 def _spaces(hit: Hit) -> int:
