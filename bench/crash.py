@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import random
@@ -211,7 +212,8 @@ def load(servers: list[Server], tally: Tally, stop: threading.Event, size: int, 
                 with urllib.request.urlopen(request, timeout=5) as response:
                     answer = json.load(response)
                 break
-            except (OSError, urllib.error.HTTPError) as error:
+            except (OSError, http.client.HTTPException) as error:
+                # No whole 202 seen (a kill cut the answer): send it again under its frame id.
                 name = type(error).__name__
                 if isinstance(error, urllib.error.HTTPError):
                     name = f"HTTP {error.code}"

@@ -260,7 +260,14 @@ def _install_headers(app: FastAPI) -> None:
     async def security_headers(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        response = await call_next(request)
+        scope = request.scope
+        if b"%00" in scope.get("raw_path", b"").lower() or b"%00" in scope["query_string"]:
+            # No text column of PostgreSQL holds a NUL: refuse it here, once for every route.
+            response: Response = JSONResponse(
+                {"error": "bad_request", "detail": "a NUL byte (%00) in the URL"}, status_code=400
+            )
+        else:
+            response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "no-referrer")

@@ -45,6 +45,8 @@ def token_matches(token: str, token_hash: str | None) -> bool:
 
 def get_source(session: Session, name: str, *, lock: bool = False) -> Source | None:
     """Return the source called `name`, or None; `lock` holds its row until commit."""
+    if not SOURCE_NAME.match(name):
+        return None  # no source has such a name (and a NUL is no text PostgreSQL can compare)
     statement = select(Source).where(Source.name == name)
     return session.exec(statement.with_for_update() if lock else statement).first()
 

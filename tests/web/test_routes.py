@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
+import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -63,3 +64,19 @@ def test_the_openapi_schema_builds_without_warnings_and_names_each_operation_onc
     ]
     assert len(operations) == len(set(operations))
     assert {"post", "put"} <= set(schema["paths"]["/drains/{source}"])
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/sources/%00",
+        "/api/sources/a%00b/quarantine",
+        "/api/incidents?source=%00",
+        "/incidents?signature=x%00",
+        "/drains/api%00",
+    ],
+)
+def test_a_nul_in_the_url_is_a_clean_400_on_every_database(client: TestClient, path: str) -> None:
+    response = client.get(path, auth=ADMIN)
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
