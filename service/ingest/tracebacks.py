@@ -31,6 +31,8 @@ HEADER_PREFIXES = (
     "Future exception was never retrieved",
     "Exception in thread",
     "An error has been caught in function",
+    # Python's unraisable-exception hook (a __del__ that raised) heads the traceback it prints.
+    "Exception ignored in",
 )
 # asyncio's handler logs "key: value" context lines between its header and the traceback.
 ASYNCIO_HEADERS = (
