@@ -12,7 +12,6 @@ Nothing acknowledged is lost and nothing waits on one bad record:
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import threading
 import time
@@ -20,21 +19,22 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from service.db import session_scope, utcnow
 from service.incidents.gaps import Refusals, Refused, record_refusals
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
+from service.incidents.quarantine import quarantine_damaged, quarantine_records
 from service.incidents.retention import Purged, purge
 from service.ingest.assemble import Assembler
 from service.ingest.records import Event, LogRecord
-from service.models import AppliedBatch, HeldRecords, QuarantinedRecord, Source
+from service.models import AppliedBatch, HeldRecords
 from service.signatures.engine import Matcher
-from service.sources import SOURCE_NAME, ensure_source
+from service.sources import ensure_source
 from service.spool.codec import decode_records, encode_records
 from service.spool.store import KEY_RETENTION, Batch, Spool
 from service.worker import Worker, WorkerState
@@ -230,9 +230,20 @@ class Processor:
                 if session.get(AppliedBatch, batch.key) is not None:
                     continue
                 if batch.damage:
-                    self._quarantine_damaged(session, batch, now)
+                    quarantine_damaged(
+                        session,
+                        key=batch.key,
+                        source=batch.source,
+                        received_at=batch.received_at,
+                        lines=batch.lines,
+                        raw=batch.raw,
+                        damage=batch.damage,
+                        now=now,
+                    )
                 elif careful is not None and _WHOLE_BATCH in careful:
-                    self._quarantine(session, batch.records, careful[_WHOLE_BATCH], batch, now)
+                    quarantine_records(
+                        session, batch.records, careful[_WHOLE_BATCH], batch_key=batch.key, now=now
+                    )
                 else:
                     self._receive(session, batch, now=now, careful=careful)
                     events = self.assembler.feed(batch.records)
@@ -263,7 +274,8 @@ class Processor:
         for event in events:
             reason = careful.get(event.records)
             if reason is not None:
-                self._quarantine(session, list(event.records), reason, batch, now)
+                key = batch.key if batch is not None else "held"
+                quarantine_records(session, list(event.records), reason, batch_key=key, now=now)
                 continue
             try:
                 processed += apply_events(session, matcher, [event], now=now, state=self.intake)
@@ -288,64 +300,6 @@ class Processor:
             if careful is None or is_outage(error):
                 raise
             raise _Poison(_WHOLE_BATCH, _reason(error)) from error
-
-    def _quarantine(
-        self,
-        session: Session,
-        records: list[LogRecord],
-        reason: str,
-        batch: Batch | None,
-        now: datetime,
-    ) -> None:
-        """Keep records that cannot be stored, with why, where a person can read them."""
-        counts: Counter[str] = Counter()
-        for record in records:
-            source = _printable(record.source)[:200]
-            counts[source] += 1
-            session.add(
-                QuarantinedRecord(
-                    source=source,
-                    batch_key=batch.key if batch is not None else "held",
-                    received_at=record.received_at,
-                    quarantined_at=now,
-                    reason=_printable(reason)[:500],
-                    record=encode_records([record], ascii_only=True).decode("ascii"),
-                )
-            )
-        for source, count in counts.items():
-            session.execute(
-                update(Source)
-                .where(col(Source.name) == source)
-                .values(lines_quarantined=col(Source.lines_quarantined) + count)
-            )
-
-    @staticmethod
-    def _quarantine_damaged(session: Session, batch: Batch, now: datetime) -> None:
-        """Keep the bytes of a spool batch that no longer reads, counted as received and
-        quarantined, so the source's counters still add up."""
-        text = batch.raw[:65536].decode("utf-8", errors="replace")
-        source = _printable(batch.source)[:200]
-        record = [text, batch.source, None, None, "", "", "", False, 0]
-        session.add(
-            QuarantinedRecord(
-                source=source,
-                batch_key=batch.key,
-                received_at=batch.received_at,
-                quarantined_at=now,
-                reason=batch.damage[:500],
-                record=json.dumps([record]),
-            )
-        )
-        if SOURCE_NAME.match(batch.source):
-            ensure_source(session, batch.source, now=now)
-        session.execute(
-            update(Source)
-            .where(col(Source.name) == source)
-            .values(
-                lines_received=col(Source.lines_received) + batch.lines,
-                lines_quarantined=col(Source.lines_quarantined) + batch.lines,
-            )
-        )
 
     def _load_held(self, session: Session) -> list[Event]:
         """Feed back what this spool's processor held when it stopped; return what that emits."""
@@ -399,8 +353,3 @@ class Processor:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish what it holds and stop."""
         self._worker.stop(timeout)
-
-
-def _printable(text: str) -> str:
-    """Return text any database column takes: a NUL spelled out, nothing else changed."""
-    return json.dumps(text)[1:-1] if "\x00" in text else text
