@@ -4,12 +4,14 @@ settings pointing at it, and an app with its processor driven by hand."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
@@ -105,6 +107,16 @@ def client(settings: Settings) -> Iterator[TestClient]:
 def runtime(client: TestClient) -> Any:
     """Return the runtime behind `client`."""
     return client.app.state.runtime  # type: ignore[attr-defined]
+
+
+_FORM_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def post_login(client: TestClient, data: dict[str, str], **kwargs: Any) -> httpx.Response:
+    """Post the login form as a browser does: fetch the form first, send its CSRF token back."""
+    found = _FORM_TOKEN.search(client.get("/login").text)
+    assert found is not None, "the login form carries a CSRF token"
+    return client.post("/login", data={**data, "csrf_token": found.group(1)}, **kwargs)
 
 
 def post_lines(

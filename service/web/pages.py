@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from datetime import datetime
 from pathlib import Path
 from time import monotonic
@@ -26,6 +28,7 @@ from service.users import (
     LoginThrottle,
     LoginThrottled,
     authenticate_throttled,
+    csrf_token,
     end_login,
     start_login,
 )
@@ -218,10 +221,52 @@ def _safe_next(next_path: str) -> str:
     return next_path if next_path.startswith("/") and not next_path.startswith("//") else "/"
 
 
+# The login form is posted before there is a session to bind a CSRF token to, so it is bound to
+# a short-lived cookie of its own (double submit): another site can make a browser post the form,
+# but cannot read the cookie to compute the token, so it cannot log the browser in as somebody else.
+LOGIN_COOKIE = "drainwatch_login"
+_LOGIN_COOKIE_AGE = 3600
+
+
+def _login_page(
+    request: Request, next_path: str, error: str = "", status: int = 200, fresh: bool = False
+) -> HTMLResponse:
+    """Render the login form with the token of its cookie (a new cookie when `fresh` or none)."""
+    binding = request.cookies.get(LOGIN_COOKIE, "")
+    minted = fresh or not binding
+    if minted:
+        binding = secrets.token_urlsafe(32)
+    response = _render(
+        request,
+        "login.html.j2",
+        user=None,
+        next=_safe_next(next_path),
+        error=error,
+        login_token=csrf_token(binding),
+    )
+    response.status_code = status
+    if minted:
+        response.set_cookie(
+            LOGIN_COOKIE,
+            binding,
+            httponly=True,
+            samesite="strict",
+            path="/login",
+            secure=request.app.state.runtime.settings.public_url.startswith("https://"),
+            max_age=_LOGIN_COOKIE_AGE,
+        )
+    return response
+
+
+def _login_form_is_ours(request: Request, presented: str) -> bool:
+    binding = request.cookies.get(LOGIN_COOKIE, "")
+    return bool(binding and presented) and hmac.compare_digest(presented, csrf_token(binding))
+
+
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     """Show the login form."""
-    return _render(request, "login.html.j2", user=None, next=_safe_next(next), error="")
+    return _login_page(request, next)
 
 
 @router.post("/login", response_model=None)
@@ -232,34 +277,31 @@ def login(
     username: Annotated[str, Form()],
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/",
+    form_token: Annotated[str, Form(alias="csrf_token")] = "",
 ) -> Response:
     """Check credentials; on success set the session cookie and go where the user was headed."""
+    if not _login_form_is_ours(request, form_token):
+        return _login_page(
+            request,
+            next,
+            error="This login form has expired or did not come from drainwatch: log in again.",
+            status=403,
+            fresh=True,
+        )
     throttle: LoginThrottle = request.app.state.login_throttle
     try:
         user = authenticate_throttled(
             session, throttle, username, password, address=client_address(request), now=monotonic()
         )
     except LoginThrottled as error:
-        response = _render(
-            request,
-            "login.html.j2",
-            user=None,
-            next=_safe_next(next),
-            error=f"Too many failed logins: try again in {retry_after(error)} s.",
+        response = _login_page(
+            request, next, error=f"Too many failed logins: try again in {retry_after(error)} s."
         )
         response.status_code = 429
         response.headers["Retry-After"] = retry_after(error)
         return response
     if user is None:
-        response = _render(
-            request,
-            "login.html.j2",
-            user=None,
-            next=_safe_next(next),
-            error="Wrong user name or password.",
-        )
-        response.status_code = 401
-        return response
+        return _login_page(request, next, error="Wrong user name or password.", status=401)
     token = start_login(session, user, now=utcnow())
     session.commit()
     redirect = RedirectResponse(_safe_next(next), status_code=303)
@@ -271,6 +313,7 @@ def login(
         secure=runtime.settings.public_url.startswith("https://"),
         max_age=7 * 24 * 3600,
     )
+    redirect.delete_cookie(LOGIN_COOKIE, path="/login")
     return redirect
 
 

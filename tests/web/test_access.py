@@ -7,7 +7,7 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, post_login
 
 PAGES = ["/", "/incidents", "/patterns", "/sources"]
 API = ["/api/sources", "/api/incidents", "/api/patterns"]
@@ -47,8 +47,8 @@ def test_pages_redirect_to_login(client: TestClient, path: str) -> None:
 
 @pytest.mark.parametrize("path", PAGES)
 def test_login_cookie_opens_the_pages(client: TestClient, path: str) -> None:
-    response = client.post(
-        "/login",
+    response = post_login(
+        client,
         data={"username": ADMIN[0], "password": ADMIN[1], "next": path},
         follow_redirects=False,
     )
@@ -58,8 +58,8 @@ def test_login_cookie_opens_the_pages(client: TestClient, path: str) -> None:
 
 
 def test_login_does_not_redirect_off_site(client: TestClient) -> None:
-    response = client.post(
-        "/login",
+    response = post_login(
+        client,
         data={"username": ADMIN[0], "password": ADMIN[1], "next": "//evil.example"},
         follow_redirects=False,
     )
@@ -67,12 +67,12 @@ def test_login_does_not_redirect_off_site(client: TestClient) -> None:
 
 
 def test_bad_login_shows_the_form_again(client: TestClient) -> None:
-    response = client.post("/login", data={"username": "admin", "password": "nope"})
+    response = post_login(client, data={"username": "admin", "password": "nope"})
     assert response.status_code == 401 and "Wrong user name or password" in response.text
 
 
 def test_logout_ends_the_session(client: TestClient) -> None:
-    client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    post_login(client, data={"username": ADMIN[0], "password": ADMIN[1]})
     token = re.search(r'name="csrf_token" value="([0-9a-f]+)"', client.get("/").text)
     assert token is not None
     client.post("/logout", data={"csrf_token": token.group(1)})

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from service.db import create_db_engine, session_scope, utcnow
 from service.sources import issue_token
 from service.web import health
-from tests.conftest import ADMIN, post_lines
+from tests.conftest import ADMIN, post_lines, post_login
 
 PAGES = ["/", "/incidents", "/incidents/1", "/incidents/1/report.md", "/sources", "/patterns"]
 API = ["/api/sources", "/api/sources/api", "/api/incidents", "/api/incidents/1", "/api/patterns"]
@@ -119,7 +119,7 @@ def test_logging_in_is_a_503_page_while_the_database_is_down(
 ) -> None:
     outage.start()
     assert client.get("/login").status_code == 200
-    response = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    response = post_login(client, data={"username": ADMIN[0], "password": ADMIN[1]})
     assert response.status_code == 503
     assert "The database is unavailable" in response.text
 
@@ -295,7 +295,7 @@ def test_an_unwritable_sqlite_file_keeps_ingest_and_gives_503_not_500(
     # Reading still works: the pages show what is stored.
     response = client.get("/api/sources/billing", auth=ADMIN)
     assert response.status_code == 200 and response.json()["name"] == "billing"
-    response = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    response = post_login(client, data={"username": ADMIN[0], "password": ADMIN[1]})
     assert response.status_code == 503
     assert "The database is unavailable" in response.text
     outage.end()

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.settings import Settings
-from tests.conftest import ADMIN, post_lines
+from tests.conftest import ADMIN, post_lines, post_login
 
 _TOKEN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 EVIL = {"Origin": "http://evil.example"}
@@ -17,8 +17,8 @@ EVIL = {"Origin": "http://evil.example"}
 
 def log_in(client: TestClient) -> str:
     """Log in with the form and return the CSRF token the pages carry."""
-    response = client.post(
-        "/login", data={"username": ADMIN[0], "password": ADMIN[1]}, follow_redirects=False
+    response = post_login(
+        client, data={"username": ADMIN[0], "password": ADMIN[1]}, follow_redirects=False
     )
     assert response.status_code == 303
     found = _TOKEN.search(client.get("/").text)
@@ -84,8 +84,8 @@ def test_basic_auth_api_calls_need_no_token(client: TestClient) -> None:
 
 def test_wrong_passwords_lock_the_user_out_even_for_the_right_one(client: TestClient) -> None:
     for _ in range(30):
-        client.post("/login", data={"username": ADMIN[0], "password": "guess"})
-    response = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+        post_login(client, data={"username": ADMIN[0], "password": "guess"})
+    response = post_login(client, data={"username": ADMIN[0], "password": ADMIN[1]})
     assert response.status_code == 429
     assert int(response.headers["retry-after"]) >= 1
     assert "Too many failed logins" in response.text
@@ -127,3 +127,37 @@ def test_metrics_take_the_metrics_token(metrics_client: TestClient) -> None:
         metrics_client.get("/docs", headers={"Authorization": "Bearer scrape-me"}).status_code
         == 401
     )
+
+
+def test_a_login_form_from_another_site_logs_nobody_in(client: TestClient) -> None:
+    # No form cookie, no token: what another site's page can make a browser post.
+    response = client.post(
+        "/login", data={"username": ADMIN[0], "password": ADMIN[1]}, headers=EVIL
+    )
+    assert response.status_code == 403
+    assert "did not come from drainwatch" in response.text
+    assert not logged_in(client)
+
+
+def test_a_login_form_token_without_its_cookie_is_refused(client: TestClient) -> None:
+    found = _TOKEN.search(client.get("/login").text)
+    assert found is not None
+    client.cookies.clear()
+    response = client.post(
+        "/login",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": found.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 403 and not logged_in(client)
+
+
+def test_the_refused_login_form_can_be_sent_again_at_once(client: TestClient) -> None:
+    refused = client.post("/login", data={"username": ADMIN[0], "password": ADMIN[1]})
+    found = _TOKEN.search(refused.text)
+    assert refused.status_code == 403 and found is not None
+    response = client.post(
+        "/login",
+        data={"username": ADMIN[0], "password": ADMIN[1], "csrf_token": found.group(1)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and logged_in(client)
