@@ -28,6 +28,11 @@ class Metrics:
             ["error"],
             registry=self.registry,
         )
+        self.times_ignored = Counter(
+            "drainwatch_times_ignored",
+            "Accepted lines whose own time was outside 1971-2999: kept, timed by their arrival.",
+            registry=self.registry,
+        )
         self.batches_duplicate = Counter(
             "drainwatch_batches_duplicate",
             "Batches whose idempotency key was seen before and so stored nothing.",

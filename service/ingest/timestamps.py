@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 MONTHS = {
@@ -26,6 +27,9 @@ ISO = re.compile(
 _EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 _ZONES: dict[str, timezone] = {}
 _SECONDS: dict[str, datetime | None] = {}
+# Lines whose own time was outside `SANE_YEARS` and so was ignored, counted per thread, so a
+# caller can tell how many of the lines it parsed lost their time (`ignored_times`).
+_IGNORED = threading.local()
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -65,7 +69,12 @@ def iso_time(match: re.Match[str]) -> datetime | None:
         if len(_SECONDS) >= 4096:
             _SECONDS.clear()
         stamp = _SECONDS[key] = _whole_seconds(match)
-    if stamp is None or not fraction:
+    if stamp is None:
+        return None
+    if not SANE_YEARS[0] <= stamp.year <= SANE_YEARS[1]:
+        _count_ignored()
+        return None
+    if not fraction:
         return stamp
     return stamp.replace(microsecond=int((fraction + "00000")[:6]))
 
@@ -109,10 +118,14 @@ def _whole_seconds(match: re.Match[str]) -> datetime | None:
         stamp = datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second), 0, _zone(zone)
         )
-        # 0001-01-01T00:00:00+01:00 and 9999-12-31T23:59:59-01:00 fall off datetime's range in UTC.
-        return sane_time(stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC))
-    except (OverflowError, ValueError):
+    except ValueError:
         return None
+    try:
+        return stamp if stamp.tzinfo is UTC else stamp.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00:00+01:00 and 9999-12-31T23:59:59-01:00 fall off datetime's range in
+        # UTC: the earliest time stands for them, which `iso_time` then counts as out of range.
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def sane_time(stamp: datetime) -> datetime | None:
@@ -121,4 +134,17 @@ def sane_time(stamp: datetime) -> datetime | None:
     A line dated 0001 or 9999 is a placeholder or garbage; kept as a time, it would overflow the
     incident arithmetic (`last_seen + quiet period`) and stop the processor.
     """
-    return stamp if SANE_YEARS[0] <= stamp.year <= SANE_YEARS[1] else None
+    if SANE_YEARS[0] <= stamp.year <= SANE_YEARS[1]:
+        return stamp
+    _count_ignored()
+    return None
+
+
+def _count_ignored() -> None:
+    _IGNORED.count = getattr(_IGNORED, "count", 0) + 1
+
+
+def ignored_times() -> int:
+    """Return how many times this thread has ignored as out of range (a running count)."""
+    count: int = getattr(_IGNORED, "count", 0)
+    return count

@@ -16,6 +16,7 @@ from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.formats.logplex import parse_logplex
 from service.ingest.normalise import decode_bytes
+from service.ingest.timestamps import ignored_times
 from service.metrics import Metrics
 from service.web.deps import RuntimeDep
 from service.web.intake import (
@@ -60,6 +61,7 @@ def drain(
     content_type = media_type(request)
     parser = _parser(content_type, runtime.settings.max_lines_per_batch)
     data = decoded_body(body, request, runtime)
+    times_mark = ignored_times()
     try:
         parsed = parser(data)
     except BodyError as error:
@@ -73,6 +75,7 @@ def drain(
         source=source,
         logplex=logplex,
         idempotency_key=request.headers.get("logplex-frame-id") if logplex else None,
+        times_mark=times_mark,
     )
     return JSONResponse(outcome.json(), status_code=202)
 

@@ -21,6 +21,7 @@ from service.errors import ApiError
 from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_records
 from service.ingest.formats.caps import TOO_MANY, nonempty_lines
 from service.ingest.records import LogRecord
+from service.ingest.timestamps import ignored_times
 from service.runtime import Runtime
 from service.sources import SourceNameError, check_source_name
 from service.spool.store import SpoolError, SpoolFull
@@ -47,6 +48,8 @@ class Outcome:
     accepted: int = 0
     reasons: Counter[str] = field(default_factory=Counter)
     duplicate: bool = False
+    # Lines kept with their arrival time because their own was outside `SANE_YEARS`.
+    times_ignored: int = 0
 
     @property
     def rejected(self) -> int:
@@ -62,6 +65,8 @@ class Outcome:
         }
         if self.duplicate:
             body["duplicate"] = True
+        if self.times_ignored:
+            body["times_ignored"] = self.times_ignored
         return body
 
 
@@ -202,6 +207,7 @@ def accept(
     pinned: bool = True,
     logplex: bool = False,
     idempotency_key: str | None = None,
+    times_mark: int | None = None,
 ) -> Outcome:
     """Make a request's entries durable in the spool and return what was accepted.
 
@@ -209,7 +215,11 @@ def accept(
     goes there instead. Over the batch limit, extra lines are counted and skipped; over a source's
     rate limit the whole request is refused (429, or 503 to a logplex sender, which drops a
     batch on any 4xx) and the refusal is put on the source's timeline as a data gap.
+    `times_mark` is `ignored_times()` taken before the body was parsed: the lines whose own time
+    was out of range since then are counted in the answer and in `/metrics`.
     """
+    if times_mark is None:
+        times_mark = ignored_times()
     settings = runtime.settings
     outcome = Outcome(reasons=Counter(parsed.rejected))
     now = utcnow()
@@ -262,11 +272,19 @@ def accept(
     for name, records in groups.items():
         metrics.lines_accepted.labels(source=name).inc(len(records))
         outcome.accepted += len(records)
+    outcome.times_ignored = ignored_times() - times_mark
+    metrics.times_ignored.inc(outcome.times_ignored)
     return outcome
 
 
 def accept_labelled(
-    runtime: Runtime, parsed: Parsed, grant: Grant, request: Request, *, default_source: str
+    runtime: Runtime,
+    parsed: Parsed,
+    grant: Grant,
+    request: Request,
+    *,
+    default_source: str,
+    times_mark: int,
 ) -> Outcome:
     """Accept entries whose payload names their sources (Loki labels, OTLP resources).
 
@@ -274,7 +292,13 @@ def accept_labelled(
     source it names, else to `?source=`, else to `default_source`.
     """
     fallback = source_from_label(request.query_params.get("source", "")) or default_source
-    return accept(runtime, parsed, source=grant.source or fallback, pinned=grant.source is not None)
+    return accept(
+        runtime,
+        parsed,
+        source=grant.source or fallback,
+        pinned=grant.source is not None,
+        times_mark=times_mark,
+    )
 
 
 def within_lines(entries: list[Entry], room: int) -> tuple[list[Entry], int, int]:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from service.ingest.entries import BodyError
 from service.ingest.formats.loki import parse_loki_json, parse_loki_protobuf
+from service.ingest.timestamps import ignored_times
 from service.web.deps import RuntimeDep
 from service.web.intake import (
     AnyGrant,
@@ -39,6 +40,7 @@ def loki_push(
     if content_type not in (PROTOBUF, JSON):
         raise unsupported(content_type, f"{PROTOBUF} (snappy) or {JSON}")
     data = decoded_body(body, request, runtime)
+    times_mark = ignored_times()
     settings = runtime.settings
     cap = settings.max_lines_per_batch
     try:
@@ -51,5 +53,7 @@ def loki_push(
             parsed = parse_loki_json(data, max_entries=cap)
     except BodyError as error:
         raise bad_body(error) from error
-    outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)
+    outcome = accept_labelled(
+        runtime, parsed, grant, request, default_source=DEFAULT_SOURCE, times_mark=times_mark
+    )
     return JSONResponse(outcome.json(), status_code=202)

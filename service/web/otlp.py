@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from service.ingest.entries import BodyError
 from service.ingest.formats.otlp import export_response, parse_otlp_json, parse_otlp_protobuf
+from service.ingest.timestamps import ignored_times
 from service.web.deps import RuntimeDep
 from service.web.intake import (
     AnyGrant,
@@ -39,12 +40,15 @@ def otlp_logs(grant: AnyGrant, body: WireBody, request: Request, runtime: Runtim
         raise unsupported(content_type, f"{PROTOBUF} or {JSON}")
     protobuf = content_type == PROTOBUF
     data = decoded_body(body, request, runtime)
+    times_mark = ignored_times()
     try:
         parse = parse_otlp_protobuf if protobuf else parse_otlp_json
         parsed = parse(data, max_entries=runtime.settings.max_lines_per_batch)
     except BodyError as error:
         raise bad_body(error) from error
-    outcome = accept_labelled(runtime, parsed, grant, request, default_source=DEFAULT_SOURCE)
+    outcome = accept_labelled(
+        runtime, parsed, grant, request, default_source=DEFAULT_SOURCE, times_mark=times_mark
+    )
     detail = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.reasons.items()))
     return Response(
         export_response(outcome.rejected, detail, protobuf=protobuf),

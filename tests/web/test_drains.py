@@ -185,8 +185,7 @@ def test_plain_curl_bodies_are_read_as_text(client: TestClient, content_type: st
         ),
         (
             "application/logplex-1",
-            "83 <190>1 9999-12-31T23:59:59-01:00 host app web.1 - "
-            "State changed from up to down X\n",
+            "81 <190>1 9999-12-31T23:59:59-01:00 host app web.1 - State changed from up to down X",
         ),
     ],
     ids=["text", "json", "ndjson", "logplex"],
@@ -200,4 +199,18 @@ def test_times_at_the_edges_of_the_calendar_never_yield_a_500(
         headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": content_type},
     )
     assert response.status_code == 202, response.text
-    assert response.json()["accepted"] >= 1
+    answer = response.json()
+    assert answer["accepted"] >= 1
+    # Every line keeps its text; the times it carried are counted as ignored, once a line.
+    assert answer["times_ignored"] == body.count("0001-01-01") + body.count("9999-12-31")
+    metrics = client.get("/metrics", auth=ADMIN).text
+    assert f"drainwatch_times_ignored_total {float(answer['times_ignored'])}" in metrics
+
+
+def test_a_sane_time_is_not_counted_as_ignored(client: TestClient) -> None:
+    response = client.post(
+        "/drains/api",
+        content=b"2026-12-03T10:00:00Z ERROR boom\n",
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "text/plain"},
+    )
+    assert response.status_code == 202 and "times_ignored" not in response.json()
