@@ -52,7 +52,9 @@ CONTENT_SECURITY_POLICY = (
 
 def build_runtime(settings: Settings) -> Runtime:
     """Open the database (migrated), the spool and the signatures; do not start threads yet."""
-    engine = create_db_engine(settings.database_url)
+    engine = create_db_engine(
+        settings.database_url, deadline_seconds=settings.database_deadline_seconds
+    )
     upgrade_schema(engine)
     book = SignatureBook(settings)
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)

@@ -14,6 +14,8 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
+from service.dbwatch import NO_DEADLINE, StatementWatch
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
@@ -55,8 +57,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_db_engine(url: str) -> Engine:
-    """Return an engine for `url`: SQLite with WAL and foreign keys, or PostgreSQL via psycopg."""
+def create_db_engine(url: str, *, deadline_seconds: float = 30.0) -> Engine:
+    """Return an engine for `url`: SQLite with WAL and foreign keys, or PostgreSQL via psycopg.
+
+    On PostgreSQL every statement and ping gets `deadline_seconds` to be answered (`dbwatch`).
+    """
     if url.startswith("sqlite"):
         memory = url in ("sqlite://", "sqlite:///:memory:")
         engine = create_engine(
@@ -72,7 +77,7 @@ def create_db_engine(url: str) -> Engine:
     # request or the processor for ever: a connect timeout, and TCP keepalives on idle sockets.
     connect_args = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 10}
     connect_args |= {"keepalives_interval": 5, "keepalives_count": 3, "tcp_user_timeout": 15000}
-    return create_engine(
+    engine = create_engine(
         url,
         connect_args=connect_args,
         pool_pre_ping=True,
@@ -80,6 +85,8 @@ def create_db_engine(url: str) -> Engine:
         max_overflow=5,
         pool_timeout=10,
     )
+    StatementWatch(deadline_seconds).install(engine)
+    return engine
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -90,6 +97,8 @@ def upgrade_schema(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as connection:
+        # A migration may run long on a big database: it has no deadline.
+        connection.execution_options(**{NO_DEADLINE: True})
         # SQLite alters a table by copying it; with foreign keys on, dropping the old copy fails.
         # The pragma only takes effect outside a transaction, hence the commits around it.
         sqlite = connection.dialect.name == "sqlite"
