@@ -14,7 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
-from service.dbwatch import NO_DEADLINE, StatementWatch
+from service.dbwatch import DEADLINE, StatementWatch
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -57,7 +57,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_db_engine(url: str, *, deadline_seconds: float = 30.0) -> Engine:
+def create_db_engine(url: str, *, deadline_seconds: float = 10.0) -> Engine:
     """Return an engine for `url`: SQLite with WAL and foreign keys, or PostgreSQL via psycopg.
 
     On PostgreSQL every statement and ping gets `deadline_seconds` to be answered (`dbwatch`).
@@ -98,7 +98,7 @@ def upgrade_schema(engine: Engine) -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as connection:
         # A migration may run long on a big database: it has no deadline.
-        connection.execution_options(**{NO_DEADLINE: True})
+        connection.execution_options(**{DEADLINE: None})
         # SQLite alters a table by copying it; with foreign keys on, dropping the old copy fails.
         # The pragma only takes effect outside a transaction, hence the commits around it.
         sqlite = connection.dialect.name == "sqlite"

@@ -25,8 +25,11 @@ from sqlalchemy import Engine, event
 
 log = logging.getLogger("drainwatch.database")
 
-# Execution option that exempts a connection's statements (schema migrations may run long).
-NO_DEADLINE = "drainwatch_no_deadline"
+# A ping does no work: one unanswered for this long means the server is not answering at all.
+PING_SECONDS = 3.0
+# Execution option that gives a connection's statements a deadline of their own, in seconds, or
+# none at all (None): schema migrations and the retention purge may run long on a big database.
+DEADLINE = "drainwatch_deadline_seconds"
 
 
 class StatementWatch:
@@ -49,7 +52,7 @@ class StatementWatch:
 
         def watched_ping(dbapi_connection: Any) -> bool:
             key = id(dbapi_connection)
-            self.start(key, dbapi_connection)
+            self.start(key, dbapi_connection, min(self.limit, PING_SECONDS))
             try:
                 return ping(dbapi_connection)
             finally:
@@ -57,10 +60,10 @@ class StatementWatch:
 
         engine.dialect.do_ping = watched_ping  # type: ignore[method-assign]
 
-    def start(self, key: int, dbapi_connection: Any) -> None:
-        """Register a round trip on `dbapi_connection` that must end within the limit."""
+    def start(self, key: int, dbapi_connection: Any, limit: float | None = None) -> None:
+        """Register a round trip on `dbapi_connection` that must end within `limit` seconds."""
         with self._lock:
-            self._running[key] = (monotonic() + self.limit, dbapi_connection)
+            self._running[key] = (monotonic() + (limit or self.limit), dbapi_connection)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._watch, name="drainwatch-db-deadline", daemon=True
@@ -81,9 +84,11 @@ class StatementWatch:
     def _before(
         self, conn: Any, cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool
     ) -> None:
-        if conn.get_execution_options().get(NO_DEADLINE):
+        options = conn.get_execution_options()
+        limit = options.get(DEADLINE, self.limit)
+        if limit is None:
             return
-        self.start(id(cursor), conn.connection.dbapi_connection)
+        self.start(id(cursor), conn.connection.dbapi_connection, limit)
 
     def _after(
         self, _conn: Any, cursor: Any, _statement: str, _params: Any, _context: Any, _many: bool
@@ -101,9 +106,7 @@ class StatementWatch:
             self._wake.wait(tick)
             for dbapi_connection in self.overdue(monotonic()):
                 self.cut_count += 1
-                log.warning(
-                    "the database did not answer within %.0f s: its connection is cut", self.limit
-                )
+                log.warning("the database did not answer in time: its connection is cut")
                 cut_socket(dbapi_connection)
 
 
@@ -111,7 +114,7 @@ def cut_socket(dbapi_connection: Any) -> None:
     """Shut down a psycopg connection's socket, so that the call waiting on it fails at once."""
     try:
         fd = dbapi_connection.pgconn.socket
-    except Exception:  # noqa: BLE001 - already closed or broken: nothing is waiting on it
+    except Exception:
         return
     try:
         duplicate = socket.socket(fileno=os.dup(fd))

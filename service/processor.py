@@ -25,6 +25,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session
 
 from service.db import session_scope, utcnow
+from service.dbwatch import DEADLINE
 from service.incidents.gaps import Refusals, Refused, record_refusals
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
@@ -41,6 +42,7 @@ from service.worker import Worker, WorkerState
 
 log = logging.getLogger("drainwatch.processor")
 PURGE_EVERY_SECONDS = 3600.0
+PURGE_DEADLINE_SECONDS = 300.0
 MAX_QUARANTINED_PER_BATCH = 100
 """Past this many failing events a batch is quarantined whole: each one costs a trial."""
 
@@ -325,6 +327,8 @@ class Processor:
         self._next_purge = time.monotonic() + every_seconds
         now = self.clock()
         with session_scope(self.engine) as session:
+            # Deleting a month of rows may take a while on a big database: it gets longer.
+            session.connection(execution_options={DEADLINE: PURGE_DEADLINE_SECONDS})
             purged = purge(session, now=now, retention_days=self.retention_days)
         self.spool.forget_keys_before(now - KEY_RETENTION)
         if purged.events or purged.batches or purged.notifications:

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./drainwatch.db"
     # PostgreSQL: a statement or ping the server has not answered by then has its connection cut
     # (the call fails as an outage: 503 pages, the processor backs off), never a wait for ever.
-    database_deadline_seconds: float = 30.0
+    database_deadline_seconds: float = 10.0
     ingest_token: str | None = None
     # A bearer token that opens /metrics alone, for a scraper that holds no user's password.
     metrics_token: str | None = None

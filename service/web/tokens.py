@@ -4,7 +4,8 @@ token go on being answered 202 (into the spool) while the database is down.
 The database stays the truth: every request looks its token up there first and corrects the
 cache with what it finds (a rotated token replaces the old one, a removed one is forgotten); the
 cache is filled at start-up and reloaded whole, at most every `refresh_seconds`, while the
-database answers. Only when the lookup fails does the cache decide. A token the cache cannot
+database answers. Only when the lookup fails, or has not answered within `LOOKUP_SECONDS`, does
+the cache decide. A token the cache cannot
 vouch for during an outage is not called wrong (it may have been issued or rotated by another
 process since the last reload): it gets 503 with Retry-After, so the sender tries again later
 instead of dropping the batch as a 401 would make it do.
@@ -16,6 +17,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as LookupTimeout
+from typing import TypeVar
 
 from fastapi import Request
 from sqlalchemy import Engine
@@ -30,6 +34,10 @@ REFRESH_SECONDS = 30.0
 # After a failed lookup, requests go straight to the cache for this long: a database that hangs
 # (a dropped network, not a refused connection) would otherwise hold every ingest request.
 RECHECK_SECONDS = 2.0
+# A lookup the database has not answered by then is left to finish on its own (the database
+# deadline ends it) and the cache decides: a hanging database never holds a sender for long.
+LOOKUP_SECONDS = 2.0
+T = TypeVar("T")
 
 
 class TokenUnchecked(Exception):
@@ -54,6 +62,17 @@ class TokenCache:
         self._by_name: dict[str, str] = {}
         self._by_hash: dict[str, str] = {}
         self._loaded_at: float | None = None
+        self._lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="drainwatch-token")
+
+    def ask(self, lookup: Callable[[], T], *, timeout: float = LOOKUP_SECONDS) -> T | None:
+        """Run a database lookup for at most `timeout` s; None (and the database marked down)
+        when it fails or has not answered by then."""
+        future = self._lookups.submit(lookup)
+        try:
+            return future.result(timeout=timeout)
+        except (SQLAlchemyError, LookupTimeout):
+            self.mark_down()
+            return None
 
     def load(self, session: Session) -> int:
         """Replace the whole cache with every source token in the database; return how many."""
@@ -129,16 +148,18 @@ def token_opens_source(
     `database_down` (the processor finds it unreachable) sends the lookup to the cache at once.
     """
     if not cache.skip_database(database_down=database_down):
-        try:
+
+        def lookup() -> tuple[str | None]:
             with Session(engine) as session:
                 known = get_source(session, name)
                 token_hash = known.token_hash if known is not None else None
                 cache.note(name, token_hash)
                 cache.refresh_if_due(session)
-        except SQLAlchemyError:
-            cache.mark_down()
-        else:
-            return token_matches(token, token_hash)
+            return (token_hash,)
+
+        answer = cache.ask(lookup)
+        if answer is not None:
+            return token_matches(token, answer[0])
     if token_matches(token, cache.hash_of(name)):
         return True
     raise TokenUnchecked
@@ -149,7 +170,8 @@ def source_for_token(
 ) -> str | None:
     """Return the source whose own token is `token`, or None; raise TokenUnchecked if unknown."""
     if not cache.skip_database(database_down=database_down):
-        try:
+
+        def lookup() -> tuple[str | None]:
             with Session(engine) as session:
                 statement = select(Source.name).where(Source.token_hash == hash_token(token))
                 name = session.exec(statement).first()
@@ -158,10 +180,11 @@ def source_for_token(
                 else:
                     cache.note(name, hash_token(token))
                 cache.refresh_if_due(session)
-        except SQLAlchemyError:
-            cache.mark_down()
-        else:
-            return name
+            return (name,)
+
+        answer = cache.ask(lookup)
+        if answer is not None:
+            return answer[0]
     cached = cache.source_of(token)
     if cached is None:
         raise TokenUnchecked

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import Engine, create_engine
 from sqlmodel import Session
@@ -85,3 +88,14 @@ def test_after_a_failed_lookup_the_database_is_left_alone_for_a_moment(
     assert token_opens_source(cache, engine, "billing", token)
     with pytest.raises(TokenUnchecked):
         source_for_token(cache, engine, issue(engine, "shop"), database_down=True)
+
+
+def test_a_lookup_the_database_does_not_answer_is_left_to_the_cache() -> None:
+    cache = TokenCache(recheck_seconds=60.0)
+    release = threading.Event()
+    started = time.monotonic()
+    assert cache.ask(lambda: release.wait(10), timeout=0.2) is None
+    assert time.monotonic() - started < 2
+    assert cache.skip_database(database_down=False), "the next requests go to the cache at once"
+    release.set()
+    assert TokenCache().ask(lambda: "answered") == "answered"
