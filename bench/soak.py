@@ -10,6 +10,10 @@ Targets (issue 12): peak RSS <= 200 MiB, RSS growth <= 10 % over the last two th
 (judged from 10 minutes on; a shorter run is mostly warm-up), open files and connections flat,
 no answer >= 500, every accepted line processed or quarantined.
 Prints the figures; exits 1 when a target is missed.
+
+`--trace-memory FILE` runs the server under tracemalloc and rewrites FILE every minute with the
+25 source lines whose live allocations grew most since the first minute (slower: for finding
+what grows, not for the figures).
 """
 
 from __future__ import annotations
@@ -33,6 +37,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.crash import SOURCE, TOKEN, Server, fresh_database, logplex  # noqa: E402
 
 BATCH = 200
+# Started in the server through sitecustomize when --trace-memory is given.
+MEMORY_TRACER = """
+import os, threading, time, tracemalloc
+tracemalloc.start(1)
+def _trace(path=os.environ["DRAINWATCH_SOAK_TRACE"]):
+    time.sleep(60)
+    first = tracemalloc.take_snapshot()
+    while True:
+        time.sleep(60)
+        now = tracemalloc.take_snapshot()
+        top = now.compare_to(first, "lineno")[:25]
+        current, peak = tracemalloc.get_traced_memory()
+        with open(path, "w") as out:
+            out.write(f"traced now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB\\n")
+            out.writelines(f"{stat}\\n" for stat in top)
+threading.Thread(target=_trace, daemon=True).start()
+"""
 DAY = [
     '10.0.0.{n} - - [19/Sep/2025:12:43:15 +0000] "GET /api/items/{n} HTTP/1.1" 200 512',
     "2025-09-19 12:43:15,100 INFO app.worker: job {n} done in 0.{n}s",
@@ -151,12 +172,18 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=2000.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", help="a database URL (default: SQLite in a temp dir)")
+    parser.add_argument("--trace-memory", type=Path, help="write tracemalloc growth here")
     args = parser.parse_args()
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="drainwatch-soak-") as name:
         directory = Path(name)
         with fresh_database(args.database, directory) as database:
             server = Server(directory, database)
+            if args.trace_memory:
+                (directory / "trace").mkdir()
+                (directory / "trace" / "sitecustomize.py").write_text(MEMORY_TRACER)
+                server.env["PYTHONPATH"] = str(directory / "trace")
+                server.env["DRAINWATCH_SOAK_TRACE"] = str(args.trace_memory.resolve())
             server.start()
             assert server.process is not None
             stats = Load()

@@ -8,7 +8,6 @@ name the source, instance and stream, and the labels or the line's structured me
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping
@@ -26,7 +25,8 @@ from google.protobuf import (  # type: ignore[import-untyped]
 )
 
 from service.ingest.entries import BodyError, Entry, Parsed
-from service.ingest.formats.caps import within_room
+from service.ingest.formats.caps import TOO_MANY, within_room
+from service.ingest.formats.jsoncap import CappedJsonError, load_capped
 from service.ingest.formats.labelset import parse_label_set
 
 # The first label present (and not empty) names the entry's source, then its instance.
@@ -65,13 +65,17 @@ def parse_loki_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     `max_entries` are counted as `too_many_lines`, not read.
     """
     try:
-        body = json.loads(data)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        body, surplus = load_capped(
+            data, lines="streams.item.values", containers=("streams",), room=max_entries
+        )
+    except CappedJsonError as error:
         raise BodyError("bad_loki", f"the Loki push body is not JSON: {error}") from None
     streams = body.get("streams") if isinstance(body, dict) else None
     if not isinstance(streams, list):
         raise BodyError("bad_loki", 'the Loki push body is not an object with a "streams" list')
     parsed = Parsed()
+    if surplus:
+        parsed.rejected[TOO_MANY] += surplus
     room = max_entries
     for stream in streams:
         used = _read_json_stream(stream, parsed, room)

@@ -31,7 +31,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValu
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
 from service.ingest.entries import BodyError, Entry, Parsed
-from service.ingest.formats.caps import within_room
+from service.ingest.formats.caps import TOO_MANY, within_room
+from service.ingest.formats.jsoncap import CappedJsonError, load_capped
 
 # Resource attributes naming the source: OTel's service.name, else the Heroku app name (Heroku's
 # own detectors put HEROKU_APP_NAME in service.name; some put it in heroku.app.name).
@@ -79,8 +80,13 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     ("bad_otlp") when the body is not JSON or not an export request, and nothing else.
     """
     try:
-        document = json.loads(data)
-    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        document, surplus = load_capped(
+            data,
+            lines="resourceLogs.item.scopeLogs.item.logRecords",
+            containers=("resourceLogs", "resourceLogs.item.scopeLogs"),
+            room=max_entries,
+        )
+    except CappedJsonError as error:
         raise BodyError("bad_otlp", _detail("not valid JSON", error)) from None
     if not isinstance(document, dict):
         kind = type(document).__name__
@@ -93,7 +99,10 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
         json_format.ParseDict(document, request, ignore_unknown_fields=True)
     except (json_format.Error, ValueError, TypeError, RecursionError, OverflowError) as error:
         raise BodyError("bad_otlp", _detail("not an OTLP/JSON logs export", error)) from None
-    return _read_request(request, max_entries)
+    parsed = _read_request(request, max_entries)
+    if surplus:
+        parsed.rejected[TOO_MANY] += surplus
+    return parsed
 
 
 def parse_otlp_protobuf(data: bytes, *, max_entries: int | None = None) -> Parsed:
