@@ -23,7 +23,9 @@ from service.ingest.tracebacks import (
     django_exception,
     ends_with_header,
     exception_chain,
+    is_flat_frame,
     is_group_end,
+    is_marker_line,
     parse_exception,
     starts_frames,
     starts_traceback,
@@ -45,6 +47,9 @@ class _Pending:
     uniform: bool = False
     level: str = ""
     body: bool = False
+    # After a frame at column 0 (a viewer dropped the indentation): 1, its source line may follow;
+    # 2, after that source line, the `^^^` markers under it may.
+    flat: int = 0
     continued: bool = False
     last_time: datetime | None = None
     last_received: datetime | None = None
@@ -176,6 +181,7 @@ class Assembler:
         state.in_tail = state.after_chain = state.body = state.continued = False
         # Django's summary stands in for the exception line: what follows is its tail.
         state.in_tail = django_exception(start.message) is not None
+        state.flat = 1 if is_flat_frame(start.message) else 0
         state.touch(start)
 
     def _split(self, state: _Pending, key: _Key, out: list[Event]) -> None:
@@ -217,6 +223,7 @@ class Assembler:
         if not text or text.isspace():
             return True
         after_chain, state.after_chain = state.after_chain, False
+        flat, state.flat = state.flat, 0
         if text.startswith(BODY_STARTS):
             if not state.body:  # "ERROR:    Traceback" may head frames that carry no level
                 state.level, state.body = record.level, True
@@ -228,10 +235,16 @@ class Assembler:
             return True
         if text.startswith(TRACEBACK):
             return after_chain
-        if record.level in ("", state.level) and (
-            parse_exception(text) is not None or django_exception(text) is not None
-        ):
+        if record.level not in ("", state.level):
+            return False
+        if is_flat_frame(text):
+            state.flat = 1
+            return True
+        if parse_exception(text) is not None or django_exception(text) is not None:
             state.in_tail, state.tail = True, 0
+            return True
+        if flat == 1 or (flat == 2 and is_marker_line(text)):
+            state.flat = 2  # the source line of a frame at column 0, or the markers under it
             return True
         return False
 

@@ -52,6 +52,9 @@ _BARE_TAG = re.compile(r"[a-z][\w.-]{0,63}\[(\d{1,10})\]: ?")
 # A markdown quote of a pasted log: "> line", and ">" alone for a blank line inside it.
 _QUOTE = ("> ", ">\t")
 _LOGURU_FRAME = '> File "'  # loguru marks the frame that raised; that is no quote
+# A markdown code fence glued onto the first line of a pasted log ("```2021-03-16T22:51:00 ...").
+# Not a language tag ("```python"): only when a header, a digit or a capital follows.
+_FENCE = "```"
 _FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
 
 
@@ -61,6 +64,8 @@ def parse_line(
     """Split one normalised line into its header fields and its message."""
     if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
         return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
+    if line.startswith(_FENCE) and _fence_glued(line[3:4]):
+        line = line[3:]
     header = Header(received_at)
     text = written = line
     for _ in range(_MAX_LAYERS):
@@ -108,6 +113,11 @@ def parse_text(
         records.append(parse_line(line, source=source, received_at=received_at, seq=seq))
         seq += 1
     return redact_key_blocks(records)
+
+
+def _fence_glued(first: str) -> bool:
+    """Tell whether the character after a code fence starts the log line glued onto it."""
+    return first.isdigit() or first in ("[", "<", "{") or ("A" <= first <= "Z")
 
 
 def _is_headed(line: str) -> bool:

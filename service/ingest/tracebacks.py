@@ -2,8 +2,8 @@
 
 Tracebacks as Python prints them, with loguru's `> File` markers, rich's boxes and exception
 groups, and as people paste them: without the header, glued to the logger line that announced
-them, or summarised by Django's debug page; the assembler uses this to decide which records belong
-together.
+them, summarised by Django's debug page, cut at the terminal width or with their indentation
+dropped by a log viewer; the assembler uses this to decide which records belong together.
 """
 
 from __future__ import annotations
@@ -64,6 +64,14 @@ DJANGO_VALUE = "Exception Value:"
 _DJANGO_TYPE = re.compile(r"Exception Type:\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?: at \S*)?\s*")
 # The first frame of a traceback whose header the paster cut: `  File "x.py", line 3, in f`.
 _HEADLESS = re.compile(r' {1,8}(?:> )?File "[^"]+", line \d+|> File "[^"]+", line \d+')
+# A frame whose indentation a log viewer dropped (Heroku's dashboard): at column 0, and whole.
+_FLAT = re.compile(r'File "[^"]+", line \d+, in \S')
+# `systemctl status` and `less -S` cut journal lines at the terminal width, before the line number
+# (`  File "/venv/lib/python3.6/site-packages/gunicorn/arbi`); `less` marks the cut with `>`,
+# systemd's ellipsis with `…`. What is left after the path's closing quote starts `, line `.
+_CUT_MARKS = "…> \t"
+_LINE_PREFIX = ", line "
+_PATH_HINTS = ("/", "\\", ".py")
 
 
 def parse_exception(text: str) -> tuple[str, str] | None:
@@ -95,7 +103,44 @@ def ends_with_header(text: str) -> bool:
 
 def starts_frames(text: str) -> bool:
     """Return True for a frame line, the first line of a traceback whose header was cut."""
-    return text[:1] in (" ", ">") and _HEADLESS.match(text) is not None
+    first = text[:1]
+    if first == "F":
+        return is_flat_frame(text)
+    if first not in (" ", ">"):
+        return False
+    return _HEADLESS.match(text) is not None or _cut_frame(text) is not None
+
+
+def is_flat_frame(text: str) -> bool:
+    """Return True for a whole frame line at column 0 (its indentation dropped by a viewer)."""
+    return text.startswith('File "') and _FLAT.match(text) is not None
+
+
+def is_marker_line(text: str) -> bool:
+    """Return True for the `~~~^^^` line Python 3.11+ prints under a frame's source line."""
+    stripped = text.strip()
+    return bool(stripped) and set(stripped) <= _MARKERS
+
+
+def _cut_frame(text: str) -> tuple[str, int, str] | None:
+    """Read a frame line cut before its line number: (the path as far as it goes, 0, "")."""
+    body = text.lstrip(" ")
+    if not 1 <= len(text) - len(body) <= 8 or not body.startswith('File "'):
+        return None
+    path, quote, rest = body[6:].rstrip(_CUT_MARKS).partition('"')
+    if quote and not _LINE_PREFIX.startswith(rest):
+        return None
+    if not path or not any(hint in path for hint in _PATH_HINTS):
+        return None
+    return path, 0, ""
+
+
+def _frame_head(text: str) -> tuple[str, int, str] | None:
+    """Read a frame line's (file, line, function); 0 and "" where a terminal cut them off."""
+    match = _FRAME.match(text)
+    if match is not None:
+        return match.group(1), int(match.group(2)), match.group(3) or ""
+    return _cut_frame(text)
 
 
 def django_exception(text: str) -> str | None:
@@ -132,11 +177,15 @@ def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
     scan = _Scan()
     seen_traceback, in_tail = continued, False
     target: _Exception | None = None
-    frame: re.Match[str] | None = None
+    frame: tuple[str, int, str] | None = None
+    flat = False  # the pending frame sits at column 0: so may its source line
     for text in (line for record in records for line in record.message.split("\n")):
         if frame is not None:
-            scan.frames.append(_frame(frame, text))
+            code = _source_line(text, flat=flat)
+            scan.frames.append(Frame(*frame, code=code))
             frame = None
+            if code and text[:1] not in (" ", "\t"):
+                continue
         if text.startswith(CHAIN_LINES):
             in_tail, target = False, None
         elif in_tail:
@@ -153,8 +202,9 @@ def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
             scan.final, in_tail, seen_traceback = len(scan.chain) - 1, True, True
         elif not seen_traceback:
             if starts_frames(text):  # the paster cut the header: the frames are the traceback
-                frame, seen_traceback = _FRAME.match(text), True
-        elif (frame := _FRAME.match(text)) is not None:
+                frame, seen_traceback, flat = _frame_head(text), True, text[:1] == "F"
+        elif (frame := _frame_head(text)) is not None:
+            flat = text[:1] == "F"
             continue
         elif text.startswith("│"):
             if (rich := _RICH_FRAME.match(text)) is not None:
@@ -170,7 +220,7 @@ def _scan(records: Iterable[LogRecord], *, continued: bool = False) -> _Scan:
         else:
             _group_exception(text, scan)
     if frame is not None:
-        scan.frames.append(_frame(frame, ""))
+        scan.frames.append(Frame(*frame))
     scan.complete = in_tail
     return scan
 
@@ -186,15 +236,24 @@ def _add_summary_line(target: _Exception, text: str) -> bool:
     return False
 
 
-def _frame(match: re.Match[str], following: str) -> Frame:
-    """Build a frame, taking `following` as its source line when it is one."""
+def _source_line(following: str, *, flat: bool) -> str:
+    """Return `following` as the source line of the frame above it, or "" when it is none.
+
+    Under a frame at column 0 the source line is at column 0 too; a frame, a traceback's own
+    line or an exception line there is not one.
+    """
     code = following.strip()
-    if following[:1] in (" ", "\t") and code.startswith("|"):
+    if following[:1] not in (" ", "\t"):
+        if not flat or not code or _frame_head(following) is not None:
+            return ""
+        if starts_traceback(following) or following.startswith(CHAIN_LINES):
+            return ""
+        return "" if parse_exception(following) or django_exception(following) else code
+    if code.startswith("|"):
         code = code[1:].strip()
-    if following[:1] not in (" ", "\t") or set(code) <= _MARKERS or _FRAME.match(following):
-        code = ""
-    name = match.group(3) or ""
-    return Frame(file=match.group(1), line=int(match.group(2)), function=name, code=code)
+    if set(code) <= _MARKERS or _frame_head(following) is not None:
+        return ""
+    return code
 
 
 def _group_exception(text: str, scan: _Scan) -> None:

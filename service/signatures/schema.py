@@ -14,7 +14,7 @@ from typing import Literal, cast
 import regex
 
 from service.signatures.derive import DERIVED_FIELDS
-from service.signatures.frames import FrameRule
+from service.signatures.frames import FrameRule, read_frames
 from service.signatures.model import (
     SEVERITIES,
     Example,
@@ -52,9 +52,6 @@ EVIDENCE_PLACEHOLDERS = frozenset(
 )
 # Code samples hold route templates such as `/items/{item_id}`: unknown names there are not typos.
 FENCED_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```", re.DOTALL | re.MULTILINE)
-# `[detect] frames`: a relative `/`-separated .py or .pyx path, and a function name.
-FRAME_FILE = re.compile(r"[A-Za-z0-9_.-]+(?:/[A-Za-z0-9_.-]+)*\.(?:py|pyx)")
-FRAME_FUNCTION = re.compile(r"[A-Za-z_]\w*|<module>")
 
 
 class SignatureError(Exception):
@@ -211,7 +208,7 @@ def _read_detect(top: TableReader) -> tuple[RuleKind, Detection, tuple[str, ...]
     for index, source in enumerate(vetoes):
         _check_regex(detect, f"none[{index}]", source)
     derive = _read_derive(detect, captured)
-    frames = _read_frames(detect, kind, captured)
+    frames = read_frames(detect, kind, captured)
     group_by = detect.texts("group_by", required=False)
     for index, name in enumerate(group_by):
         if name in derive:
@@ -264,35 +261,6 @@ def _read_derive(detect: TableReader, captured: Mapping[str, set[str]]) -> tuple
                 detect.error(f"derive[{index}]", f"{name!r} is also a named group of detect.{key}")
         seen.add(name)
     return tuple(dict.fromkeys(name for name in derive if name in DERIVED_FIELDS))
-
-
-def _read_frames(
-    detect: TableReader, kind: RuleKind, captured: Mapping[str, set[str]]
-) -> tuple[FrameRule, ...]:
-    """Read `frames`: the library frames whose raising, at the bottom of a cut traceback, names
-    this signature's failure; their `fields` must be captured by some `any` regex."""
-    tables = detect.tables("frames", required=False)
-    if tables and kind != "single":
-        detect.error("frames", 'only a kind = "single" signature infers its hit from frames')
-    opening = {name for key, names in captured.items() if key.startswith("any[") for name in names}
-    rules: list[FrameRule] = []
-    for index, table in enumerate(tables):
-        file = table.text("file")
-        if file and not FRAME_FILE.fullmatch(file):
-            table.error("file", "must be a relative path with `/`, ending in .py or .pyx")
-        function = table.text("function")
-        if function and not FRAME_FUNCTION.fullmatch(function):
-            table.error("function", "must be a function name")
-        code = table.text("code", required=False).strip()
-        fields = table.strings("fields")
-        for name in fields:
-            if name not in opening:
-                table.error(f"fields.{name}", f"{name!r} is not captured by any detect.any regex")
-        table.finish()
-        if (file, function) in {(rule.file, rule.function) for rule in rules}:
-            detect.error(f"frames[{index}]", f"{file}:{function} is listed twice")
-        rules.append(FrameRule(file=file, function=function, code=code, fields=fields))
-    return tuple(rules)
 
 
 def _check_regex(table: TableReader, key: str, source: str) -> set[str]:

@@ -854,3 +854,80 @@ def test_broken_tracebacks_of_interleaved_instances_stay_apart() -> None:
     assert [f.function for f in by_instance["web.2"].frames] == ["h", "_check_closed"]
     assert len(by_instance["web.3"].records) == 2
     assert by_instance["web.3"].exception_type == "OperationalError"
+
+
+SYSTEMCTL_CUT = """\
+Jan 06 01:56:25 host gunicorn[13842]:     self.stop()
+Jan 06 01:56:25 host gunicorn[13842]:   File "/venv/lib/python3.6/site-packages/gunicorn/arbi
+Jan 06 01:56:25 host gunicorn[13842]:     time.sleep(0.1)
+Jan 06 01:56:25 host gunicorn[13842]:   File "/venv/lib/python3.6/site-packages/gunicorn/arbiter.py",>
+Jan 06 01:56:25 host gunicorn[13842]:     raise HaltServer(reason, self.WORKER_BOOT_ERROR)
+"""
+
+
+def test_frame_lines_cut_at_the_terminal_width_are_one_traceback() -> None:
+    events = _events(SYSTEMCTL_CUT)
+    assert [len(e.records) for e in events] == [1, 4]
+    cut = events[1]
+    assert cut.truncated
+    assert [(f.file, f.line, f.function) for f in cut.frames] == [
+        ("/venv/lib/python3.6/site-packages/gunicorn/arbi", 0, ""),
+        ("/venv/lib/python3.6/site-packages/gunicorn/arbiter.py", 0, ""),
+    ]
+    assert cut.frames[-1].code == "raise HaltServer(reason, self.WORKER_BOOT_ERROR)"
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['    File "x" was saved', '  File "notes', '  File "/app/a.py" is open', "  File /app/a.py"],
+)
+def test_an_indented_file_line_that_is_no_cut_frame_starts_nothing(line: str) -> None:
+    events = _events(line + "\n    more text\n")
+    assert all(not e.frames for e in events)
+
+
+FLAT = """\
+2021-03-16T22:51:00.067813+00:00 app[worker.2]: File "/app/app/db.py", line 27, in <module>
+2021-03-16T22:51:00.068028+00:00 app[worker.2]: engine = create_engine(db_url)
+2021-03-16T22:51:00.068065+00:00 app[worker.2]: File "<string>", line 2, in create_engine
+2021-03-16T22:51:00.069781+00:00 app[worker.2]: File "/app/.venv/lib/python3.12/site-packages/sqlalchemy/util/langhelpers.py", line 453, in load
+2021-03-16T22:51:00.070141+00:00 app[worker.2]: raise exc.NoSuchModuleError(
+2021-03-16T22:51:00.070142+00:00 app[worker.2]: ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+"""
+
+
+def test_frames_without_their_indentation_keep_their_source_lines() -> None:
+    events = _events(FLAT + "2021-03-16T22:51:01.000000+00:00 app[worker.2]: State changed\n")
+    assert [len(e.records) for e in events] == [6, 1]
+    flat = events[0]
+    assert flat.truncated
+    assert [(f.function, f.code) for f in flat.frames] == [
+        ("<module>", "engine = create_engine(db_url)"),
+        ("create_engine", ""),
+        ("load", "raise exc.NoSuchModuleError("),
+    ]
+
+
+def test_an_unindented_traceback_ends_in_its_exception_line() -> None:
+    text = FLAT + (
+        "2021-03-16T22:51:00.070200+00:00 app[worker.2]: "
+        "sqlalchemy.exc.NoSuchModuleError: Can't load plugin: sqlalchemy.dialects:postgres\n"
+    )
+    events = _events(text)
+    assert len(events) == 1
+    assert events[0].exception_type == "sqlalchemy.exc.NoSuchModuleError"
+    assert events[0].frames[-1].code == "raise exc.NoSuchModuleError("
+
+
+def test_a_frame_at_column_0_takes_one_source_line_and_no_more() -> None:
+    text = 'File "/app/a.py", line 3, in f\nreturn g()\nnothing to do with it\n'
+    events = _events(text)
+    assert [len(e.records) for e in events] == [2, 1]
+    assert events[0].frames[0].code == "return g()"
+
+
+def test_a_flat_frame_followed_by_its_exception_takes_no_source_line() -> None:
+    events = _events('File "<string>", line 2, in f\nValueError: bad\n')
+    assert len(events) == 1
+    assert events[0].frames[0].code == ""
+    assert events[0].exception_type == "ValueError"

@@ -562,3 +562,26 @@ def test_a_markdown_quoted_traceback_reads_as_the_traceback() -> None:
     assert [len(event.records) for event in events] == [10]
     assert events[0].exception_type == "RuntimeError"
     assert events[0].records[4].message == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "message", "instance"),
+    [
+        (
+            '```2021-03-16T22:51:00.067813+00:00 app[worker.2]: File "/app/db.py"',
+            'File "/app/db.py"',
+            "worker.2",
+        ),
+        ("```Traceback (most recent call last):", "Traceback (most recent call last):", ""),
+    ],
+)
+def test_a_code_fence_glued_onto_a_line_is_no_part_of_it(
+    line: str, message: str, instance: str
+) -> None:
+    record = parse_line(line, source="api")
+    assert (record.message, record.instance) == (message, instance)
+
+
+@pytest.mark.parametrize("line", ["```python", "```", "``` text", "````"])
+def test_a_fence_with_its_language_or_alone_is_kept(line: str) -> None:
+    assert parse_line(line, source="api").message == line

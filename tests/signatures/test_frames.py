@@ -308,3 +308,68 @@ def test_only_single_rules_take_frames(tmp_path: Path) -> None:
         tmp_path, '{ file = "a.py", function = "f" }', kind="threshold", extra=extra
     )
     assert any('detect.frames: only a kind = "single"' in error for error in errors), errors
+
+
+CUT_PATH = "/venv/lib/python3.6/site-packages/demo/co"
+
+
+@pytest.mark.parametrize(
+    ("file", "code"),
+    [
+        (CUT_PATH, "raise DemoError()"),
+        ("/venv/lib/python3.6/site-packages/demo/core.py", "raise DemoError()"),
+        ("/venv/lib/python3.6/site-packages/demo/", "raise DemoError()"),
+        ("C:\\venv\\Lib\\site-packages\\demo\\co", "raise DemoError()"),
+    ],
+)
+def test_a_frame_cut_before_its_function_matches_by_its_source_line(file: str, code: str) -> None:
+    assert FrameRule("demo/core.py", "explode", code="raise").matches(Frame(file, 0, "", code))
+
+
+@pytest.mark.parametrize(
+    ("rule", "frame"),
+    [
+        (FrameRule("demo/core.py", "explode"), Frame(CUT_PATH, 0, "", "raise DemoError()")),
+        (FrameRule("demo/core.py", "explode", code="raise"), Frame(CUT_PATH, 0, "")),
+        (FrameRule("demo/core.py", "explode", code="raise"), Frame(CUT_PATH, 0, "", "return x")),
+        (FrameRule("demo/core.py", "explode", code="raise"), Frame("/venv/de", 0, "", "raise X")),
+        (FrameRule("demo/core.py", "explode", code="raise"), Frame("/x/demo/cx", 0, "", "raise X")),
+        (
+            FrameRule("demo/core.py", "explode", code="raise"),
+            Frame("/x/notdemo/co", 0, "", "raise"),
+        ),
+    ],
+)
+def test_a_cut_frame_needs_the_rules_code_and_a_cut_of_its_path(
+    rule: FrameRule, frame: Frame
+) -> None:
+    assert not rule.matches(frame)
+
+
+def test_a_source_line_cut_too_still_names_a_long_enough_code() -> None:
+    rule = FrameRule("demo/core.py", "explode", code="raise DemoError(reason, self.BOOT)")
+    assert rule.matches(Frame(CUT_PATH, 0, "", "raise DemoError(rea"))
+    assert not rule.matches(Frame(CUT_PATH, 0, "", "raise Demo"))
+
+
+def test_the_index_looks_a_cut_frame_up_by_code() -> None:
+    coded = FrameRule("demo/core.py", "explode", code="raise")
+    index = FrameIndex([(0, FrameRule("demo/core.py", "explode")), (1, coded)])
+    assert index.owner((Frame(CUT_PATH, 0, "", "raise DemoError()"),)) == (1, coded)
+
+
+def test_a_traceback_cut_at_the_terminal_width_infers_its_signature() -> None:
+    coded = frame_rule("demo.coded", FrameRule("demo/core.py", "explode", code="raise"))
+    text = (
+        f'  File "/app/x.py", line 1, in f\n    run()\n  File "{CUT_PATH}\n    raise DemoError()\n'
+    )
+    hit = Matcher([coded]).match(event_from_text(text))
+    assert hit is not None and hit.confidence == "inferred"
+
+
+def test_one_function_may_be_listed_once_per_code_line(tmp_path: Path) -> None:
+    frames = (
+        '{ file = "a.py", function = "f", code = "raise A(" }, '
+        '{ file = "a.py", function = "f", code = "raise B(" }'
+    )
+    assert not [e for e in frames_errors(tmp_path, frames) if "listed twice" in e]
