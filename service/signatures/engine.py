@@ -172,7 +172,7 @@ class Matcher:
         """Return the hit of the most specific signature that matches the event, or None.
 
         The messages (and an exception the log only named) are tried first, then the lines as
-        the app wrote them (header included).
+        the app wrote them (header included); each also in its folded form when it has one.
         """
         text = event.matched_text
         best = self._decide(event, text, self._prefilter.owners(text))

@@ -48,6 +48,9 @@ FOLD_MARKERS: tuple[str, ...] = (*_ENTITIES, *_NAMED_TYPOGRAPHY, *_ASCII)
 
 def fold_text(text: str) -> str:
     """Return `text` with HTML entities unescaped and typographic characters made ASCII."""
-    if "&" in text:
-        text = html.unescape(text)
+    # Twice at most: text escaped again by a mailer reads `&amp;gt;`.
+    for _ in range(2):
+        if "&" not in text or (unescaped := html.unescape(text)) == text:
+            break
+        text = unescaped
     return text if text.isascii() else text.translate(_TABLE)

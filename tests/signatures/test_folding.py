@@ -45,6 +45,7 @@ def _one(line: str) -> Event:
         ("&quot;leads&quot; &amp; &#x27;x&#x27;", "\"leads\" & 'x'"),
         ("‘a’ “b” – c — d…", "'a' \"b\" - c - d..."),
         ("a&nbsp;b", "a b"),
+        ("memory &amp;gt; &amp;#39;maxmemory&amp;#39;", "memory > 'maxmemory'"),
         ("Relation »x« existiert nicht", "Relation »x« existiert nicht"),
         ("?page=2&status=new", "?page=2&status=new"),
     ],
