@@ -29,6 +29,7 @@ import regex
 from service.ingest.records import Event, LogRecord
 from service.signatures.derive import derive_fields
 from service.signatures.engine import LineHit, Matcher
+from service.signatures.folding import FOLD_MARKERS, fold_text
 from service.signatures.loader import load_signatures
 from service.signatures.prefilter import (
     HyperscanPrefilter,
@@ -89,21 +90,41 @@ def compile_baseline(rules: Sequence[Rule]) -> tuple[list[_Baseline], list[str]]
 
 
 def run_baseline(rules: Sequence[_Baseline], text: str) -> list[LineHit]:
-    """Try every rule's regexes on every line, the engine's winner rule per line; no prefilter."""
+    """Try every rule's regexes on every line, the engine's winner rule per line; no prefilter.
+
+    A line with a fold marker is also tried folded; that wins only with a higher priority.
+    """
     hits: list[LineHit] = []
-    rules_by_id = {item.rule.id: item.rule for item in rules}
+    priority = {item.rule.id: item.rule.priority for item in rules}
     for number, raw in enumerate(text.split("\n")):
         line = raw[:-1] if raw.endswith("\r") else raw
-        best: tuple[int, LineHit] | None = None
-        for item in rules:
-            if best is not None and item.rule.priority < rules_by_id[best[1].signature].priority:
-                break
-            found = _baseline_hit(item, line, number)
-            if found is not None and (best is None or found[0] < best[0]):
-                best = found
+        best = _baseline_best(rules, priority, line, number)
+        if (
+            not (line.isascii() and "&" not in line)
+            and any(marker in line for marker in FOLD_MARKERS)
+            and (folded := fold_text(line)) != line
+        ):
+            other = _baseline_best(rules, priority, folded, number)
+            if other is not None and (
+                best is None or priority[other.signature] > priority[best.signature]
+            ):
+                best = other
         if best is not None:
-            hits.append(best[1])
+            hits.append(best)
     return hits
+
+
+def _baseline_best(
+    rules: Sequence[_Baseline], priority: dict[str, int], line: str, number: int
+) -> LineHit | None:
+    best: tuple[int, LineHit] | None = None
+    for item in rules:
+        if best is not None and item.rule.priority < priority[best[1].signature]:
+            break
+        found = _baseline_hit(item, line, number)
+        if found is not None and (best is None or found[0] < best[0]):
+            best = found
+    return best[1] if best is not None else None
 
 
 def _baseline_hit(item: _Baseline, line: str, number: int) -> tuple[int, LineHit] | None:

@@ -4,6 +4,8 @@ Built once from a rule set and never changed; a reload builds a new `Matcher` an
 The only state it keeps is which signatures it disabled after a regex timeout, and why.
 A literal prefilter (`prefilter.py`) picks the signatures whose keywords occur before any regex
 runs; `scan_lines` runs it over a whole body at once and the regexes on candidate lines only.
+A text that holds HTML entities or typographic quotes is also matched in its folded form
+(`folding.py`), whose markers the prefilter finds with the keywords.
 A traceback cut before its exception line is also looked up by its deepest frame (`frames.py`);
 whatever such an event gives is an `inferred` hit, unless it matched the line that announced it.
 """
@@ -20,6 +22,7 @@ import regex
 from service.ingest.records import Event, LogRecord
 from service.ingest.tracebacks import DJANGO_TYPE, TRACEBACK, traceback_event
 from service.signatures.derive import derive_fields
+from service.signatures.folding import FOLD_MARKERS, fold_text
 from service.signatures.frames import FrameIndex
 from service.signatures.model import Hit, Role
 from service.signatures.prefilter import Implementation, build_prefilter
@@ -103,7 +106,15 @@ def _compile(rule: Rule) -> _Compiled:
 class Matcher:
     """Matches events against a fixed set of signatures; the most specific signature wins."""
 
-    __slots__ = ("_compiled", "_disabled", "_frames", "_prefilter", "_timeout", "_timeouts")
+    __slots__ = (
+        "_compiled",
+        "_disabled",
+        "_fold",
+        "_frames",
+        "_prefilter",
+        "_timeout",
+        "_timeouts",
+    )
 
     def __init__(
         self,
@@ -123,9 +134,12 @@ class Matcher:
         self._disabled: dict[str, str] = {}
         self._timeouts: Counter[str] = Counter()
         # One keyword group per signature, in priority order: the prefilter's owners index
-        # `_compiled` directly and come back ascending, i.e. most specific first.
+        # `_compiled` directly and come back ascending, i.e. most specific first. The fold
+        # markers come last, so a text to fold is told by its last owner.
+        self._fold = len(self._compiled)
         self._prefilter = build_prefilter(
-            [compiled.keywords for compiled in self._compiled], implementation=prefilter
+            [*(compiled.keywords for compiled in self._compiled), FOLD_MARKERS],
+            implementation=prefilter,
         )
         self._frames = FrameIndex(
             (index, frame)
@@ -158,12 +172,12 @@ class Matcher:
         """Return the hit of the most specific signature that matches the event, or None.
 
         The messages (and an exception the log only named) are tried first, then the lines as
-        the app wrote them (header included).
+        the app wrote them (header included); each also in its folded form when it has one.
         """
         text = event.matched_text
-        best = self._best(self._candidates(text), event, text)
+        best = self._decide(event, text, self._prefilter.owners(text))
         if best is None and (written := event.written_text):
-            best = self._best(self._candidates(written), event, written)
+            best = self._decide(event, written, self._prefilter.owners(written))
         if not event.truncated:
             return best[0] if best is not None else None
         found = [best] if best is not None else []
@@ -174,8 +188,9 @@ class Matcher:
         return ranked[0] if ranked else None
 
     def has_candidates(self, text: str) -> bool:
-        """Tell whether any enabled signature's keyword occurs in `text` (the prefilter alone)."""
-        return bool(self._candidates(text))
+        """Tell whether any enabled signature's keyword occurs in `text` or its folded form
+        (the prefilter alone)."""
+        return any(self._candidates(view) for view in self._views(text))
 
     def match_all(self, events: Iterable[Event]) -> list[Hit]:
         """Return the winning hit of every event that matches, in event order."""
@@ -189,17 +204,9 @@ class Matcher:
     def hits_for(self, event: Event) -> list[Hit]:
         """Return a hit for every signature that matches the event, the winner first."""
         text = event.matched_text
-        found = [
-            tried
-            for compiled in self._candidates(text)
-            if (tried := self._try_at(compiled, event, text)) is not None
-        ]
+        found = self._all_hits(event, text)
         if not found and (written := event.written_text):
-            found = [
-                tried
-                for compiled in self._candidates(written)
-                if (tried := self._try_at(compiled, event, written)) is not None
-            ]
+            found = self._all_hits(event, written)
         if event.truncated:
             inferred = self._infer(event, text)
             matched = {hit.signature.id for hit, _ in found}
@@ -221,20 +228,47 @@ class Matcher:
         split at line feeds; a carriage return before one is not part of the line.
         """
         hits: list[LineHit] = []
-        compiled_by_index = self._compiled
         for candidate in self._prefilter.scan(text):
             line = candidate.text
             event = Event(records=(LogRecord(message=line, source="text", seq=candidate.line),))
-            owners = (compiled_by_index[index] for index in candidate.owners)
-            usable = [compiled for compiled in owners if compiled.rule.id not in self._disabled]
-            hit = self._winner(usable, event, line)
-            if hit is not None:
+            best = self._decide(event, line, candidate.owners)
+            if best is not None:
+                hit = best[0]
                 hits.append(LineHit(candidate.line, hit.signature.id, hit.role, hit.fields))
         return hits
 
-    def _winner(self, candidates: Iterable[_Compiled], event: Event, text: str) -> Hit | None:
-        best = self._best(candidates, event, text)
-        return best[0] if best is not None else None
+    def _decide(self, event: Event, text: str, owners: tuple[int, ...]) -> tuple[Hit, int] | None:
+        """Return the best hit in `text` (the prefilter gave `owners`) or in its folded form.
+
+        The folded form wins only with a more specific signature: what matched as written
+        stays as it was.
+        """
+        best = self._best(self._usable(owners), event, text)
+        if owners and owners[-1] == self._fold and (folded := fold_text(text)) != text:
+            other = self._best(self._candidates(folded), event, folded)
+            if other is not None and (
+                best is None or other[0].signature.priority > best[0].signature.priority
+            ):
+                return other
+        return best
+
+    def _views(self, text: str) -> tuple[str, ...]:
+        """Return `text`, and its folded form when the prefilter found a fold marker in it."""
+        owners = self._prefilter.owners(text)
+        if owners and owners[-1] == self._fold and (folded := fold_text(text)) != text:
+            return text, folded
+        return (text,)
+
+    def _all_hits(self, event: Event, text: str) -> list[tuple[Hit, int]]:
+        """Return a hit of every signature that matches `text` or, failing that, its folded form."""
+        found: dict[str, tuple[Hit, int]] = {}
+        for view in self._views(text):
+            for compiled in self._candidates(view):
+                if compiled.rule.id not in found:
+                    tried = self._try_at(compiled, event, view)
+                    if tried is not None:
+                        found[compiled.rule.id] = tried
+        return list(found.values())
 
     def _best(
         self, candidates: Iterable[_Compiled], event: Event, text: str
@@ -291,10 +325,15 @@ class Matcher:
     def _candidates(self, text: str) -> list[_Compiled]:
         # Per event, on 200k corpus lines and 95 keywords: hyperscan 1.75 us, `in` over the
         # minimal keywords 8.5 us, one stdlib `re` alternation 7.7 us.
+        return self._usable(self._prefilter.owners(text))
+
+    def _usable(self, owners: tuple[int, ...]) -> list[_Compiled]:
+        """Return the enabled signatures among the prefilter's owners, fold markers left out."""
+        fold = self._fold
         return [
             compiled
-            for compiled in map(self._compiled.__getitem__, self._prefilter.owners(text))
-            if compiled.rule.id not in self._disabled
+            for index in owners
+            if index != fold and (compiled := self._compiled[index]).rule.id not in self._disabled
         ]
 
     def _try_at(self, compiled: _Compiled, event: Event, text: str) -> tuple[Hit, int] | None:

@@ -3,15 +3,16 @@
 A log viewer, a terminal or an e-mail client may wrap a long line at whatever width it has,
 splitting the words a signature needs over several lines (a CORS error after its URL, Django's
 `Invalid HTTP_HOST header:` before the host). A line is joined with the lines after it only when
-they are the same instance's bare lines (no header, no indentation, no traceback), and only when
-the joined text matches better than the line alone; every record stays in the event.
+they are the same instance's bare lines (no header, no traceback) with the same indentation (a
+message quoted in an indented block is wrapped inside it), and only when the joined text matches
+better than the line alone; every record stays in the event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
-from service.ingest.records import Event
+from service.ingest.records import Event, LogRecord
 from service.ingest.tracebacks import CHAIN_LINES, TRACEBACK
 from service.signatures.engine import Matcher
 from service.signatures.model import Hit
@@ -39,7 +40,7 @@ def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]
         event = pending[index]
         pieces = _continuations(event, pending, index + 1)
         joined = _best_join(matcher, event, pieces, alone) if pieces else None
-        if joined is None or _needless_head(matcher, joined):
+        if joined is None or _needless_head(matcher, joined, alone(event)):
             yield event
             index += 1
         else:
@@ -49,9 +50,12 @@ def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]
 
 def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Event]:
     """Return the bare one-line events after `event` that could be the rest of its line."""
-    if len(event.records) != 1 or not _wrappable(event.first.message):
+    if len(event.records) != 1:
         return []
     first = event.first
+    margin = _margin(first.message)
+    if not _wrappable(first.message, margin):
+        return []
     size = len(first.message)
     pieces: list[Event] = []
     for candidate in events[start : start + MAX_LINES - 1]:
@@ -62,8 +66,8 @@ def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Ev
             or record.headed
             or (record.source, record.instance, record.stream)
             != (first.source, first.instance, first.stream)
-            or not _wrappable(text)
-            or text.startswith((TRACEBACK, *CHAIN_LINES))
+            or not _wrappable(text, margin)
+            or text[len(margin) :].startswith((TRACEBACK, *CHAIN_LINES))
         ):
             break
         size += len(text) + 1
@@ -73,18 +77,34 @@ def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Ev
     return pieces
 
 
-def _wrappable(text: str) -> bool:
-    """Tell a line that may hold part of a wrapped message: not indented (a cut at the width may
-    leave the one space it fell on), one line."""
-    start = text[1:2] if text[:1] == " " else text[:1]
+def _margin(text: str) -> str:
+    """Return the indentation a wrapped run of lines starting with `text` shares: none for a
+    flush line (a cut at the width may leave the one space it fell on), else its indentation."""
+    indent = text[: len(text) - len(text.lstrip())]
+    return "" if indent in ("", " ") else indent
+
+
+def _wrappable(text: str, margin: str) -> bool:
+    """Tell a line that may hold part of a message wrapped with `margin`: that indentation and
+    no more (flush: at most one space), one line."""
+    if not text.startswith(margin):
+        return False
+    rest = text[len(margin) :]
+    start = rest[1:2] if not margin and rest[:1] == " " else rest[:1]
     return bool(start) and not start.isspace() and "\n" not in text
+
+
+def _bare_lines(records: Sequence[LogRecord]) -> list[str]:
+    """Return the records' messages without the indentation of the block they were wrapped in."""
+    cut = len(_margin(records[0].message))
+    return [record.message[cut:] for record in records]
 
 
 def _best_join(
     matcher: Matcher, event: Event, pieces: list[Event], alone: Callable[[Event], Hit | None]
 ) -> Event | None:
     """Return the joined event whose hit improves most on the line's own, or None."""
-    lines = [event.first.message, *(piece.first.message for piece in pieces)]
+    lines = _bare_lines([event.first, *(piece.first for piece in pieces)])
     # The literal prefilter gates it all: no keyword in the whole run, nothing to try.
     if not _has_keyword(matcher, [event, *pieces]):
         return None
@@ -92,7 +112,9 @@ def _best_join(
     best: Event | None = None
     for count in range(2, len(lines) + 1):
         # A line that matches alone is a message of its own, unless joining it gives that same
-        # signature more fields (the middle of a wrapped CORS error matches, without its URL).
+        # signature more fields (the middle of a wrapped CORS error matches, without its URL),
+        # or it completes the line before, a hit of that signature with fewer fields (a server
+        # log's `deadlock detected` before its `DETAIL:` line, which tells the lock alone too).
         piece_hit = alone(pieces[count - 2])
         # Once joining was needed, a match cut off at the end of the text may grow with the
         # next line (a CORS reason); a line that matched alone only joins for a new field.
@@ -104,7 +126,9 @@ def _best_join(
             hit = matcher.match(joined)
             if hit is None or not _better(hit, best_hit, growing):
                 continue
-            if piece_hit is not None and not _extends(hit, piece_hit):
+            if piece_hit is not None and not (
+                _extends(hit, piece_hit) or _completes(hit, piece_hit, own)
+            ):
                 continue
             # Both joins match alike: the one whose fields hold fewer spaces did not split a
             # word (a cut at the width) or glue two (a word wrap).
@@ -122,20 +146,22 @@ def _best_join(
 
 
 def _has_keyword(matcher: Matcher, events: list[Event]) -> bool:
-    lines = [event.first.message for event in events]
+    lines = _bare_lines([event.first for event in events])
     return any(matcher.has_candidates(separator.join(lines)) for separator in _SEPARATORS)
 
 
-def _needless_head(matcher: Matcher, joined: Event) -> bool:
+def _needless_head(matcher: Matcher, joined: Event, head: Hit | None) -> bool:
     """Tell whether the joined message matches as well without its first line: that line is
-    a message of its own (the line before a wrapped one), and the join starts after it."""
-    lines = [record.message for record in joined.records]
+    a message of its own (the line before a wrapped one), and the join starts after it. A first
+    line that is a hit of the same signature (`head`) is the start of that message."""
+    lines = _bare_lines(joined.records)
     separator = "" if joined.unwrapped == "".join(lines) else " "
     rest = Event(records=joined.records[1:], unwrapped=separator.join(lines[1:]))
     hit, without = matcher.match(joined), matcher.match(rest)
     return (
         hit is not None
         and without is not None
+        and (head is None or head.signature.id != hit.signature.id)
         and without.signature.id == hit.signature.id
         and len(without.fields) >= len(hit.fields)
     )
@@ -144,6 +170,17 @@ def _needless_head(matcher: Matcher, joined: Event) -> bool:
 def _extends(hit: Hit, own: Hit) -> bool:
     """Tell whether `hit` is a line's own hit with more fields: the line was part of it."""
     return hit.signature.id == own.signature.id and len(hit.fields) > len(own.fields)
+
+
+def _completes(hit: Hit, piece: Hit, head: Hit | None) -> bool:
+    """Tell whether `hit` joins a line's hit (`piece`) to the hit of the line before (`head`),
+    the same signature with fewer fields: one message over two lines, nothing of `piece` lost."""
+    return (
+        head is not None
+        and hit.signature.id == head.signature.id == piece.signature.id
+        and len(hit.fields) > len(head.fields)
+        and hit.fields.items() >= piece.fields.items()
+    )
 
 
 def _spaces(hit: Hit) -> int:

@@ -109,3 +109,35 @@ def test_every_record_of_a_joined_message_stays_in_its_event(matcher: Matcher) -
     events = list(rejoin_wrapped(matcher, assemble(parse_text(wrapped, source="api"))))
     assert len(events) == 1
     assert [record.message for record in events[0].records] == wrapped.split("\n")
+
+
+def test_a_message_wrapped_inside_an_indented_block_is_joined(matcher: Matcher) -> None:
+    message = (
+        "sqlalchemy.exc.PendingRollbackError: This Session's transaction has been rolled back "
+        "due to a previous exception during flush. To begin a new transaction with this "
+        "Session, first issue Session.rollback()."
+    )
+    for indent in ("    ", "\t"):
+        block = "\n".join(indent + line for line in textwrap.wrap(message, 68))
+        hits = _hits(matcher, BEFORE + block + AFTER)
+        assert [(signature, records >= 2) for signature, _, records in hits] == [
+            ("sqlalchemy.pending-rollback", True)
+        ]
+
+
+def test_lines_of_another_indentation_are_not_joined(matcher: Matcher) -> None:
+    text = "    sqlalchemy.exc.PendingRollbackError: This Session's transaction has\n" + (
+        "        been rolled back due to a previous exception during flush."
+    )
+    assert _hits(matcher, text) == []
+
+
+def test_a_line_that_completes_the_hit_of_the_line_before_joins_it(matcher: Matcher) -> None:
+    text = (
+        "ERROR:  deadlock detected\n"
+        "DETAIL:  Process 22301 waits for ShareLock on transaction 10754518; "
+        "blocked by process 22350."
+    )
+    assert _hits(matcher, text) == [
+        ("postgres.deadlock", {"lock": "ShareLock", "object": "transaction"}, 2)
+    ]
