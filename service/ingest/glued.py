@@ -9,6 +9,7 @@ matched as an event of its own, so the step that failed and the error before it 
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from service.ingest.records import Event
 
@@ -28,5 +29,5 @@ def split_glued(event: Event) -> tuple[Event, ...]:
     if len(starts) < _MIN_MARKERS:
         return (event,)
     bounds = [0, *(start for start in starts if start > 0), len(text)]
-    parts = (text[begin:end].strip() for begin, end in zip(bounds, bounds[1:], strict=False))
+    parts = (text[begin:end].strip() for begin, end in pairwise(bounds))
     return tuple(Event(records=event.records, unwrapped=part) for part in parts if part)

@@ -12,7 +12,8 @@ import re
 # The count and the model end the line; the model may be cut by a hard wrap (`for Settin` / `gs`).
 _REPORT = re.compile(r"\d{1,4} validation errors? for(?: \S{1,120})? *")
 _REPORT_TEXT = " validation error"
-# One step of a location: a field name, a list index, or a pydantic v2 tag (`function-after[f(), str]`).
+# One step of a location: a field name, a list index, or a pydantic v2 tag
+# (`function-after[f(), str]`).
 _STEP = r"[\w\-]{1,100}(?:\[[^\]\n]{0,100}\])?"
 _LOCATION = re.compile(rf"{_STEP}(?:(?:\.| -> ){_STEP}){{0,20}} *")
 MAX_REPORT_LINES = 120
