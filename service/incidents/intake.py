@@ -16,6 +16,7 @@ from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
+from service.ingest.glued import split_glued
 from service.ingest.records import Event
 from service.models import UNRESOLVED_STATUSES
 from service.signatures.engine import Matcher
@@ -46,23 +47,38 @@ def apply_events(
         when = event.time
         if when is not None and (source not in latest or when > latest[source]):
             latest[source] = when
-        platform = len(event.records) == 1 and _note_platform_line(session, state, event)
-        hit = matcher.match(event)
-        if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
-            # Deploy markers, data gaps and access lines tell their story elsewhere.
-            hit = None if platform else template_hit(session, state.templates, fallback, event, hit)
-        if hit is not None:
-            incident = attach_hit(session, hit, now=now)
-            if incident is not None and hit.signature.id == TEMPLATE_SIGNATURE:
-                note_first_seen(session, incident)
-            # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
-            shown = incident is not None and incident.status in UNRESOLVED_STATUSES
-            if shown and incident is not None and incident.id is not None and hit.role == "open":
-                state.hit(source, event.when, incident.id, hit.signature.id)
+        for part in split_glued(event):
+            _apply_part(session, matcher, state, fallback, part, now=now)
     state.write(session)
     _advance_clocks(session, matcher, latest, now=now)
     session.flush()
     return lines
+
+
+def _apply_part(
+    session: Session,
+    matcher: Matcher,
+    state: IntakeState,
+    fallback: Signature | None,
+    event: Event,
+    *,
+    now: datetime,
+) -> None:
+    """Match one event (or one part of a line that glued several) and store its incident."""
+    platform = len(event.records) == 1 and _note_platform_line(session, state, event)
+    hit = matcher.match(event)
+    if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
+        # Deploy markers, data gaps and access lines tell their story elsewhere.
+        hit = None if platform else template_hit(session, state.templates, fallback, event, hit)
+    if hit is None:
+        return
+    incident = attach_hit(session, hit, now=now)
+    if incident is not None and hit.signature.id == TEMPLATE_SIGNATURE:
+        note_first_seen(session, incident)
+    # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
+    shown = incident is not None and incident.status in UNRESOLVED_STATUSES
+    if shown and incident is not None and incident.id is not None and hit.role == "open":
+        state.hit(event.source, event.when, incident.id, hit.signature.id)
 
 
 def _template_rule(matcher: Matcher) -> Signature | None:
@@ -71,7 +87,7 @@ def _template_rule(matcher: Matcher) -> Signature | None:
 
 def _note_platform_line(session: Session, state: IntakeState, event: Event) -> bool:
     """Record a deploy marker, data gap or access line; return True if the line was one."""
-    message = event.first.message
+    message = event.text  # one record: its message, or the part of it a glued line holds
     marker = deploy_marker(message)
     if marker is not None:
         # Log time only: an arrival time would put a deploy after hits that came before it.

@@ -31,6 +31,7 @@ from service.ingest.tracebacks import (
     starts_traceback,
     traceback_event,
 )
+from service.ingest.validation import MAX_REPORT_LINES, is_location, is_problem, opens_report
 
 __all__ = ["TRACEBACK", "Assembler", "assemble", "exception_chain", "traceback_event"]
 
@@ -51,6 +52,10 @@ class _Pending:
     # 2, after that source line, the `^^^` markers under it may.
     flat: int = 0
     continued: bool = False
+    # A headerless validation report: its location lines since the last problem line (-1 at
+    # first, so the report line's own wrapped tail may stand before the first location).
+    report: bool = False
+    locations: int = 0
     last_time: datetime | None = None
     last_received: datetime | None = None
 
@@ -146,6 +151,10 @@ class Assembler:
             elif _opens(text):  # also uvicorn's "ERROR:    Traceback (most recent..."
                 state = self._states[key] = _Pending()
                 self._open(state, [record])
+            elif " validation error" in text and opens_report(text):
+                state = self._states[key] = _Pending()
+                self._open(state, [record])
+                state.report, state.locations = True, -1
             elif record.level in ERROR_LEVELS or text.startswith(HEADER_PREFIXES):
                 state = self._states[key] = _Pending(held=[record])
                 state.touch(record)
@@ -179,6 +188,7 @@ class Assembler:
         state.records = records
         state.uniform, state.level = start.headed, start.level
         state.in_tail = state.after_chain = state.body = state.continued = False
+        state.report = False
         # Django's summary stands in for the exception line: what follows is its tail.
         state.in_tail = django_exception(start.message) is not None
         state.flat = 1 if is_flat_frame(start.message) else 0
@@ -213,6 +223,8 @@ class Assembler:
     def _joins(self, state: _Pending, record: LogRecord) -> bool:
         if len(state.records) >= self._max_records or self._gapped(state, record):
             return False
+        if state.report:
+            return _joins_report(state, record)
         if state.in_tail:
             return self._joins_tail(state, record)
         return self._joins_body(state, record)
@@ -268,6 +280,22 @@ class Assembler:
             out.append(traceback_event(state.records, continued=state.continued))
         out.extend(_single(record) for record in state.held)
         state.records, state.held = [], []
+
+
+def _joins_report(state: _Pending, record: LogRecord) -> bool:
+    """Keep a validation report's location and problem lines; stop at the first other line."""
+    text = record.message
+    if record.level not in ("", state.level) or len(state.records) >= MAX_REPORT_LINES:
+        return False
+    if is_problem(text):
+        if state.locations == -1:
+            return False  # a problem needs its location first
+        state.locations = 0
+        return True
+    if state.locations < 1 and is_location(text):
+        state.locations += 1
+        return True
+    return False
 
 
 def _opens(text: str) -> bool:

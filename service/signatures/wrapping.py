@@ -5,12 +5,15 @@ splitting the words a signature needs over several lines (a CORS error after its
 `Invalid HTTP_HOST header:` before the host). A line is joined with the lines after it only when
 they are the same instance's bare lines (no header, no traceback) with the same indentation (a
 message quoted in an indented block is wrapped inside it), and only when the joined text matches
-better than the line alone; every record stays in the event.
+better than the line alone; every record stays in the event. Inside an
+assembled event (a traceback, a validation report) a wrapped line is joined the same way, when
+the whole event matches better for it (`validation errors for Settin` / `gs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
 
 from service.ingest.records import Event, LogRecord
 from service.ingest.tracebacks import CHAIN_LINES, TRACEBACK
@@ -19,6 +22,10 @@ from service.signatures.model import Hit
 
 MAX_LINES = 8
 MAX_CHARS = 4000
+# Inside an event, the lines tried as the start of a wrapped one: those holding a keyword.
+MAX_INNER_STARTS = 3
+# Builds the event of a join: from the pieces, how many lines are joined, and with what.
+_Build = Callable[[Sequence[Event], int, str], Event]
 # A cut at the width keeps the text's own spaces (join with nothing); a word wrap drops the space
 # at the break (join with one). A wrapped text is wrapped one way throughout.
 _SEPARATORS = (" ", "")
@@ -38,8 +45,14 @@ def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]
     index = 0
     while index < len(pending):
         event = pending[index]
+        if len(event.records) > 1:
+            yield _rejoin_inside(matcher, event, alone)
+            index += 1
+            continue
         pieces = _continuations(event, pending, index + 1)
-        joined = _best_join(matcher, event, pieces, alone) if pieces else None
+        joined = None
+        if pieces and _has_keyword(matcher, [event, *pieces]):
+            joined = _best_join(matcher, event, pieces, alone, _joined_lines(event))
         if joined is None or _needless_head(matcher, joined, alone(event)):
             yield event
             index += 1
@@ -60,21 +73,81 @@ def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Ev
     pieces: list[Event] = []
     for candidate in events[start : start + MAX_LINES - 1]:
         record = candidate.records[0]
-        text = record.message
-        if (
-            len(candidate.records) != 1
-            or record.headed
-            or (record.source, record.instance, record.stream)
-            != (first.source, first.instance, first.stream)
-            or not _wrappable(text, margin)
-            or text[len(margin) :].startswith((TRACEBACK, *CHAIN_LINES))
-        ):
+        if len(candidate.records) != 1 or not _bare(record, first, margin):
             break
-        size += len(text) + 1
+        size += len(record.message) + 1
         if size > MAX_CHARS:
             break
         pieces.append(candidate)
     return pieces
+
+
+def _rejoin_inside(matcher: Matcher, event: Event, alone: Callable[[Event], Hit | None]) -> Event:
+    """Return the event with one wrapped line inside it joined back, when that matches better."""
+    records = event.records
+    lines = [record.message for record in records]
+    if "\n" in "".join(lines):  # a record holding lines of its own: not a terminal's wrap
+        return event
+
+    def own_or_piece(tried: Event) -> Hit | None:
+        # Only the event is cached by id: the pieces made here do not outlive this call.
+        return alone(tried) if tried is event else matcher.match(tried)
+
+    starts = 0
+    for index in range(len(records) - 1):
+        if not (_wrappable(lines[index], "") and _bare(records[index + 1], records[index])):
+            continue
+        pieces: list[Event] = []
+        for record in records[index + 1 : index + MAX_LINES]:
+            if not _bare(record, records[index]):
+                break
+            pieces.append(Event((record,)))
+        # The literal prefilter gates it all: no keyword in the whole run, nothing to try.
+        if not _has_keyword(matcher, [Event((records[index],)), *pieces]):
+            continue
+        build = _joined_inside(event, index)
+        joined = _best_join(matcher, event, pieces, own_or_piece, build)
+        if joined is not None:
+            return joined
+        starts += 1
+        if starts >= MAX_INNER_STARTS:
+            break
+    return event
+
+
+def _bare(record: LogRecord, before: LogRecord, margin: str = "") -> bool:
+    """Tell a line that may continue the wrapped line of `before` (same stream, no header, the
+    indentation `margin` of the block it was wrapped in)."""
+    text = record.message
+    return (
+        not record.headed
+        and (record.source, record.instance, record.stream)
+        == (before.source, before.instance, before.stream)
+        and _wrappable(text, margin)
+        and not text[len(margin) :].startswith((TRACEBACK, *CHAIN_LINES))
+    )
+
+
+def _joined_lines(event: Event) -> _Build:
+    """Build a one-line event's join with the next `count - 1` events' lines."""
+
+    def build(pieces: Sequence[Event], count: int, separator: str) -> Event:
+        records = (event.first, *(piece.first for piece in pieces[: count - 1]))
+        return Event(records=records, unwrapped=separator.join(_bare_lines(records)))
+
+    return build
+
+
+def _joined_inside(event: Event, start: int) -> _Build:
+    """Build the event with its lines `start` .. `start + count - 1` joined into one."""
+    lines = [record.message for record in event.records]
+
+    def build(pieces: Sequence[Event], count: int, separator: str) -> Event:
+        joined = separator.join(lines[start : start + count])
+        text = "\n".join([*lines[:start], joined, *lines[start + count :]])
+        return replace(event, unwrapped=text)
+
+    return build
 
 
 def _margin(text: str) -> str:
@@ -101,16 +174,16 @@ def _bare_lines(records: Sequence[LogRecord]) -> list[str]:
 
 
 def _best_join(
-    matcher: Matcher, event: Event, pieces: list[Event], alone: Callable[[Event], Hit | None]
+    matcher: Matcher,
+    event: Event,
+    pieces: list[Event],
+    alone: Callable[[Event], Hit | None],
+    build: _Build,
 ) -> Event | None:
-    """Return the joined event whose hit improves most on the line's own, or None."""
-    lines = _bare_lines([event.first, *(piece.first for piece in pieces)])
-    # The literal prefilter gates it all: no keyword in the whole run, nothing to try.
-    if not _has_keyword(matcher, [event, *pieces]):
-        return None
+    """Return the joined event whose hit improves most on the event's own, or None."""
     own = best_hit = alone(event)
     best: Event | None = None
-    for count in range(2, len(lines) + 1):
+    for count in range(2, len(pieces) + 2):
         # A line that matches alone is a message of its own, unless joining it gives that same
         # signature more fields (the middle of a wrapped CORS error matches, without its URL),
         # or it completes the line before, a hit of that signature with fewer fields (a server
@@ -119,10 +192,9 @@ def _best_join(
         # Once joining was needed, a match cut off at the end of the text may grow with the
         # next line (a CORS reason); a line that matched alone only joins for a new field.
         growing = own is None and best is not None and _cut_off(best, best_hit)
-        records = (event.first, *(piece.first for piece in pieces[: count - 1]))
         improved: tuple[Event, Hit] | None = None
         for separator in _SEPARATORS:
-            joined = Event(records=records, unwrapped=separator.join(lines[:count]))
+            joined = build(pieces, count, separator)
             hit = matcher.match(joined)
             if hit is None or not _better(hit, best_hit, growing):
                 continue
@@ -161,9 +233,9 @@ def _needless_head(matcher: Matcher, joined: Event, head: Hit | None) -> bool:
     return (
         hit is not None
         and without is not None
-        and (head is None or head.signature.id != hit.signature.id)
         and without.signature.id == hit.signature.id
         and len(without.fields) >= len(hit.fields)
+        and (head is None or head.signature.id != hit.signature.id)
     )
 
 
