@@ -48,6 +48,8 @@ class IncidentBase(SQLModel):
     # `exact` once any hit saw the failure itself; `inferred` while every hit read it from weaker
     # evidence (a traceback cut before its exception line).
     confidence: str = Field(default="exact", max_length=10)
+    # The outage this incident is part of (`Outage`); set once the incident is visible.
+    outage_id: int | None = Field(default=None, foreign_key="outage.id", index=True)
 
 
 class Incident(IncidentBase, table=True):
@@ -76,6 +78,23 @@ class Incident(IncidentBase, table=True):
     fix_commit: str = Field(default="", max_length=200)
     deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
     resolved_by_deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
+
+
+class Outage(SQLModel, table=True):
+    """Incidents of one source that tell one story: a cause and the failures it brought, joined
+    by the cause rules in `patterns/outages.toml`. Every visible incident belongs to one; an
+    incident nothing joins is an outage of its own. Open while any of its incidents is."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=100, foreign_key="source.name", index=True)
+    title: str = Field(max_length=500)
+    status: str = Field(default="open", max_length=20, index=True)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_seen: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    # The incident the outage's story starts from (the cause side of the rule that joined it).
+    cause_id: int | None = None
 
 
 class Deploy(SQLModel, table=True):

@@ -37,7 +37,7 @@ def report_environment(templates_dir: Path) -> Environment:
 
 def render_markdown(report: OutageReport, env: Environment) -> str:
     """Return the report as markdown."""
-    return env.get_template("outage.md.j2").render(report=report, incident=report.incident)
+    return env.get_template("incident.md.j2").render(report=report, incident=report.incident)
 
 
 def incident_markdown(
