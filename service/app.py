@@ -31,7 +31,7 @@ from service.signatures.reload import Reloader, install_sighup
 from service.sources import check_source_name
 from service.spool.store import Spool
 from service.users import ensure_admin
-from service.web import api, drains, health, loki, otlp, pages
+from service.web import api, drains, health, loki, otlp, outage_pages, pages
 from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
 from service.web.guard import install_guards
@@ -170,7 +170,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     app.state.tokens = tokens
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
-    for module in (health, drains, otlp, loki, api, pages):
+    for module in (health, drains, otlp, loki, api, pages, outage_pages):
         app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
+from service.outages.rules import check_rules, load_rules
 from service.processor import Processor
 from service.ratelimit import RateLimiter
 from service.settings import Settings
@@ -46,7 +47,9 @@ class SignatureBook:
 
     def _build(self) -> tuple[Matcher, tuple[str, ...]]:
         library, problems = load_usable_signatures(self._settings.pattern_dirs)
-        return Matcher(library.signatures), tuple(problems)
+        rules, rule_problems = load_rules(self._settings.pattern_dirs)
+        problems += rule_problems + check_rules(rules, [s.id for s in library.signatures])
+        return Matcher(library.signatures, outage_rules=rules), tuple(problems)
 
     @property
     def matcher(self) -> Matcher:

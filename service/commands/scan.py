@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--source", help="source name for every line (default: the file name)")
     parser.add_argument("--format", choices=["text", "json", "markdown"], default="text")
     parser.add_argument(
-        "--out", type=Path, help="write one markdown outage report per incident into this directory"
+        "--out", type=Path, help="write one markdown outage report per outage into this directory"
     )
     parser.add_argument(
         "--database",
@@ -51,7 +51,8 @@ def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
 
     from service.incidents.queries import incident_json
     from service.models import VISIBLE_STATUSES, Incident
-    from service.reports.render import incident_markdown, report_environment
+    from service.outages.queries import list_outages, outage_json
+    from service.reports.render import outage_markdown, report_environment
     from service.runtime import SignatureBook
     from service.scan import OFFLINE, ScanInput, scan_inputs, source_name_for
     from service.settings import Settings
@@ -67,31 +68,38 @@ def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
         visible = col(Incident.status).in_(VISIBLE_STATUSES)
         statement = select(Incident).where(visible).order_by(col(Incident.id))
         incidents = list(session.exec(statement).all())
+        outages = list(reversed(list_outages(session)))
         if args.out or args.format == "markdown":
             env = report_environment(settings.templates_dir)
+            rules = book.matcher.outage_rules
             reports = {
-                i.id: incident_markdown(
-                    session, i, book.by_id, public_url=settings.public_url, env=env
+                o.id: outage_markdown(
+                    session, o, book.by_id, rules, public_url=settings.public_url, env=env
                 )
-                for i in incidents
+                for o in outages
             }
+        outage_rows = [outage_json(session, o) for o in outages] if args.format == "json" else []
     if args.out:
-        _write_reports(args.out, incidents, reports)
+        _write_reports(args.out, outages, reports)
     if args.format == "json":
-        payload = {"lines": lines, "incidents": [incident_json(i) for i in incidents]}
+        payload = {
+            "lines": lines,
+            "incidents": [incident_json(i) for i in incidents],
+            "outages": outage_rows,
+        }
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     elif args.format == "markdown":
-        sys.stdout.write("\n\n".join(reports[i.id] for i in incidents))
+        sys.stdout.write("\n\n".join(reports[o.id] for o in outages))
     else:
         _print_text(lines, incidents)
     return 0
 
 
-def _write_reports(out: Path, incidents: list[Any], reports: dict[int | None, str]) -> None:
+def _write_reports(out: Path, outages: list[Any], reports: dict[int | None, str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    for incident in incidents:
-        path = out / f"incident-{incident.id:04d}-{incident.signature}.md"
-        path.write_text(reports[incident.id], encoding="utf-8")
+    for outage in outages:
+        path = out / f"outage-{outage.id:04d}.md"
+        path.write_text(reports[outage.id], encoding="utf-8")
 
 
 def _print_text(lines: int, incidents: list[Any]) -> None:

@@ -1,5 +1,6 @@
 """From events to stored incidents: deploy markers onto the timeline, hits into the lifecycle,
-then the sources' log clocks forward and a sweep for incidents that went quiet."""
+then the sources' log clocks forward, a sweep for incidents that went quiet, and every new
+incident into its outage."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlmodel import Session
 
 from service.incidents.deploys import deploy_marker, record_marker
 from service.incidents.gaps import platform_drop, record_gap
-from service.incidents.lifecycle import attach_hit
+from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
 from service.incidents.sweep import sweep_source
 from service.incidents.templates import note_first_seen, template_hit
@@ -19,6 +20,7 @@ from service.ingest.access import parse_access
 from service.ingest.glued import split_glued
 from service.ingest.records import Event
 from service.models import UNRESOLVED_STATUSES
+from service.outages.grouping import group_incidents
 from service.signatures.engine import Matcher
 from service.signatures.model import Signature
 from service.signatures.templates import TEMPLATE_SIGNATURE
@@ -51,6 +53,8 @@ def apply_events(
             _apply_part(session, matcher, state, fallback, part, now=now)
     state.write(session)
     _advance_clocks(session, matcher, latest, now=now)
+    group_incidents(session, matcher.outage_rules, lines, now=now)
+    settle(session, {s.id for s in matcher.signatures if s.kind == "pair"})
     session.flush()
     return lines
 

@@ -21,10 +21,11 @@ from service.incidents.store import (
 )
 from service.models import UNRESOLVED_STATUSES, Incident
 from service.notify.outbox import is_escalation
+from service.outages.grouping import members, recovered_outages
 from service.signatures.model import Hit
 
 RESOLUTIONS = ("recovered", "quiet", "deploy", "manual")
-__all__ = ["RESOLUTIONS", "attach_hit", "resolve"]
+__all__ = ["RESOLUTIONS", "attach_hit", "resolve", "settle"]
 
 
 def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
@@ -75,3 +76,39 @@ def _quiet_period_over(incident: Incident, when: datetime | None, quiet_minutes:
     if when is None or incident.last_seen is None or quiet_minutes <= 0:
         return False
     return when - incident.last_seen > timedelta(minutes=quiet_minutes)
+
+
+def settle(session: Session, pair_signatures: set[str]) -> list[Incident]:
+    """Resolve what recovered with its outage; return the incidents resolved.
+
+    When every incident of an outage that waits for a recovery line (`pair` signatures: DB_DOWN
+    until DB_RECOVERED) has logged it, the outage is over: its other incidents (the Neon error
+    that took the database away, the crash that the platform's `State changed from crashed to up`
+    ended) resolve at the last recovery, if they were not hit after it.
+    """
+    settled: list[Incident] = []
+    for outage_id in recovered_outages(session):
+        incidents = members(session, outage_id)
+        waiting = [i for i in incidents if i.signature in pair_signatures]
+        if any(i.status in UNRESOLVED_STATUSES for i in waiting):
+            continue
+        recoveries = [
+            i for i in waiting if i.resolution == "recovered" and i.resolved_at is not None
+        ]
+        if not recoveries:
+            continue
+        last = max(recoveries, key=lambda i: (i.resolved_at, i.id or 0))
+        assert last.resolved_at is not None
+        for incident in incidents:
+            seen = incident.last_seen
+            if (
+                incident.status in UNRESOLVED_STATUSES
+                and seen is not None
+                and seen <= last.resolved_at
+            ):
+                text = (
+                    f"recovered with #{last.id} ({last.signature}) at {last.resolved_at:%H:%M:%S}"
+                )
+                resolve(session, incident, at=last.resolved_at, resolution="recovered", text=text)
+                settled.append(incident)
+    return settled

@@ -65,6 +65,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "note": incident.note,
         "deploy_id": incident.deploy_id,
         "resolved_by_deploy_id": incident.resolved_by_deploy_id,
+        "outage_id": incident.outage_id,
     }
 
 

@@ -17,9 +17,11 @@ from service.models import (
     IncidentEvent,
     IncidentMinute,
     Notification,
+    Outage,
     TimelineEntry,
 )
 from service.notify.outbox import enqueue
+from service.outages.grouping import note_recovery, refresh_outage
 from service.signatures.model import Hit
 
 
@@ -92,6 +94,11 @@ def resolve(
     session.add(incident)
     session.flush()
     add_timeline(session, incident, time=at, kind="resolved", text=text or resolution)
+    outage = session.get(Outage, incident.outage_id) if incident.outage_id else None
+    if outage is not None:
+        refresh_outage(session, outage)
+        if resolution == "recovered":
+            note_recovery(session, incident)
 
 
 def discard(session: Session, incident: Incident) -> None:

@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
 from service.models import Deploy, Incident, IncidentEndpoint
+from service.outages.grouping import members
 from service.reports.evidence import (
     TimelineRow,
     Traceback,
@@ -58,6 +59,8 @@ class OutageReport:
     url: str
     # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
     confidence_note: str = ""
+    # The other incidents of its outage, first seen first.
+    siblings: tuple[Incident, ...] = ()
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -119,6 +122,11 @@ def build_report(
         server_errors=errors,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
         confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
+        siblings=tuple(
+            other
+            for other in (members(session, incident.outage_id) if incident.outage_id else [])
+            if other.id != incident.id
+        ),
     )
 
 

@@ -139,11 +139,16 @@ def deploys_around(session: Session, incident: Incident) -> list[Deploy]:
     if incident.first_seen is None:
         return []
     end = incident.resolved_at or incident.last_seen or incident.first_seen
+    return deploys_between(session, incident.source, incident.first_seen, end)
+
+
+def deploys_between(session: Session, source: str, start: datetime, end: datetime) -> list[Deploy]:
+    """Return the source's deploys that started from shortly before `start` to after `end`."""
     statement = (
         select(Deploy)
         .where(
-            Deploy.source == incident.source,
-            col(Deploy.started_at) >= incident.first_seen - DEPLOY_WINDOW,
+            Deploy.source == source,
+            col(Deploy.started_at) >= start - DEPLOY_WINDOW,
             col(Deploy.started_at) <= end + DEPLOY_WINDOW,
         )
         .order_by(col(Deploy.started_at), col(Deploy.id))

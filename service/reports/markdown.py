@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import re
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# Inline markup anywhere: backslash, code, emphasis (`_` only where it can open or close one:
+# `DB_DOWN` stays as written), links and images, strikethrough.
+_INLINE = re.compile(r"[\\`*\[\]~]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+# Block markup at the start of the text: a heading, a quote, a list item, a numbered item.
+_BLOCK_START = re.compile(r"^(\s*)(?:(#)|([-+])(?=\s|$)|(\d+)([.)]))")
 _BACKTICKS = re.compile(r"`+")
 _NEWLINES = re.compile(r"[\r\n]+")
 
@@ -28,21 +32,32 @@ def code(text: str) -> str:
 
 
 def escape(text: str) -> str:
-    """Return `text` as plain markdown text: no emphasis, links, images, headings or HTML."""
+    """Return `text` as plain markdown text: no emphasis, links, images, headings or HTML.
+
+    Only what markdown would act on is escaped, so the raw text reads as written (`start-up`,
+    `(pcls)`, `DB_DOWN`) and renders back to exactly the text.
+    """
     text = _NEWLINES.sub(" ", text)
-    text = _SPECIAL.sub(r"\\\1", text)
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _INLINE.sub(lambda m: "\\" + m.group(0), text)
+    return _BLOCK_START.sub(_escape_block, text)
+
+
+def _escape_block(match: re.Match[str]) -> str:
+    indent, heading, bullet, number, dot = match.groups()
+    if heading:
+        return f"{indent}\\#"
+    if bullet:
+        return f"{indent}\\{bullet}"
+    return f"{indent}{number}\\{dot}"
 
 
 def prose(text: str) -> str:
-    """Return log-derived text for a sentence of prose: no HTML, no link or image, no code span
-    opened; other punctuation stays as it reads (`compute-time`, `try=1/5`)."""
-    text = _NEWLINES.sub(" ", text)
-    for char, escaped in (("\\", "\\\\"), ("`", "\\`"), ("[", "\\["), ("]", "\\]")):
-        text = text.replace(char, escaped)
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    """Return log-derived text for a sentence of prose (the same as `escape`, which leaves
+    punctuation that markdown would not act on as it reads: `compute-time`, `try=1/5`)."""
+    return escape(text)
 
 
 def cell(text: str) -> str:
     """Return `text` escaped for one markdown table cell."""
-    return escape(text).replace("\\|", "&#124;")
+    return escape(text).replace("|", "&#124;")

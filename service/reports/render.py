@@ -1,16 +1,19 @@
-"""Render an `OutageReport` to markdown through `templates/reports/`, with text-safe filters."""
+"""Render an incident's `OutageReport`, or an outage's `OutageStory`, to markdown through
+`templates/reports/`, with text-safe filters."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlmodel import Session
 
-from service.models import Incident
+from service.models import Incident, Outage
+from service.outages.rules import CauseRule
 from service.reports import markdown, timefmt
 from service.reports.build import OutageReport, build_report
+from service.reports.outage import OutageStory, build_outage_story, headline
 from service.signatures.model import Signature
 
 
@@ -37,7 +40,37 @@ def report_environment(templates_dir: Path) -> Environment:
 
 def render_markdown(report: OutageReport, env: Environment) -> str:
     """Return the report as markdown."""
-    return env.get_template("incident.md.j2").render(report=report, incident=report.incident)
+    return env.get_template("incident.md.j2").render(
+        report=report, incident=report.incident, embedded=False
+    )
+
+
+def render_outage_markdown(story: OutageStory, env: Environment) -> str:
+    """Return the outage's report: an outage of one incident is told by that incident's report."""
+    if story.single:
+        return render_markdown(story.cause, env)
+    return env.get_template("outage.md.j2").render(
+        story=story,
+        outage=story.outage,
+        report=story.cause,
+        incident=story.cause.incident,
+        headline=headline(story),
+        embedded=True,
+    )
+
+
+def outage_markdown(
+    session: Session,
+    outage: Outage,
+    signatures: Mapping[str, Signature],
+    rules: Sequence[CauseRule],
+    *,
+    public_url: str,
+    env: Environment,
+) -> str:
+    """Build and render the markdown report of one outage."""
+    story = build_outage_story(session, outage, signatures, rules, public_url=public_url)
+    return render_outage_markdown(story, env)
 
 
 def incident_markdown(

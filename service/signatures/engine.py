@@ -13,7 +13,7 @@ whatever such an event gives is an `inferred` hit, unless it matched the line th
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -21,6 +21,7 @@ import regex
 
 from service.ingest.records import Event, LogRecord
 from service.ingest.tracebacks import DJANGO_TYPE, TRACEBACK, traceback_event
+from service.outages.rules import CauseRule
 from service.signatures.derive import derive_fields
 from service.signatures.folding import FOLD_MARKERS, fold_text
 from service.signatures.frames import FrameIndex
@@ -114,6 +115,7 @@ class Matcher:
         "_prefilter",
         "_timeout",
         "_timeouts",
+        "outage_rules",
     )
 
     def __init__(
@@ -122,12 +124,16 @@ class Matcher:
         *,
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         prefilter: Implementation = "auto",
+        outage_rules: Sequence[CauseRule] = (),
     ) -> None:
         """Compile the signatures; a timeout is per regex search, in seconds.
 
         `prefilter` chooses the keyword prefilter: `auto` (hyperscan when available),
-        `hyperscan`, or `python` (the pure-Python fallback, same results).
+        `hyperscan`, or `python` (the pure-Python fallback, same results). `outage_rules` are
+        the cause rules loaded with the signatures: they travel with them, and a reload swaps
+        both at once.
         """
+        self.outage_rules = tuple(outage_rules)
         ordered = sorted(signatures, key=lambda rule: (-rule.priority, rule.id))
         self._compiled = tuple(_compile(rule) for rule in ordered)
         self._timeout = timeout

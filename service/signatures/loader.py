@@ -12,6 +12,7 @@ import tomllib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from service.outages.rules import RULES_FILE, check_rules, load_rules
 from service.signatures.engine import Matcher, event_from_text
 from service.signatures.schema import Case, Rule, SignatureError, parse_rule
 
@@ -88,6 +89,8 @@ def check_directories(dirs: Sequence[Path]) -> list[str]:
     library, errors = _merge(dirs)
     if not errors and not len(library):
         errors.append(f"{', '.join(str(d) for d in dirs)}: no signature files (*.toml) found")
+    rules, rule_errors = load_rules(dirs)
+    errors += rule_errors + check_rules(rules, [rule.id for rule in library.signatures])
     return errors + run_examples(library)
 
 
@@ -165,11 +168,13 @@ def _read_directory(directory: Path) -> tuple[list[Rule], list[str]]:
 
 
 def _signature_files(directory: Path) -> list[Path]:
-    """Return the `*.toml` files under `directory`, skipping hidden files and folders."""
+    """Return the `*.toml` files under `directory`, skipping hidden files and folders and the
+    cause rules of outages (`outages.toml` at the top)."""
     return sorted(
         path
         for path in directory.rglob("*.toml")
         if path.is_file()
+        and path.relative_to(directory) != Path(RULES_FILE)
         and not any(part.startswith(".") for part in path.relative_to(directory).parts)
     )
 

@@ -1,4 +1,5 @@
-"""The JSON API: sources, incidents, signatures, and the markdown report. Login required."""
+"""The JSON API: sources, incidents, outages, signatures, and the markdown reports. Login
+required."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ from service.incidents.queries import (
     list_incidents,
     rfc3339,
 )
-from service.models import Incident
-from service.reports.render import incident_markdown
+from service.models import Incident, Outage
+from service.outages.queries import list_outages, outage_detail_json, outage_json
+from service.reports.render import incident_markdown, outage_markdown
 from service.signatures.loader import SignatureError
 from service.web.counts import source_counters
 from service.web.deps import ApiUser, RuntimeDep, SessionDep
@@ -107,6 +109,49 @@ def report_markdown(
         session,
         load_incident(session, incident_id),
         runtime.book.by_id,
+        public_url=runtime.settings.public_url,
+        env=runtime.report_env,
+    )
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get("/api/outages")
+def outages(
+    session: SessionDep,
+    _user: ApiUser,
+    status: Literal["open", "resolved"] | None = None,
+    source: str | None = None,
+    limit: int = Query(500, ge=1, le=5000),
+) -> dict[str, Any]:
+    """List outages, newest first, each with its incident ids and impact."""
+    found = list_outages(session, status=status, source=source, limit=limit)
+    return {"outages": [outage_json(session, o) for o in found]}
+
+
+def load_outage(session: SessionDep, outage_id: int) -> Outage:
+    """Return the outage or answer 404 (an id no database column holds included)."""
+    outage = session.get(Outage, outage_id) if 0 < outage_id < 2**63 else None
+    if outage is None:
+        raise ApiError(404, "not_found", f"no outage #{outage_id}")
+    return outage
+
+
+@router.get("/api/outages/{outage_id}")
+def outage(outage_id: int, session: SessionDep, _user: ApiUser) -> dict[str, Any]:
+    """Return one outage with its incidents."""
+    return outage_detail_json(session, load_outage(session, outage_id))
+
+
+@router.get("/outages/{outage_id}/report.md", response_class=PlainTextResponse)
+def outage_report_markdown(
+    outage_id: int, session: SessionDep, runtime: RuntimeDep, _user: ApiUser
+) -> PlainTextResponse:
+    """Return the outage's report as markdown: one story for all its incidents."""
+    text = outage_markdown(
+        session,
+        load_outage(session, outage_id),
+        runtime.book.by_id,
+        runtime.book.matcher.outage_rules,
         public_url=runtime.settings.public_url,
         env=runtime.report_env,
     )

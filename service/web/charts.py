@@ -50,3 +50,33 @@ def bar_chart(rows: Sequence[tuple[datetime, int]], label: str) -> Markup:
         f"{last:%H:%M} UTC, peak {peak}/min</text></svg>"
     )
     return Markup(svg)  # noqa: S704 - every value interpolated here is a number or a time
+
+
+def span_chart(spans: Sequence[tuple[int, datetime, datetime, bool]], label: str) -> Markup:
+    """Return an SVG of incident spans on one time axis: (incident id, first, last, resolved)."""
+    if not spans:
+        return Markup("")
+    start = min(first for _, first, _, _ in spans)
+    end = max(last for _, _, last, _ in spans)
+    total = max((end - start).total_seconds(), 1.0)
+    row, left = 18, 48
+    height = row * len(spans) + 16
+    bars = []
+    for index, (ident, first, last, resolved) in enumerate(spans):
+        x = left + (WIDTH - left) * (first - start).total_seconds() / total
+        width = max(3.0, (WIDTH - left) * (last - first).total_seconds() / total)
+        y = index * row + 2
+        state = "resolved" if resolved else "open"
+        title = f"#{ident}: {first:%H:%M:%S} to {last:%H:%M:%S} UTC, {state}"
+        bars.append(
+            f'<text x="0" y="{y + 12}">#{ident}</text>'
+            f'<rect class="span-{state}" x="{x:.1f}" y="{y}" width="{width:.1f}" '
+            f'height="{row - 6}"><title>{title}</title></rect>'
+        )
+    svg = (
+        f'<svg class="chart spans" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-label="{escape(label)}">{"".join(bars)}'
+        f'<text x="{left}" y="{height - 2}">{start:%H:%M:%S}</text>'
+        f'<text x="{WIDTH}" y="{height - 2}" text-anchor="end">{end:%H:%M:%S} UTC</text></svg>'
+    )
+    return Markup(svg)  # noqa: S704 - every value interpolated here is a number or a time

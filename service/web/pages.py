@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from time import monotonic
 from typing import Annotated, Any
@@ -57,6 +57,7 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
         stamp=timefmt.stamp,
         clock=timefmt.clock,
         since=_since,
+        seconds=_seconds,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
     )
     templates.env.globals["csrf_token"] = page_csrf_token
@@ -71,6 +72,11 @@ def unavailable_page(request: Request, reason: str, retry_after: int) -> HTMLRes
     response.status_code = 503
     response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _seconds(value: int | None) -> str:
+    """Show a duration in whole seconds of the JSON views as the pages show durations."""
+    return timefmt.duration(timedelta(seconds=value) if value is not None else None)
 
 
 def _since(value: str | None) -> str:

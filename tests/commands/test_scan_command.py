@@ -70,7 +70,7 @@ def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[st
 def test_no_incidents_still_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     quiet = tmp_path / "quiet.log"
     quiet.write_text("INFO:     Application startup complete.\n")
-    assert scan_json(capsys, str(quiet)) == {"lines": 1, "incidents": []}
+    assert scan_json(capsys, str(quiet)) == {"lines": 1, "incidents": [], "outages": []}
 
 
 def test_unreadable_input_exits_non_zero(

@@ -43,3 +43,40 @@ def test_cell_cannot_split_a_table_row() -> None:
     table = f"| a | b |\n|---|---|\n| {cell('x | y | z')} | 2 |\n"
     html = RENDER.render(table)
     assert html.count("<td>") == 2
+
+
+READS_AS_WRITTEN = [
+    "File <module>, line 3",
+    "start-up hang (pcls)",
+    "[DB_DOWN] op=lead_sync try=1/5 -> 503",
+    "#1 app.db-outage: _private_ and *starred*",
+    "- a dash, + a plus, 1. a number, 12) another",
+    "a & b &lt; c",
+    "`code` ~~strike~~ back\\slash",
+]
+
+
+@pytest.mark.parametrize("text", READS_AS_WRITTEN)
+def test_escaped_text_renders_back_to_exactly_the_text(text: str) -> None:
+    import html as html_module
+
+    rendered = RENDER.render(escape(text)).strip()
+    assert rendered.startswith("<p>") and rendered.endswith("</p>")
+    assert html_module.unescape(rendered[3:-4]) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "raw"),
+    [
+        ("start-up (pcls)", "start-up (pcls)"),
+        ("DB_DOWN op=x", "DB_DOWN op=x"),
+        ("<module>", "&lt;module&gt;"),
+    ],
+)
+def test_escape_leaves_what_markdown_would_not_act_on(text: str, raw: str) -> None:
+    assert escape(text) == raw
+
+
+def test_cell_renders_a_pipe_back_as_a_pipe() -> None:
+    table = f"| a |\n|---|\n| {cell('x | y')} |\n"
+    assert "<td>x | y</td>" in RENDER.render(table)

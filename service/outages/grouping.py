@@ -1,0 +1,190 @@
+"""Putting incidents into outages: each visible incident joins the outage of an incident its cause
+rules tie it to, or opens one of its own; an outage's status and times follow its incidents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, select
+
+from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Incident, Outage
+from service.outages.rules import CauseRule, Span, story_between
+
+# Incidents looked at as partners of a new one: the nearest in time, enough for any real outage.
+MAX_PARTNERS = 200
+
+
+def span_of(incident: Incident) -> Span:
+    """Return what the cause rules look at of an incident."""
+    return Span(incident.signature, incident.fields, incident.first_seen, incident.last_seen)
+
+
+def group_incidents(
+    session: Session, rules: Sequence[CauseRule], sources: Iterable[str], *, now: datetime
+) -> list[Outage]:
+    """Give every visible incident of these sources that has no outage yet its outage."""
+    names = sorted(set(sources))
+    if not names:
+        return []
+    statement = (
+        select(Incident)
+        .where(
+            col(Incident.outage_id).is_(None),
+            col(Incident.status).in_(VISIBLE_STATUSES),
+            col(Incident.source).in_(names),
+        )
+        .order_by(col(Incident.first_seen), col(Incident.id))
+    )
+    return [join_outage(session, rules, incident, now=now) for incident in session.exec(statement)]
+
+
+def join_outage(
+    session: Session, rules: Sequence[CauseRule], incident: Incident, *, now: datetime
+) -> Outage:
+    """Put the incident into the outage its story belongs to (merging outages it ties together)."""
+    mine = span_of(incident)
+    found: set[int] = set()
+    becomes_cause = False
+    for partner in _partners(session, rules, incident):
+        story = story_between(rules, mine, span_of(partner))
+        if story is None or partner.outage_id is None:
+            continue
+        found.add(partner.outage_id)
+        # The new incident caused its outage's cause (the database went away before the loops
+        # that noticed it were logged): the story now starts from it.
+        partner_outage = session.get(Outage, partner.outage_id)
+        if (
+            story[1] is mine
+            and partner_outage is not None
+            and partner_outage.cause_id == partner.id
+        ):
+            becomes_cause = True
+    if not found:
+        outage = Outage(
+            source=incident.source,
+            title=incident.title,
+            status="open",
+            started_at=incident.first_seen,
+            created_at=now,
+            cause_id=incident.id,
+        )
+        session.add(outage)
+        session.flush()
+        incident.outage_id = outage.id
+        session.add(incident)
+        if incident.resolution == "recovered":
+            note_recovery(session, incident)
+        return refresh_outage(session, outage)
+    target = session.get(Outage, min(found))
+    assert target is not None
+    for other_id in sorted(found)[1:]:
+        _merge_into(session, target, other_id)
+    incident.outage_id = target.id
+    session.add(incident)
+    if becomes_cause:
+        target.cause_id = incident.id
+    session.flush()
+    if incident.resolution == "recovered":
+        note_recovery(session, incident)
+    return refresh_outage(session, target)
+
+
+def _partners(session: Session, rules: Sequence[CauseRule], incident: Incident) -> list[Incident]:
+    """Return the incidents of the same source near enough in time for some rule to join."""
+    if incident.first_seen is None or not rules:
+        return []
+    reach = max(rule.within for rule in rules)
+    end = incident.last_seen or incident.first_seen
+    statement = (
+        select(Incident)
+        .where(
+            Incident.source == incident.source,
+            col(Incident.outage_id).is_not(None),
+            col(Incident.id) != incident.id,
+            col(Incident.first_seen) <= end + reach,
+            col(Incident.last_seen) >= incident.first_seen - reach,
+        )
+        .order_by(col(Incident.last_seen).desc())
+        .limit(MAX_PARTNERS)
+    )
+    return list(session.exec(statement).all())
+
+
+def _merge_into(session: Session, outage: Outage, other_id: int) -> None:
+    """Move every incident of outage `other_id` into `outage` and drop the emptied one."""
+    for member in session.exec(select(Incident).where(Incident.outage_id == other_id)):
+        member.outage_id = outage.id
+        session.add(member)
+    other = session.get(Outage, other_id)
+    session.flush()
+    if other is not None:
+        session.delete(other)
+
+
+def members(session: Session, outage_id: int) -> list[Incident]:
+    """Return the incidents of an outage, first seen first."""
+    statement = (
+        select(Incident)
+        .where(Incident.outage_id == outage_id)
+        .order_by(col(Incident.first_seen), col(Incident.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def refresh_outage(session: Session, outage: Outage) -> Outage:
+    """Set the outage's status, times and title from its incidents."""
+    assert outage.id is not None
+    incidents = members(session, outage.id)
+    if not incidents:
+        return outage
+    starts = [i.first_seen for i in incidents if i.first_seen is not None]
+    outage.started_at = min(starts) if starts else None
+    if any(i.status in UNRESOLVED_STATUSES for i in incidents):
+        outage.status = "open"
+        outage.ended_at = None
+    else:
+        outage.status = "resolved"
+        ends = [end for end in (failure_end(i) for i in incidents) if end is not None]
+        outage.ended_at = max(ends) if ends else None
+    cause = next((i for i in incidents if i.id == outage.cause_id), incidents[0])
+    outage.cause_id = cause.id
+    outage.title = cause.title
+    session.add(outage)
+    return outage
+
+
+def failure_end(incident: Incident) -> datetime | None:
+    """Return when the failure of a resolved incident ended, in log time.
+
+    A recovery line, the fix deploy going live or the operator's resolve mark the end; a quiet
+    period only shows that the failure had ended by its last hit.
+    """
+    if incident.resolution == "quiet" or incident.resolved_at is None:
+        return incident.last_seen
+    return incident.resolved_at
+
+
+def outage_duration(outage: Outage, incidents: Sequence[Incident]) -> timedelta | None:
+    """Return how long the outage lasted, or has lasted so far (to its latest hit)."""
+    if outage.started_at is None:
+        return None
+    end = outage.ended_at
+    if end is None:
+        seen = [i.last_seen for i in incidents if i.last_seen is not None]
+        end = max(seen) if seen else None
+    return end - outage.started_at if end is not None else None
+
+
+RECOVERED_OUTAGES = "drainwatch.outages_recovered"
+
+
+def note_recovery(session: Session, incident: Incident) -> None:
+    """Remember that an incident of an outage logged its recovery (see `lifecycle.settle`)."""
+    if incident.outage_id is not None:
+        session.info.setdefault(RECOVERED_OUTAGES, set()).add(incident.outage_id)
+
+
+def recovered_outages(session: Session) -> list[int]:
+    """Return (and forget) the outages an incident logged its recovery in since the last call."""
+    return sorted(session.info.pop(RECOVERED_OUTAGES, set()))

@@ -1,0 +1,81 @@
+"""Reading outages back, and their JSON form (CONTRACT.md §3 and §4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from service.incidents.queries import incident_json, rfc3339
+from service.models import Incident, IncidentEvent, Outage
+from service.outages.grouping import members, outage_duration
+
+
+def list_outages(
+    session: Session,
+    *,
+    status: str | None = None,
+    source: str | None = None,
+    limit: int = 500,
+) -> list[Outage]:
+    """Return outages, newest first, filtered by status (`open`, `resolved`) and source."""
+    statement = select(Outage)
+    if status:
+        statement = statement.where(Outage.status == status)
+    if source:
+        statement = statement.where(Outage.source == source)
+    return list(session.exec(statement.order_by(col(Outage.id).desc()).limit(limit)).all())
+
+
+def outage_instances(session: Session, incident_ids: list[int]) -> list[str]:
+    """Return the instances (dynos, pids, containers) whose events hit any of the incidents."""
+    if not incident_ids:
+        return []
+    statement = (
+        select(IncidentEvent.instance)
+        .where(col(IncidentEvent.incident_id).in_(incident_ids), IncidentEvent.instance != "")
+        .distinct()
+    )
+    return sorted(session.exec(statement).all())
+
+
+def outage_impact(session: Session, outage: Outage, incidents: list[Incident]) -> dict[str, Any]:
+    """Return what the outage's incidents add up to: hits, how long, on which instances."""
+    duration = outage_duration(outage, incidents)
+    ids = [i.id for i in incidents if i.id is not None]
+    return {
+        "incidents": len(incidents),
+        "occurrences": sum(i.occurrences for i in incidents),
+        "duration_seconds": int(duration.total_seconds()) if duration is not None else None,
+        "instances": outage_instances(session, ids),
+        "signatures": sorted({i.signature for i in incidents}),
+    }
+
+
+def outage_json(
+    session: Session, outage: Outage, incidents: list[Incident] | None = None
+) -> dict[str, Any]:
+    """Return the outage in the scan/API JSON shape: its incident ids and impact."""
+    assert outage.id is not None
+    incidents = members(session, outage.id) if incidents is None else incidents
+    return {
+        "id": outage.id,
+        "title": outage.title,
+        "status": outage.status,
+        "source": outage.source,
+        "started_at": rfc3339(outage.started_at),
+        "ended_at": rfc3339(outage.ended_at),
+        "cause_id": outage.cause_id,
+        "incidents": [i.id for i in incidents],
+        "impact": outage_impact(session, outage, incidents),
+    }
+
+
+def outage_detail_json(session: Session, outage: Outage) -> dict[str, Any]:
+    """Return the outage with its incidents in full."""
+    assert outage.id is not None
+    incidents = members(session, outage.id)
+    return {
+        **outage_json(session, outage, incidents),
+        "incidents": [incident_json(i) for i in incidents],
+    }

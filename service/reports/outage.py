@@ -1,0 +1,191 @@
+"""Gather an outage's incidents into one story: what broke first, what it brought, the deploys
+and the timeline of all of them, and the full report of the incident the story starts from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from service.incidents.queries import timeline_entries
+from service.models import Deploy, Incident, Outage, TimelineEntry
+from service.outages.grouping import members, outage_duration, span_of
+from service.outages.rules import CauseRule, story_between
+from service.reports.build import OutageReport, build_report
+from service.reports.evidence import TimelineRow, deploys_between, merged_timeline
+from service.reports.markdown import code, prose
+from service.reports.timefmt import clock, duration, stamp
+from service.signatures.model import Signature
+
+
+@dataclass(frozen=True)
+class Member:
+    """One incident of the outage and its part in the story."""
+
+    incident: Incident
+    role: str  # `cause`, or `effect` (brought by another incident of the outage)
+    story: str  # the rule's story that tied it in; empty for the cause
+
+
+@dataclass(frozen=True)
+class OutageStory:
+    """Everything an outage report says."""
+
+    outage: Outage
+    members: tuple[Member, ...]
+    cause: OutageReport
+    stories: tuple[str, ...]
+    deploys: tuple[Deploy, ...]
+    timeline: tuple[TimelineRow, ...]
+    duration: str
+    occurrences: int
+    url: str
+
+    @property
+    def single(self) -> bool:
+        """Return True when the outage is one incident: its report is the incident's own."""
+        return len(self.members) == 1
+
+
+def build_outage_story(
+    session: Session,
+    outage: Outage,
+    signatures: Mapping[str, Signature],
+    rules: Sequence[CauseRule],
+    *,
+    public_url: str,
+) -> OutageStory:
+    """Collect the evidence of one outage into its story."""
+    assert outage.id is not None
+    incidents = members(session, outage.id)
+    cause = next((i for i in incidents if i.id == outage.cause_id), incidents[0])
+    told = [
+        Member(cause, "cause", ""),
+        *(_member(rules, cause, incidents, i) for i in incidents if i is not cause),
+    ]
+    stories = tuple(dict.fromkeys(m.story for m in told if m.story))
+    return OutageStory(
+        outage=outage,
+        members=tuple(told),
+        cause=build_report(session, cause, signatures, public_url=public_url),
+        stories=stories,
+        deploys=tuple(_deploys(session, outage, incidents)),
+        timeline=_timeline(session, outage, incidents),
+        duration=duration(outage_duration(outage, incidents)),
+        occurrences=sum(i.occurrences for i in incidents),
+        url=f"{public_url.rstrip('/')}/outages/{outage.id}",
+    )
+
+
+def _member(
+    rules: Sequence[CauseRule], cause: Incident, incidents: Sequence[Incident], incident: Incident
+) -> Member:
+    """Return how the incident came into the story: the rule tying it to the cause, else to any
+    other incident of the outage (a chain: the crash, the failed deploy, the 5xx)."""
+    for other in (cause, *(i for i in incidents if i is not cause and i is not incident)):
+        found = story_between(rules, span_of(other), span_of(incident))
+        if found is not None:
+            return Member(incident, "effect", found[0].story)
+    return Member(incident, "effect", "")
+
+
+def _window(outage: Outage, incidents: Sequence[Incident]) -> tuple[datetime, datetime] | None:
+    if outage.started_at is None:
+        return None
+    ends = [i.resolved_at or i.last_seen for i in incidents]
+    end = max((e for e in ends if e is not None), default=outage.started_at)
+    return outage.started_at, end
+
+
+def _deploys(session: Session, outage: Outage, incidents: Sequence[Incident]) -> list[Deploy]:
+    window = _window(outage, incidents)
+    return deploys_between(session, outage.source, *window) if window else []
+
+
+def _timeline(
+    session: Session, outage: Outage, incidents: Sequence[Incident]
+) -> tuple[TimelineRow, ...]:
+    entries = []
+    for incident in incidents:
+        assert incident.id is not None
+        for entry in timeline_entries(session, incident.id):
+            # A transient copy (never added to the session) that names the incident.
+            text = f"#{incident.id} {incident.signature}: {entry.text}"
+            entries.append(
+                TimelineEntry(source=entry.source, time=entry.time, kind=entry.kind, text=text)
+            )
+    return merged_timeline(entries, _deploys(session, outage, incidents))
+
+
+_HOW = {
+    "recovered": "the log shows the recovery",
+    "quiet": "no new hits came in the quiet period",
+    "deploy": "a deploy after which it stayed silent",
+    "manual": "resolved by hand",
+}
+
+
+def headline(story: OutageStory) -> tuple[str, ...]:
+    """Return the report's first lines: what broke, since when, the impact, the status, the first
+    step of the fix (markdown, log text escaped)."""
+    outage, cause = story.outage, story.cause.incident
+    others = [m.incident for m in story.members if m.role == "effect"]
+    quote = evidence_line(story.cause)
+    said = f": {code(quote)}" if quote else ""
+    broke = f"**What broke:** {prose(cause.title)}{said} on {code(outage.source)}"
+    if others:
+        brought = ", ".join(f"{code(i.signature)} (#{i.id})" for i in others)
+        broke += f", and with it {brought}"
+    since = f"**Since:** {stamp(outage.started_at)}"
+    if outage.status == "resolved":
+        since += f", until {stamp(outage.ended_at)} ({story.duration})"
+    else:
+        since += f"; still open, {story.duration} so far"
+    impact = (
+        f"**Impact:** {story.occurrences} matching events in {len(story.members)} incidents"
+        f"{_instances(story)}."
+    )
+    if outage.status == "resolved":
+        how = _HOW.get(cause.resolution, cause.resolution)
+        status = f"**Status:** resolved at {clock(outage.ended_at)} ({how})."
+    else:
+        open_ids = ", ".join(
+            f"#{m.incident.id}" for m in story.members if m.incident.status != "resolved"
+        )
+        status = f"**Status:** open: {open_ids} not resolved yet."
+    lines = [broke + ".", since + ".", impact, status]
+    step = first_step(story.cause)
+    if step:
+        lines.append(f"**First step:** {step}")
+    return tuple(lines)
+
+
+def evidence_line(report: OutageReport, limit: int = 160) -> str:
+    """Return the line of the log that says best what broke: the final exception of the first
+    traceback, else the last line of the first error message; shortened to `limit`."""
+    if report.traceback.chain:
+        kind, message = report.traceback.chain[-1]
+        line = f"{kind}: {message}" if message else kind
+    elif report.error_messages:
+        line = report.error_messages[0].strip().rsplit("\n", 1)[-1].strip()
+    else:
+        return ""
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _instances(story: OutageStory) -> str:
+    instances = story.cause.instances
+    return f", on {len(instances)} instances" if len(instances) > 1 else ""
+
+
+def first_step(report: OutageReport) -> str:
+    """Return the first paragraph of the fix, when it is prose (not a code block)."""
+    if report.knowledge is None:
+        return ""
+    for paragraph in report.knowledge.fix.strip().split("\n\n"):
+        text = " ".join(line.strip() for line in paragraph.splitlines()).strip()
+        if text and not text.startswith("```"):
+            return text
+    return ""
