@@ -17,8 +17,9 @@ from service.ingest.access import Access
 from service.models import Incident, IncidentImpact, IncidentRequest
 from service.settings import Settings
 
-# Without a deploy since the last hit, a failing endpoint must answer 2xx this many times in a
-# row (no failure of a failing endpoint, no hit between) before it counts as recovered: an
+# A failing endpoint answering 2xx is a recovery after a deploy went live since the last hit, or
+# when every request of the incident's window had failed (the app was down). Otherwise it must
+# answer 2xx this many times in a row (no failure of a failing endpoint, no hit between): an
 # intermittent failure (one code path of an endpoint) answers 2xx now and then all along.
 RECOVERY_STREAK = 10
 MAX_ENDPOINTS = 500
@@ -78,6 +79,8 @@ class Window:
     source: str
     last_hit: datetime
     quiet: timedelta | None
+    # False for an incident whose signature has a recovery line of its own (a pair).
+    by_endpoint: bool = True
     counts: _Counts = field(default_factory=_Counts)
     clients: set[str] = field(default_factory=set)
     failing: set[_Key] = field(default_factory=set)
@@ -108,7 +111,15 @@ class Impacts:
     open: dict[str, dict[int, Window]] = field(default_factory=dict)
     answered: dict[str, datetime] = field(default_factory=dict)
 
-    def hit(self, source: str, when: datetime, incident_id: int, quiet: timedelta | None) -> bool:
+    def hit(
+        self,
+        source: str,
+        when: datetime,
+        incident_id: int,
+        quiet: timedelta | None,
+        *,
+        by_endpoint: bool = True,
+    ) -> bool:
         """Start or extend an incident's window at a hit; return True if it starts here."""
         window = self.windows.get(incident_id)
         if window is not None:
@@ -119,23 +130,28 @@ class Impacts:
             window.live_at = window.at_live = None
             self.open.setdefault(source, {})[incident_id] = window
             return False
-        window = Window(source=source, last_hit=when, quiet=quiet, counted_to=when)
+        window = Window(
+            source=source, last_hit=when, quiet=quiet, counted_to=when, by_endpoint=by_endpoint
+        )
         self.windows[incident_id] = window
         self.open.setdefault(source, {})[incident_id] = window
         return True
 
-    def credit(self, incident_id: int, when: datetime, access: Access, *, count: bool) -> None:
-        """Mark an endpoint failing for the incident; `count` a failure logged before its window."""
+    def credit(self, incident_id: int, access: Access) -> None:
+        """Mark an endpoint failing for the incident (its failures were logged next to hits)."""
         window = self.windows.get(incident_id)
-        if window is None or window.end is not None:
-            return
-        key = (access.method, access.path[:300])
-        window.failing.add(key)
-        if count and not self.probes.match(access):
-            window.count(when, access, key)
+        if window is not None and window.end is None:
+            window.failing.add((access.method, access.path[:300]))
 
-    def request(self, source: str, when: datetime, access: Access) -> list[int]:
-        """Count a request in the open windows of its source; return the incidents it recovers."""
+    def count_before(self, incident_id: int, when: datetime, access: Access) -> None:
+        """Count in a new window a failed request logged just before its first hit."""
+        window = self.windows.get(incident_id)
+        if window is not None and window.end is None and not self.probes.match(access):
+            window.count(when, access, (access.method, access.path[:300]))
+
+    def request(self, source: str, when: datetime, access: Access) -> list[tuple[int, str]]:
+        """Count a request in the open windows of its source; return the incidents it shows
+        recovered, each with what makes it a recovery."""
         if self.probes.match(access):
             return []
         if not access.failed:
@@ -147,17 +163,21 @@ class Impacts:
         recovered = []
         for incident_id, window in list(windows.items()):
             if window.quiet is not None and when > window.last_hit + window.quiet:
-                self.close(incident_id, window.last_hit + window.quiet)
+                # Past its quiet period: resolved by it or by a deploy, never by what follows.
                 continue
+            if access.succeeded and window.by_endpoint and key in window.failing:
+                reason = _recovery(window)
+                if reason is not None:
+                    # The answer that shows the recovery ends the window; it is not part of it.
+                    recovered.append((incident_id, reason))
+                    self.close(incident_id, when)
+                    continue
             window.count(when, access, key)
             if access.succeeded:
                 window.answered_after += 1
                 if key in window.failing:
                     window.failing_after += 1
                     window.streak += 1
-                    if window.live_at is not None or window.streak >= RECOVERY_STREAK:
-                        recovered.append(incident_id)
-                        self.close(incident_id, when)
             elif access.failed and key in window.failing:
                 window.streak = 0
         return recovered
@@ -205,6 +225,19 @@ class Impacts:
             _write_window(session, incident_id, window)
             if window.end is not None:
                 del self.windows[incident_id]
+
+
+def _recovery(window: Window) -> str | None:
+    """Return why a failing endpoint's 2xx answer is a recovery, or None if it is not one."""
+    if window.live_at is not None:
+        return ""  # after the deploy that went live since the last hit
+    counts = window.counts
+    if counts.requests and counts.requests == counts.failed:
+        noun = "request" if counts.requests == 1 else "requests"
+        return f", the first answer after {counts.requests} failed {noun}"
+    if window.streak + 1 >= RECOVERY_STREAK:
+        return f", {window.streak + 1} times in a row"
+    return None
 
 
 def _write_window(session: Session, incident_id: int, window: Window) -> None:

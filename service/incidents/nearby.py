@@ -44,7 +44,7 @@ class IntakeState:
     templates: TemplateMiner = field(default_factory=TemplateMiner)
     impact: Impacts = field(default_factory=Impacts)
 
-    def request(self, source: str, when: datetime | None, access: Access) -> list[int]:
+    def request(self, source: str, when: datetime | None, access: Access) -> list[tuple[int, str]]:
         """Count a request; credit a failed one to incidents hit just before it; return the
         incidents whose failing endpoint it shows recovered."""
         if when is None:
@@ -70,20 +70,27 @@ class IntakeState:
         *,
         quiet: timedelta | None = None,
         shown: bool = True,
+        by_endpoint: bool = True,
     ) -> None:
         """Remember a hit and open or extend its incident's window; credit failed requests
-        logged just before it to a shown incident (a pending one may yet be discarded)."""
+        logged just before it to a shown incident (a pending one may yet be discarded).
+        `by_endpoint`: its failing endpoints answering again may resolve it."""
         if when is None:
             return
-        fresh = self.impact.hit(source, when, incident_id, quiet)
+        fresh = self.impact.hit(source, when, incident_id, quiet, by_endpoint=by_endpoint)
+        recent = self._recent(self.failures, source, when)
+        if fresh:
+            # Failures logged just before the window opened are part of the incident all the same.
+            for failure in recent:
+                if abs(when - failure.time) <= NEARBY:
+                    self.impact.count_before(incident_id, failure.time, failure.access)
         if not shown:
             return
         if signature == CORS_SIGNATURE:
             self.masked.cors(when, incident_id)
-        for failure in self._recent(self.failures, source, when):
+        for failure in recent:
             if incident_id not in failure.credited and abs(when - failure.time) <= NEARBY:
-                # A failure logged before the window opened is part of the incident all the same.
-                self._credit(failure, incident_id, count=fresh)
+                self._credit(failure, incident_id)
         self.hits.setdefault(source, deque(maxlen=MAX_RECENT)).append((when, incident_id))
 
     def write(self, session: Session) -> None:
@@ -109,11 +116,11 @@ class IntakeState:
         self.endpoints.clear()
         self.traffic.clear()
 
-    def _credit(self, failure: _Failure, incident_id: int, *, count: bool = False) -> None:
+    def _credit(self, failure: _Failure, incident_id: int) -> None:
         failure.credited.add(incident_id)
         access = failure.access
         self.endpoints[(incident_id, access.method, access.path, access.status)] += 1
-        self.impact.credit(incident_id, failure.time, access, count=count)
+        self.impact.credit(incident_id, access)
 
     @staticmethod
     def _recent(table: dict[str, deque[_T]], source: str, when: datetime) -> deque[_T]:
