@@ -67,8 +67,9 @@ class _Counts:
         counts[0] += 1
         counts[1] += failed
 
-    def copy(self) -> _Counts:
-        endpoints = {key: list(value) for key, value in self.endpoints.items()}
+    def copy(self, keys: set[_Key]) -> _Counts:
+        """Return a copy that keeps the counts of these endpoints only."""
+        endpoints = {key: list(self.endpoints[key]) for key in keys if key in self.endpoints}
         return _Counts(self.requests, self.failed, endpoints)
 
 
@@ -87,6 +88,10 @@ class Window:
     answered_after: int = 0
     failing_after: int = 0
     streak: int = 0
+    # When the streak of 2xx answers began, and the counts then: a streak that proves the
+    # recovery ends the window where it began.
+    streak_from: datetime | None = None
+    at_streak: _Counts | None = None
     # The first deploy live after the last hit, and the counts as they stood then: a deploy
     # that resolves the incident ends its window when it went live.
     live_at: datetime | None = None
@@ -127,7 +132,7 @@ class Impacts:
             window.end = None
             window.last_hit = max(window.last_hit, when)
             window.answered_after = window.failing_after = window.streak = 0
-            window.live_at = window.at_live = None
+            window.live_at = window.at_live = window.streak_from = window.at_streak = None
             self.open.setdefault(source, {})[incident_id] = window
             return False
         window = Window(
@@ -149,9 +154,11 @@ class Impacts:
         if window is not None and window.end is None and not self.probes.match(access):
             window.count(when, access, (access.method, access.path[:300]))
 
-    def request(self, source: str, when: datetime, access: Access) -> list[tuple[int, str]]:
+    def request(
+        self, source: str, when: datetime, access: Access
+    ) -> list[tuple[int, str, datetime]]:
         """Count a request in the open windows of its source; return the incidents it shows
-        recovered, each with what makes it a recovery."""
+        recovered, each with what makes it a recovery and when the recovery was."""
         if self.probes.match(access):
             return []
         if not access.failed:
@@ -169,9 +176,15 @@ class Impacts:
                 reason = _recovery(window)
                 if reason is not None:
                     # The answer that shows the recovery ends the window; it is not part of it.
-                    recovered.append((incident_id, reason))
-                    self.close(incident_id, when)
+                    at = when
+                    if window.streak and window.at_streak is not None:
+                        window.counts, window.counted_to = window.at_streak, window.streak_from
+                        at = window.streak_from or when
+                    recovered.append((incident_id, reason, at))
+                    self.close(incident_id, at)
                     continue
+            if access.succeeded and key in window.failing and not window.streak:
+                window.streak_from, window.at_streak = when, window.counts.copy(window.failing)
             window.count(when, access, key)
             if access.succeeded:
                 window.answered_after += 1
@@ -187,7 +200,7 @@ class Impacts:
         for window in self.open.get(source, {}).values():
             if window.live_at is None and window.last_hit <= when:
                 window.live_at = when
-                window.at_live = window.counts.copy()
+                window.at_live = window.counts.copy(window.failing)
 
     def close(self, incident_id: int, at: datetime | None) -> None:
         """End an incident's window at its resolution (a deploy's: when it went live)."""
@@ -236,7 +249,7 @@ def _recovery(window: Window) -> str | None:
         noun = "request" if counts.requests == 1 else "requests"
         return f", the first answer after {counts.requests} failed {noun}"
     if window.streak + 1 >= RECOVERY_STREAK:
-        return f", {window.streak + 1} times in a row"
+        return f", {window.streak + 1} times in a row from {window.streak_from:%H:%M:%S} on"
     return None
 
 

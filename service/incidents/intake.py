@@ -113,13 +113,12 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
         return True
     access = parse_access(message)
     if access is not None:
-        for incident_id, reason in state.request(event.source, event.when, access):
+        for incident_id, reason, when in state.request(event.source, event.when, access):
             incident = session.get(Incident, incident_id)
             window = state.impact.windows[incident_id]
             if incident is not None and incident.status in UNRESOLVED_STATUSES:
-                assert event.when is not None
                 text = f"{access.method} {access.path} answered {access.status} again{reason}"
-                resolve_recovered(session, incident, at=event.when, text=text, live=window.live_at)
+                resolve_recovered(session, incident, at=when, text=text, live=window.live_at)
         return True
     return False
 

@@ -44,7 +44,9 @@ class IntakeState:
     templates: TemplateMiner = field(default_factory=TemplateMiner)
     impact: Impacts = field(default_factory=Impacts)
 
-    def request(self, source: str, when: datetime | None, access: Access) -> list[tuple[int, str]]:
+    def request(
+        self, source: str, when: datetime | None, access: Access
+    ) -> list[tuple[int, str, datetime]]:
         """Count a request; credit a failed one to incidents hit just before it; return the
         incidents whose failing endpoint it shows recovered."""
         if when is None:
