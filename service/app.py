@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import __version__
 from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
 from service.errors import ApiError
+from service.incidents.impact import probes_from
 from service.listener import SyslogListener, tls_context
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
@@ -65,6 +66,7 @@ def build_runtime(settings: Settings) -> Runtime:
         gap_seconds=settings.traceback_gap_seconds,
         interval_seconds=settings.process_interval_seconds,
         retention_days=settings.retention_days,
+        probes=probes_from(settings),
     )
     metrics = Metrics()
     pullers = pullers_from_settings(settings, spool)

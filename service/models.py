@@ -31,6 +31,9 @@ class Source(SQLModel, table=True):
     lines_quarantined: int = 0
     last_line_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_log_time: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The log time of the latest request answered below 500 that was no health check or probe:
+    # traffic flowed until then (a deploy resolves an incident only if it did after going live).
+    last_answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class IncidentBase(SQLModel):
@@ -152,6 +155,36 @@ class IncidentEndpoint(SQLModel, table=True):
     path: str = Field(max_length=300, primary_key=True)
     status: int = Field(primary_key=True)
     hits: int = 0
+
+
+class IncidentImpact(SQLModel, table=True):
+    """The requests of an incident's window, from its first hit to its recovery (or as far as
+    the log went), health checks and probes left out; and what came after its last hit."""
+
+    __tablename__ = "incident_impact"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    requests: int = 0
+    failed: int = 0
+    # Distinct client addresses among those requests (counted up to a cap).
+    clients: int = 0
+    # Since the last hit: requests answered 2xx, and how many of those by a failing endpoint.
+    answered_after: int = 0
+    failing_after: int = 0
+    counted_to: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class IncidentRequest(SQLModel, table=True):
+    """Requests to one endpoint within an incident's window, and how many failed (5xx); kept
+    for the endpoints whose failures were logged next to the incident's hits."""
+
+    __tablename__ = "incident_request"
+
+    incident_id: int = Field(foreign_key="incident.id", primary_key=True)
+    method: str = Field(max_length=10, primary_key=True)
+    path: str = Field(max_length=300, primary_key=True)
+    requests: int = 0
+    failed: int = 0
 
 
 class TrafficMinute(SQLModel, table=True):

@@ -27,6 +27,7 @@ from sqlmodel import Session
 from service.db import session_scope, utcnow
 from service.dbwatch import DEADLINE
 from service.incidents.gaps import Refusals, Refused, record_refusals
+from service.incidents.impact import Impacts, Probes
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.incidents.quarantine import quarantine_damaged, quarantine_records
@@ -85,6 +86,7 @@ class Processor:
         retention_days: int = 30,
         clock: Callable[[], datetime] = utcnow,
         refusals: Refusals | None = None,
+        probes: Probes | None = None,
     ) -> None:
         self.engine = engine
         self.spool = spool
@@ -96,7 +98,7 @@ class Processor:
         self.refusals = refusals if refusals is not None else Refusals()
         self._next_purge = 0.0
         self.assembler = Assembler(gap_seconds=gap_seconds)
-        self.intake = IntakeState()
+        self.intake = IntakeState(impact=Impacts(probes=probes or Probes()))
         self.last_error: str = ""
         self.batches_done = 0
         self._held_loaded = False

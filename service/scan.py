@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from service.errors import InputError
+from service.incidents.impact import Impacts, Probes
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.ingest.assemble import Assembler
@@ -112,6 +113,7 @@ def scan_inputs(
     *,
     now: datetime,
     gap_seconds: float = 5.0,
+    probes: Probes | None = None,
 ) -> int:
     """Diagnose every input into the database behind `engine`; return the number of lines read.
 
@@ -121,7 +123,7 @@ def scan_inputs(
     total = 0
     # One intake state for every input: files of several sources scanned together can be
     # correlated (a browser's CORS error in one, the server's 500 in another).
-    state = IntakeState()
+    state = IntakeState(impact=Impacts(probes=probes or Probes()))
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
         with Session(engine, expire_on_commit=False) as session:

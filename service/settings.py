@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 9.0
     traceback_gap_seconds: float = 5.0
+    # Requests left out of an incident's impact: health checks by path (a path that is one of
+    # these or ends with one), platform probes by user agent (a substring of it).
+    probe_paths: str = "/health,/healthz"
+    probe_agents: str = "Render/1.0,kube-probe"
     process_interval_seconds: float = 0.2
 
     @property
@@ -84,6 +88,16 @@ class Settings(BaseSettings):
             if service.strip():
                 targets.append((service.strip(), source.strip() or service.strip()))
         return targets
+
+    @property
+    def probe_path_list(self) -> tuple[str, ...]:
+        """Return `probe_paths` as a tuple of paths."""
+        return tuple(item.strip() for item in self.probe_paths.split(",") if item.strip())
+
+    @property
+    def probe_agent_list(self) -> tuple[str, ...]:
+        """Return `probe_agents` as a tuple of user-agent fragments."""
+        return tuple(item.strip() for item in self.probe_agents.split(",") if item.strip())
 
     @property
     def pattern_dirs(self) -> tuple[Path, ...]:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
+    from service.incidents.impact import probes_from
     from service.incidents.queries import incident_json
     from service.models import VISIBLE_STATUSES, Incident
     from service.outages.queries import list_outages, outage_json
@@ -61,7 +62,12 @@ def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     book = SignatureBook(settings)
     inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
     lines = scan_inputs(
-        engine, book.matcher, inputs, now=OFFLINE, gap_seconds=settings.traceback_gap_seconds
+        engine,
+        book.matcher,
+        inputs,
+        now=OFFLINE,
+        gap_seconds=settings.traceback_gap_seconds,
+        probes=probes_from(settings),
     )
     reports: dict[int | None, str] = {}
     with Session(engine) as session:

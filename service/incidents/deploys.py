@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from service.models import Deploy, TimelineEntry
+from service.models import Deploy, Incident, TimelineEntry
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +119,26 @@ def deploy_before(session: Session, source: str, when: datetime | None) -> Deplo
         .order_by(col(Deploy.id).desc())
     )
     return session.exec(statement.limit(1)).first()
+
+
+def blamed_deploy(
+    session: Session, source: str, when: datetime | None, previous: Incident | None
+) -> Deploy | None:
+    """Return the deploy a failure first hit at `when` came after, if it may have brought it.
+
+    A recurrence is the failure of `previous` back again: a deploy counts only if it started
+    after that incident's last hit (it may have brought the failure back), never the one
+    credited with ending it, nor one the failure was already there before.
+    """
+    deploy = deploy_before(session, source, when)
+    if deploy is None or previous is None:
+        return deploy
+    if deploy.id == previous.resolved_by_deploy_id:
+        return None
+    last = previous.last_seen
+    if deploy.started_at is None or last is None:
+        return deploy if deploy.started_at is None and last is None else None
+    return deploy if deploy.started_at > last else None
 
 
 def live_deploys_after(session: Session, source: str, when: datetime) -> list[Deploy]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -14,12 +14,12 @@ from service.incidents.deploys import deploy_marker, record_marker
 from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
-from service.incidents.sweep import sweep_source
+from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
 from service.ingest.glued import split_glued
 from service.ingest.records import Event
-from service.models import UNRESOLVED_STATUSES
+from service.models import UNRESOLVED_STATUSES, Incident
 from service.outages.grouping import group_incidents
 from service.signatures.engine import Matcher
 from service.signatures.model import Signature
@@ -51,8 +51,8 @@ def apply_events(
             latest[source] = when
         for part in split_glued(event):
             _apply_part(session, matcher, state, fallback, part, now=now)
+    _advance_clocks(session, matcher, state, latest, now=now)
     state.write(session)
-    _advance_clocks(session, matcher, latest, now=now)
     group_incidents(session, matcher.outage_rules, lines, now=now)
     settle(session, {s.id for s in matcher.signatures if s.kind == "pair"})
     session.flush()
@@ -77,12 +77,24 @@ def _apply_part(
     if hit is None:
         return
     incident = attach_hit(session, hit, now=now)
-    if incident is not None and hit.signature.id == TEMPLATE_SIGNATURE:
+    if incident is None or incident.id is None:
+        return
+    if hit.signature.id == TEMPLATE_SIGNATURE:
         note_first_seen(session, incident)
-    # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
-    shown = incident is not None and incident.status in UNRESOLVED_STATUSES
-    if shown and incident is not None and incident.id is not None and hit.role == "open":
-        state.hit(event.source, event.when, incident.id, hit.signature.id)
+    if incident.status == "resolved":
+        state.impact.close(incident.id, incident.resolved_at)
+    elif hit.role in ("open", "start"):
+        minutes = hit.signature.quiet_minutes
+        # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
+        state.hit(
+            event.source,
+            event.when,
+            incident.id,
+            hit.signature.id,
+            quiet=timedelta(minutes=minutes) if minutes > 0 else None,
+            shown=incident.status in UNRESOLVED_STATUSES,
+            by_endpoint=hit.signature.kind != "pair",
+        )
 
 
 def _template_rule(matcher: Matcher) -> Signature | None:
@@ -95,7 +107,9 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
     marker = deploy_marker(message)
     if marker is not None:
         # Log time only: an arrival time would put a deploy after hits that came before it.
-        record_marker(session, event.source, marker, time=event.time, text=message)
+        deploy = record_marker(session, event.source, marker, time=event.time, text=message)
+        if marker.stage == "live" and deploy is not None and deploy.live_at is not None:
+            state.impact.deploy_live(event.source, deploy.live_at)
         return True
     dropped = platform_drop(message)
     if dropped is not None:
@@ -103,18 +117,36 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
         return True
     access = parse_access(message)
     if access is not None:
-        state.request(event.source, event.when, access)
+        for incident_id, reason, when in state.request(event.source, event.when, access):
+            incident = session.get(Incident, incident_id)
+            window = state.impact.windows[incident_id]
+            if incident is not None and incident.status in UNRESOLVED_STATUSES:
+                text = f"{access.method} {access.path} answered {access.status} again{reason}"
+                resolve_recovered(session, incident, at=when, text=text, live=window.live_at)
         return True
     return False
 
 
 def _advance_clocks(
-    session: Session, matcher: Matcher, latest: dict[str, datetime], *, now: datetime
+    session: Session,
+    matcher: Matcher,
+    state: IntakeState,
+    latest: dict[str, datetime],
+    *,
+    now: datetime,
 ) -> None:
     signatures = {signature.id: signature for signature in matcher.signatures}
     for name, when in latest.items():
         source = ensure_source(session, name, now=now, lock=True)
+        answered = state.impact.answered.get(name)
+        if answered is not None and (
+            source.last_answered_at is None or answered > source.last_answered_at
+        ):
+            source.last_answered_at = answered
+            session.add(source)
         if source.last_log_time is None or when > source.last_log_time:
             source.last_log_time = when
             session.add(source)
-            sweep_source(session, source, signatures)
+            for incident in sweep_source(session, source, signatures):
+                if incident.id is not None:
+                    state.impact.close(incident.id, incident.resolved_at)

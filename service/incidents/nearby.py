@@ -1,6 +1,7 @@
 """What happened close together in log time: failed requests next to an incident's hits become
-its affected endpoints; requests per minute become error rates. Counts gather in memory and are
-written once per batch."""
+its affected endpoints; requests per minute become error rates; requests from an incident's
+first hit on become its impact (`impact`). Counts gather in memory and are written once per
+batch."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from service.db import add_counts
+from service.incidents.impact import Impacts
 from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
@@ -40,30 +42,55 @@ class IntakeState:
     endpoints: Counter[tuple[int, str, str, int]] = field(default_factory=Counter)
     traffic: Counter[tuple[str, datetime, bool]] = field(default_factory=Counter)
     templates: TemplateMiner = field(default_factory=TemplateMiner)
+    impact: Impacts = field(default_factory=Impacts)
 
-    def request(self, source: str, when: datetime | None, access: Access) -> None:
-        """Count a request; credit a failed one to incidents hit just before it."""
+    def request(
+        self, source: str, when: datetime | None, access: Access
+    ) -> list[tuple[int, str, datetime]]:
+        """Count a request; credit a failed one to incidents hit just before it; return the
+        incidents whose failing endpoint it shows recovered."""
         if when is None:
-            return
+            return []
         self.traffic[(source, when.replace(second=0, microsecond=0), access.failed)] += 1
+        recovered = self.impact.request(source, when, access)
         if not access.failed:
-            return
+            return recovered
         self.masked.failure(when, source, access)
         failure = _Failure(when, access)
         for time, incident_id in self._recent(self.hits, source, when):
             if incident_id not in failure.credited and abs(when - time) <= NEARBY:
                 self._credit(failure, incident_id)
         self.failures.setdefault(source, deque(maxlen=MAX_RECENT)).append(failure)
+        return recovered
 
     def hit(
-        self, source: str, when: datetime | None, incident_id: int, signature: str = ""
+        self,
+        source: str,
+        when: datetime | None,
+        incident_id: int,
+        signature: str = "",
+        *,
+        quiet: timedelta | None = None,
+        shown: bool = True,
+        by_endpoint: bool = True,
     ) -> None:
-        """Remember a hit; credit failed requests logged just before it to its incident."""
+        """Remember a hit and open or extend its incident's window; credit failed requests
+        logged just before it to a shown incident (a pending one may yet be discarded).
+        `by_endpoint`: its failing endpoints answering again may resolve it."""
         if when is None:
+            return
+        fresh = self.impact.hit(source, when, incident_id, quiet, by_endpoint=by_endpoint)
+        recent = self._recent(self.failures, source, when)
+        if fresh:
+            # Failures logged just before the window opened are part of the incident all the same.
+            for failure in recent:
+                if abs(when - failure.time) <= NEARBY:
+                    self.impact.count_before(incident_id, failure.time, failure.access)
+        if not shown:
             return
         if signature == CORS_SIGNATURE:
             self.masked.cors(when, incident_id)
-        for failure in self._recent(self.failures, source, when):
+        for failure in recent:
             if incident_id not in failure.credited and abs(when - failure.time) <= NEARBY:
                 self._credit(failure, incident_id)
         self.hits.setdefault(source, deque(maxlen=MAX_RECENT)).append((when, incident_id))
@@ -71,6 +98,7 @@ class IntakeState:
     def write(self, session: Session) -> None:
         """Add the counts gathered since the last write to the database."""
         self.masked.write(session)
+        self.impact.write(session)
         for (incident_id, method, path, status), hits in sorted(self.endpoints.items()):
             key = {
                 "incident_id": incident_id,
@@ -94,6 +122,7 @@ class IntakeState:
         failure.credited.add(incident_id)
         access = failure.access
         self.endpoints[(incident_id, access.method, access.path, access.status)] += 1
+        self.impact.credit(incident_id, access)
 
     @staticmethod
     def _recent(table: dict[str, deque[_T]], source: str, when: datetime) -> deque[_T]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from service.incidents.store import add_timeline, resolve
-from service.models import Incident
+from service.models import Incident, Source
 
 
 class IncidentUpdate(BaseModel):
@@ -50,7 +50,16 @@ def update_incident(
                 session, incident, time=now, kind="acknowledged", text=f"acknowledged by {user}"
             )
     elif change.status == "resolved" and incident.status != "resolved":
-        resolve(session, incident, at=now, resolution="manual", text=f"resolved by hand by {user}")
+        at = _log_clock(session, incident) or now
+        resolve(session, incident, at=at, resolution="manual", text=f"resolved by hand by {user}")
     session.add(incident)
     session.flush()
     return incident
+
+
+def _log_clock(session: Session, incident: Incident) -> datetime | None:
+    """Return the source's log time now (never before the last hit): a hand resolve ends the
+    incident in the log's time, as everything else in its report is."""
+    source = session.exec(select(Source).where(Source.name == incident.source)).first()
+    times = [t for t in (source.last_log_time if source else None, incident.last_seen) if t]
+    return max(times) if times else None

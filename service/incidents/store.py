@@ -10,12 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.db import add_counts, race_guard, utcnow
-from service.incidents.deploys import deploy_before
+from service.incidents.deploys import blamed_deploy
 from service.models import (
     Incident,
     IncidentEndpoint,
     IncidentEvent,
+    IncidentImpact,
     IncidentMinute,
+    IncidentRequest,
     Notification,
     Outage,
     TimelineEntry,
@@ -49,7 +51,7 @@ def create_incident(
 ) -> Incident:
     """Create the incident a hit opens (or join the one another process just created)."""
     previous = find_latest_resolved(session, fingerprint_)
-    trigger = deploy_before(session, hit.event.source, hit.event.when)
+    trigger = blamed_deploy(session, hit.event.source, hit.event.when, previous)
     incident = Incident(
         signature=hit.signature.id,
         title=hit.signature.title,
@@ -103,7 +105,16 @@ def resolve(
 
 def discard(session: Session, incident: Incident) -> None:
     """Delete a pending incident that never became one, with everything hanging off it."""
-    for table in (IncidentEvent, IncidentMinute, IncidentEndpoint, TimelineEntry, Notification):
+    tables = (
+        IncidentEvent,
+        IncidentMinute,
+        IncidentEndpoint,
+        IncidentImpact,
+        IncidentRequest,
+        TimelineEntry,
+        Notification,
+    )
+    for table in tables:
         session.execute(delete(table).where(col(table.incident_id) == incident.id))
     session.delete(incident)
     session.flush()

@@ -1,17 +1,18 @@
-"""Resolving incidents by silence, in log time: after a deploy, or after a quiet period."""
+"""Resolving incidents by what the log shows, in log time: a failing endpoint answering again,
+silence after a deploy while traffic flowed, or silence for a quiet period."""
 
 from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from service.incidents.deploys import live_deploys_after
 from service.incidents.store import resolve
 from service.incidents.waiting import sweep_pending
-from service.models import UNRESOLVED_STATUSES, Incident, Source
+from service.models import UNRESOLVED_STATUSES, Deploy, Incident, Source
 from service.signatures.model import Signature
 
 DEPLOY_QUIET = timedelta(minutes=10)
@@ -48,10 +49,14 @@ def sweep_source(
     for incident, last_seen in incidents:
         index = bisect.bisect_right(live_times, last_seen)
         deploy = deploys[index] if index < len(live_times) else None
+        # Silence after a deploy says something only if requests were answered after it: with
+        # nothing but health checks, a failure of the app's endpoints could not have shown.
         if (
             deploy is not None
             and deploy.live_at is not None
             and deploy.live_at + deploy_quiet <= horizon
+            and source.last_answered_at is not None
+            and source.last_answered_at > deploy.live_at
         ):
             incident.resolved_by_deploy_id = deploy.id
             label = f" ({deploy.version})" if deploy.version else ""
@@ -68,3 +73,17 @@ def sweep_source(
             )
             resolved.append(incident)
     return resolved
+
+
+def resolve_recovered(
+    session: Session, incident: Incident, *, at: datetime, text: str, live: datetime | None
+) -> None:
+    """Resolve an incident whose failing endpoint answered again (after a deploy, if `live`)."""
+    if live is not None:
+        statement = select(Deploy).where(Deploy.source == incident.source, Deploy.live_at == live)
+        deploy = session.exec(statement.order_by(col(Deploy.id).desc()).limit(1)).first()
+        if deploy is not None:
+            incident.resolved_by_deploy_id = deploy.id
+            label = f" ({deploy.version})" if deploy.version else ""
+            text = f"{text}, after the deploy{label} live at {live:%H:%M:%S}"
+    resolve(session, incident, at=at, resolution="recovered", text=text)

@@ -1,6 +1,6 @@
-"""Access-log lines: which request (method, path) got which status, from uvicorn, gunicorn,
-common-log-format and Heroku router lines. Paths are normalised so `/users/42` and `/users/7`
-are one endpoint."""
+"""Access-log lines: which request (method, path) got which status, from which client and user
+agent where the line says, from uvicorn, gunicorn, common-log-format and Heroku router lines.
+Paths are normalised so `/users/42` and `/users/7` are one endpoint."""
 
 from __future__ import annotations
 
@@ -8,11 +8,17 @@ import re
 from dataclasses import dataclass
 
 _QUOTED = re.compile(
+    # uvicorn's `10.0.0.1:5432 - "GET ..."`, common log format's `10.0.0.1 - user [time] "GET ..."`
+    r"(?:(?P<client>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}?)"
+    r"(?::\d{1,5})? - (?:\S{1,200} \[[^\]]{1,64}\] )?)?"
     r'"(?P<method>GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) (?P<path>[^ "]{1,2048}) HTTP/[\d.]+" '
     r"(?P<status>[1-5]\d\d)\b"
+    # combined log format: bytes, "referer", "user agent"
+    r'(?: \S{1,20} "[^"]{0,2048}" "(?P<agent>[^"]{0,500})")?'
 )
 _ROUTER = re.compile(r'\bmethod=(?P<method>[A-Z]+) path="(?P<path>[^"]{0,2048})"')
 _ROUTER_STATUS = re.compile(r"\bstatus=(?P<status>[1-5]\d\d)\b")
+_ROUTER_CLIENT = re.compile(r'\bfwd="(?P<client>[0-9a-fA-F.:]{2,45})')
 _ID_SEGMENT = re.compile(
     r"/(?:\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|[0-9a-fA-F]{16,})(?=/|$)"
@@ -26,11 +32,18 @@ class Access:
     method: str
     path: str
     status: int
+    client: str = ""
+    agent: str = ""
 
     @property
     def failed(self) -> bool:
         """Return True for a server error (5xx)."""
         return self.status >= 500
+
+    @property
+    def succeeded(self) -> bool:
+        """Return True for a success (2xx)."""
+        return 200 <= self.status < 300
 
 
 def normalise_path(path: str) -> str:
@@ -44,10 +57,22 @@ def parse_access(message: str) -> Access | None:
     if " HTTP/" in message:
         match = _QUOTED.search(message)
         if match:
-            return Access(match["method"], normalise_path(match["path"]), int(match["status"]))
+            return Access(
+                match["method"],
+                normalise_path(match["path"]),
+                int(match["status"]),
+                match["client"] or "",
+                match["agent"] or "",
+            )
     if "method=" in message and "status=" in message:
         router = _ROUTER.search(message)
         status = _ROUTER_STATUS.search(message)
         if router and status:
-            return Access(router["method"], normalise_path(router["path"]), int(status["status"]))
+            client = _ROUTER_CLIENT.search(message)
+            return Access(
+                router["method"],
+                normalise_path(router["path"]),
+                int(status["status"]),
+                client["client"] if client else "",
+            )
     return None

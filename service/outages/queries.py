@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from service.incidents.queries import incident_json, rfc3339
-from service.models import Incident, IncidentEvent, Outage
+from service.models import Incident, IncidentEvent, IncidentImpact, Outage
 from service.outages.grouping import members, outage_duration
 
 
@@ -39,13 +39,41 @@ def outage_instances(session: Session, incident_ids: list[int]) -> list[str]:
     return sorted(session.exec(statement).all())
 
 
+def busiest_impact(
+    session: Session, incidents: list[Incident], cause_id: int | None = None
+) -> IncidentImpact | None:
+    """Return the request counts that speak for the outage: the cause's, when its window saw
+    requests (from the failure's first hit to its recovery), else those of the incident whose
+    window saw the most.
+
+    Each incident counts the requests from its first hit to its recovery; the windows of one
+    outage overlap, so their sum would count a request twice.
+    """
+    ids = [i.id for i in incidents if i.id is not None]
+    if not ids:
+        return None
+    own = session.get(IncidentImpact, cause_id) if cause_id in ids else None
+    if own is not None and own.requests:
+        return own
+    statement = (
+        select(IncidentImpact)
+        .where(col(IncidentImpact.incident_id).in_(ids), IncidentImpact.requests > 0)
+        .order_by(col(IncidentImpact.requests).desc(), col(IncidentImpact.incident_id))
+    )
+    return session.exec(statement.limit(1)).first()
+
+
 def outage_impact(session: Session, outage: Outage, incidents: list[Incident]) -> dict[str, Any]:
     """Return what the outage's incidents add up to: hits, how long, on which instances."""
     duration = outage_duration(outage, incidents)
     ids = [i.id for i in incidents if i.id is not None]
+    busiest = busiest_impact(session, incidents, outage.cause_id)
     return {
         "incidents": len(incidents),
         "occurrences": sum(i.occurrences for i in incidents),
+        "requests": busiest.requests if busiest else 0,
+        "failed_requests": busiest.failed if busiest else 0,
+        "requests_counted_by": busiest.incident_id if busiest else None,
         "duration_seconds": int(duration.total_seconds()) if duration is not None else None,
         "instances": outage_instances(session, ids),
         "signatures": sorted({i.signature for i in incidents}),

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
-from service.models import Deploy, Incident, IncidentEndpoint
+from service.models import Deploy, Incident, IncidentEndpoint, TimelineEntry
 from service.outages.grouping import members
 from service.reports.evidence import (
     TimelineRow,
@@ -22,8 +22,8 @@ from service.reports.evidence import (
     merged_timeline,
     minute_counts,
     peak_minute,
-    traffic_during,
 )
+from service.reports.impact import Impact, gather_impact, incident_length, log_end
 from service.reports.knowledge import evidence_values, filled_knowledge
 from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
@@ -54,8 +54,9 @@ class OutageReport:
     peak: tuple[datetime, int] | None
     minutes: tuple[tuple[datetime, int], ...]
     endpoints: tuple[IncidentEndpoint, ...]
-    requests: int
-    server_errors: int
+    impact: Impact
+    # What ended the incident, as its timeline says (the recovery line, the endpoint answering).
+    resolved_text: str
     url: str
     # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
     confidence_note: str = ""
@@ -84,7 +85,10 @@ def build_report(
     instances = incident_instances(session, incident.id)
     signature = signatures.get(incident.signature)
     minutes = minute_counts(session, incident.id)
-    requests, errors = traffic_during(session, incident)
+    end_of_log = log_end(session, incident)
+    impact = gather_impact(session, incident, end_of_log)
+    entries = timeline_entries(session, incident.id)
+    resolved_text = _resolved_text(incident, entries)
     traceback = first_traceback(events, incident.source)
     endpoints = tuple(affected_endpoints(session, incident.id))
     evidence = evidence_values(
@@ -98,13 +102,13 @@ def build_report(
         incident=incident,
         signature=signature,
         knowledge=filled_knowledge(signature, incident.fields, evidence) if signature else None,
-        summary=_summary(incident, len(instances)),
-        duration=duration(incident_duration(incident)),
+        summary=_summary(incident, signature, len(instances), impact, resolved_text),
+        duration=incident_length(incident, end_of_log),
         instances=tuple(instances),
         error_messages=distinct_messages(events),
         traceback=traceback,
         timeline=merged_timeline(
-            timeline_entries(session, incident.id),
+            entries,
             deploys_around(session, incident),
             gaps_around(session, incident),
         ),
@@ -118,8 +122,8 @@ def build_report(
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
         endpoints=endpoints,
-        requests=requests,
-        server_errors=errors,
+        impact=impact,
+        resolved_text=resolved_text,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
         confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
         siblings=tuple(
@@ -137,29 +141,46 @@ def _time_to_detect(incident: Incident) -> str | None:
     return duration(lag) if timedelta(0) <= lag <= LIVE_DETECTION else None
 
 
-def _summary(incident: Incident, instances: int) -> str:
-    times = "once" if incident.occurrences == 1 else f"{incident.occurrences} times"
+def _resolved_text(incident: Incident, entries: list[TimelineEntry]) -> str:
+    if incident.status != "resolved":
+        return ""
+    resolved = [entry.text for entry in entries if entry.kind == "resolved"]
+    return resolved[-1] if resolved else ""
+
+
+def _summary(
+    incident: Incident,
+    signature: Signature | None,
+    instances: int,
+    impact: Impact,
+    resolved_text: str,
+) -> str:
     where = f" from {instances} instances" if instances > 1 else ""
-    span = (
-        f"first at {stamp(incident.first_seen)}, last at {clock(incident.last_seen)}"
-        if incident.first_seen
-        else "the log carried no times"
-    )
+    if incident.first_seen is None:
+        span = "the log carried no times"
+    elif signature is not None and signature.kind == "absence":
+        span = f"it began at {stamp(incident.first_seen)} and nothing that ends it followed"
+    else:
+        span = f"first at {stamp(incident.first_seen)}, last at {clock(incident.last_seen)}"
+    if signature is not None and signature.kind == "absence":
+        seen = f"Waited on, on source {code(incident.source)}{where}"
+    else:
+        times = "once" if incident.occurrences == 1 else f"{incident.occurrences} times"
+        seen = f"Seen {times} on source {code(incident.source)}{where}"
     if incident.status == "resolved":
         how = {
             "recovered": "the log shows the recovery",
             "quiet": "no new hits came in its quiet period",
-            "deploy": "a deploy after which it stayed silent",
-            "manual": "resolved by hand",
+            "deploy": "a deploy after which it stayed silent while requests were answered",
+            "manual": "resolved by hand, at the log's time then",
         }.get(incident.resolution, incident.resolution)
+        if incident.resolution == "recovered" and resolved_text:
+            how = f"{how}: {code(resolved_text[:200])}"
         state = f"Resolved at {stamp(incident.resolved_at)} ({how})"
     elif incident.status == "acknowledged":
-        state = "Acknowledged, not yet resolved"
+        state = f"Acknowledged, not yet resolved: {impact.after}"
     else:
-        state = "Still open: no recovery signal in the log yet"
-    summary = (
-        f"{prose(incident.title)}. Seen {times} on source {code(incident.source)}{where}; "
-        f"{span}. {state}."
-    )
+        state = f"Still open: {impact.after}"
+    summary = f"{prose(incident.title)}. {seen}; {span}. {state}."
     note = CONFIDENCE_NOTES.get(incident.confidence)
     return f"{summary} The diagnosis is {note}." if note else summary

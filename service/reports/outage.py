@@ -12,9 +12,11 @@ from sqlmodel import Session
 from service.incidents.queries import timeline_entries
 from service.models import Deploy, Incident, Outage, TimelineEntry
 from service.outages.grouping import members, outage_duration, span_of
+from service.outages.queries import busiest_impact
 from service.outages.rules import CauseRule, story_between
 from service.reports.build import OutageReport, build_report
 from service.reports.evidence import TimelineRow, deploys_between, merged_timeline
+from service.reports.impact import Impact, gather_impact, log_end
 from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
 from service.signatures.model import Signature
@@ -42,6 +44,9 @@ class OutageStory:
     duration: str
     occurrences: int
     url: str
+    # The request counts of the member whose window saw the most requests, and that member.
+    requests: Impact | None = None
+    requests_of: Incident | None = None
 
     @property
     def single(self) -> bool:
@@ -66,6 +71,8 @@ def build_outage_story(
         *(_member(rules, cause, incidents, i) for i in incidents if i is not cause),
     ]
     stories = tuple(dict.fromkeys(m.story for m in told if m.story))
+    busiest = busiest_impact(session, incidents, cause.id)
+    counted = next((i for i in incidents if busiest and i.id == busiest.incident_id), None)
     return OutageStory(
         outage=outage,
         members=tuple(told),
@@ -76,6 +83,8 @@ def build_outage_story(
         duration=duration(outage_duration(outage, incidents)),
         occurrences=sum(i.occurrences for i in incidents),
         url=f"{public_url.rstrip('/')}/outages/{outage.id}",
+        requests=gather_impact(session, counted, log_end(session, counted)) if counted else None,
+        requests_of=counted,
     )
 
 
@@ -143,10 +152,17 @@ def headline(story: OutageStory) -> tuple[str, ...]:
         since += f", until {stamp(outage.ended_at)} ({story.duration})"
     else:
         since += f"; still open, {story.duration} so far"
-    impact = (
-        f"**Impact:** {story.occurrences} matching events in {len(story.members)} incidents"
-        f"{_instances(story)}."
-    )
+    impact = f"**Impact:** {story.occurrences} matching events in {len(story.members)} incidents"
+    impact += f"{_instances(story)}."
+    counted = story.requests
+    if counted is not None and counted.requests:
+        share = 100.0 * counted.failed / counted.requests
+        impact = (
+            f"**Impact:** {counted.failed} of {counted.requests} requests failed ({share:.1f} %) "
+            f"{counted.window} of #{story.requests_of.id if story.requests_of else '?'}, "
+            f"health checks and probes left out; {story.occurrences} matching events in "
+            f"{len(story.members)} incidents{_instances(story)}."
+        )
     if outage.status == "resolved":
         how = _HOW.get(cause.resolution, cause.resolution)
         status = f"**Status:** resolved at {clock(outage.ended_at)} ({how})."

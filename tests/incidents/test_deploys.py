@@ -98,6 +98,7 @@ def test_incident_knows_its_trigger_and_is_resolved_by_the_next_deploy(engine: E
         assert incident is not None and incident.deploy_id == bad.id
         fix = mark(session, "==> Deploying...", 200)
         mark(session, "==> Your service is live 🎉", 260)
+        source.last_answered_at = at(300)
         source.last_log_time = at(260 + 5 * 60)
         assert sweep_source(session, source, {}) == []
         source.last_log_time = at(260 + 10 * 60)
@@ -110,6 +111,42 @@ def test_incident_knows_its_trigger_and_is_resolved_by_the_next_deploy(engine: E
             at(260),
         )
         assert stored.resolved_by_deploy_id == fix.id
+
+
+def test_a_deploy_followed_by_health_checks_alone_resolves_nothing(engine: Engine) -> None:
+    sig = signature()
+    with Session(engine) as session:
+        source = ensure_source(session, "api", now=NOW)
+        attach_hit(session, hit(sig, event("boom", seconds=0)), now=NOW)
+        source.last_answered_at = at(30)  # an answer before the deploy says nothing of it
+        mark(session, "==> Your service is live 🎉", 60)
+        source.last_log_time = at(60 + 30 * 60)
+        assert sweep_source(session, source, {}) == []
+        source.last_answered_at = at(61)
+        [incident] = sweep_source(session, source, {})
+        assert (incident.resolution, incident.resolved_at) == ("deploy", at(60))
+
+
+def test_a_recurrence_does_not_blame_the_deploy_it_came_back_after(engine: Engine) -> None:
+    sig = signature(quiet_minutes=5)
+    with Session(engine) as session:
+        source = ensure_source(session, "api", now=NOW)
+        first = attach_hit(session, hit(sig, event("boom", seconds=0)), now=NOW)
+        fix = mark(session, "==> Your service is live 🎉", 60)
+        source.last_answered_at = at(70)
+        source.last_log_time = at(60 + 10 * 60)
+        assert sweep_source(session, source, {sig.id: sig}) == [first]
+        again = attach_hit(session, hit(sig, event("boom", seconds=900)), now=NOW)
+        assert first is not None and again is not None and again.id != first.id
+        assert first.resolved_by_deploy_id == fix.id
+        assert (again.previous_id, again.deploy_id) == (first.id, None)
+        later = mark(session, "==> Deploying...", 1000)
+        source.last_answered_at = at(1001)
+        source.last_log_time = at(1200)
+        sweep_source(session, source, {sig.id: sig})
+        assert again.resolution == "quiet"
+        regression = attach_hit(session, hit(sig, event("boom", seconds=1700)), now=NOW)
+        assert regression is not None and regression.deploy_id == later.id
 
 
 def test_quiet_period_sweep_resolves_in_log_time(engine: Engine) -> None:

@@ -12,15 +12,23 @@ from service.ingest.access import Access, normalise_path, parse_access
     [
         (
             '10.16.2.5:0 - "POST /api/v1/auth/refresh HTTP/1.1" 500 Internal Server Error',
-            Access("POST", "/api/v1/auth/refresh", 500),
+            Access("POST", "/api/v1/auth/refresh", 500, "10.16.2.5"),
         ),
         (
             '10.0.0.1 - - [19/Sep/2025:12:43:14 +0000] "GET /api/v1/users/42?x=1 HTTP/1.1" 200 512 "-" "curl/8"',
-            Access("GET", "/api/v1/users/{id}", 200),
+            Access("GET", "/api/v1/users/{id}", 200, "10.0.0.1", "curl/8"),
         ),
         (
             'at=error code=H12 desc="Request timeout" method=GET path="/api/reports/9f1c2a3b4c5d6e7f8a9b" host=x.herokuapp.com request_id=a fwd="1.2.3.4" dyno=web.1 connect=0ms service=30000ms status=503 bytes=0',
-            Access("GET", "/api/reports/{id}", 503),
+            Access("GET", "/api/reports/{id}", 503, "1.2.3.4"),
+        ),
+        (
+            'INFO:     ::1:0 - "GET /healthz HTTP/1.1" 200 OK',
+            Access("GET", "/healthz", 200, "::1"),
+        ),
+        (
+            '10.0.0.2 - - [06/Oct/2025:09:13:09 +0000] "GET /health HTTP/1.1" 200 2 "-" "Render/1.0"',
+            Access("GET", "/health", 200, "10.0.0.2", "Render/1.0"),
         ),
         (
             '"DELETE /items/3fa85f64-5717-4562-b3fc-2c963f66afa6 HTTP/2" 204',
