@@ -17,7 +17,7 @@ from service.incidents.sweep import sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
 from service.ingest.glued import split_glued
-from service.ingest.records import Event
+from service.ingest.records import ABOUT, AFTER, Event
 from service.models import UNRESOLVED_STATUSES
 from service.signatures.engine import Matcher
 from service.signatures.model import Signature
@@ -90,8 +90,11 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
     message = event.text  # one record: its message, or the part of it a glued line holds
     marker = deploy_marker(message)
     if marker is not None:
-        # Log time only: an arrival time would put a deploy after hits that came before it.
-        record_marker(session, event.source, marker, time=event.time, text=message)
+        # Log time only: an arrival time would put a deploy after hits that came before it; and
+        # a lent time only when the lines around it bound it, never a mere lower bound.
+        lent = event.time_lent
+        time = None if lent == AFTER else event.time
+        record_marker(session, event.source, marker, time=time, text=message, approx=lent == ABOUT)
         return True
     dropped = platform_drop(message)
     if dropped is not None:

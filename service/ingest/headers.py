@@ -20,7 +20,7 @@ from service.ingest.records import LogRecord
 from service.ingest.redact import redact, redact_key_blocks
 from service.ingest.structured import read_json_record
 from service.ingest.syslog import bsd, render_copy, syslog
-from service.ingest.timestamps import ISO, MONTHS, SLASHED, iso_time, parse_timestamp
+from service.ingest.timestamps import ISO, MONTHS, SLASHED, clf_time, iso_time, parse_timestamp
 
 __all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
 
@@ -68,10 +68,7 @@ def parse_line(
     seq: int = 0,
     reference: datetime | None = None,
 ) -> LogRecord:
-    """Split one normalised line into its header fields and its message.
-
-    `reference`, the stream's previous time, dates a year-less time (else `received_at` does).
-    """
+    """Split one normalised line into its header fields and its message (see `Header`)."""
     if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
         return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
     if line.startswith(_FENCE) and _fence_glued(line[3:4]):
@@ -88,6 +85,8 @@ def parse_line(
             written, header.wrapped = text, False
         if header.done:
             break
+    if header.time is None and "0" <= line[:1] <= "9" and '] "' in line:
+        header.time = clf_time(line)  # an access line's time, after its client; text kept
     return LogRecord(
         message=text,
         source=source,

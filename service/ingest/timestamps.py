@@ -29,6 +29,12 @@ SLASHED = re.compile(
     r"(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
     r"(?: ?(Z|UTC|[+-]\d\d(?::?\d\d)?))?(?=[\s\]|]|$)"
 )
+# Common log format's time, as access logs (gunicorn, nginx, Apache) print it after the client:
+# "10.0.0.1 - - [06/Oct/2025:09:11:58 +0000] \"GET ...".
+CLF = re.compile(
+    r"\S{1,64} \S{1,64} \S{1,64} "
+    r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] \""
+)
 # A time field's value that is an epoch number: seconds (a fraction allowed) or milliseconds.
 _EPOCH_TEXT = re.compile(r"\d{10}(?:\.\d{1,9})?|\d{13}")
 # An epoch number below this many seconds (2001-09-09) is a counter or a duration, not a time.
@@ -55,6 +61,23 @@ def field_time(text: str) -> datetime | None:
     if _EPOCH_TEXT.fullmatch(text):
         return epoch_time(float(text))
     return parse_timestamp(text)
+
+
+def clf_time(line: str) -> datetime | None:
+    """Return the time of a common-log-format access line, or None for any other line."""
+    if '] "' not in line[:200]:
+        return None
+    match = CLF.match(line)
+    if match is None or match.group(2) not in MONTHS:
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
+    try:
+        stamp = datetime(
+            int(year), MONTHS[month], int(day), int(hour), int(minute), int(second), 0, _zone(zone)
+        )
+    except ValueError:
+        return None
+    return sane_time(stamp.astimezone(UTC))
 
 
 def epoch_time(value: float) -> datetime | None:

@@ -123,3 +123,21 @@ def test_year_less_syslog_is_never_dated_more_than_a_day_after_its_arrival() -> 
     received = datetime(2026, 1, 2, tzinfo=UTC)
     record = parse_line("Jul 15 10:02:14 host app[7]: x", source="api", received_at=received)
     assert record.time == datetime(2025, 7, 15, 10, 2, 14, tzinfo=UTC)
+
+
+def test_an_access_line_keeps_its_text_whole_and_takes_its_common_log_time() -> None:
+    line = '10.0.0.1 - - [17/Oct/2024:15:41:50 +0200] "GET / HTTP/1.1" 500 0'
+    record = parse_line(line, source="api")
+    assert (record.message, record.headed, record.time) == (line, False, T)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '10.0.0.1 - - [17/Foo/2024:13:41:50 +0000] "GET / HTTP/1.1" 500 0',
+        '10.0.0.1 - - [32/Oct/2024:13:41:50 +0000] "GET / HTTP/1.1" 500 0',
+        '10 users said "hi" - - [17/Oct/2024:13:41:50 +0000] "x"',
+    ],
+)
+def test_what_only_looks_like_an_access_line_has_no_time(line: str) -> None:
+    assert parse_line(line, source="api").time is None
