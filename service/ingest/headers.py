@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from service.ingest import timestamps
 from service.ingest.layer import Header, heroku_identity
 from service.ingest.logfmt import STARTS as LOGFMT_STARTS
 from service.ingest.logfmt import logfmt
@@ -20,7 +21,7 @@ from service.ingest.records import LogRecord
 from service.ingest.redact import redact, redact_key_blocks
 from service.ingest.structured import read_json_record
 from service.ingest.syslog import bsd, render_copy, syslog
-from service.ingest.timestamps import ISO, MONTHS, SLASHED, clf_time, iso_time, parse_timestamp
+from service.ingest.timestamps import ISO, MONTHS, SLASHED, iso_time, parse_timestamp
 
 __all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
 
@@ -85,8 +86,8 @@ def parse_line(
             written, header.wrapped = text, False
         if header.done:
             break
-    if header.time is None and "0" <= line[:1] <= "9" and '] "' in line:
-        header.time = clf_time(line)  # an access line's time, after its client; text kept
+    if header.time is None and "0" <= line[:1] <= "9":  # an access line's time; text kept
+        header.time = timestamps.clf_time(line)
     return LogRecord(
         message=text,
         source=source,
@@ -112,8 +113,7 @@ def parse_text(
 ) -> list[LogRecord]:
     """Split text into lines and return one normalised, redacted, parsed record per line.
 
-    A line hard-wrapped by a log viewer comes back as one record (see `normalised_lines`). A
-    year-less time takes its year from the time of the line before (`reference` at first).
+    A wrapped line comes back as one record (`normalised_lines`); see `Header` for `reference`.
     """
     records: list[LogRecord] = []
     seq = start_seq
@@ -124,7 +124,8 @@ def parse_text(
         record = parse_line(
             line, source=source, received_at=received_at, seq=seq, reference=reference
         )
-        reference = record.time or reference
+        if record.time and (reference or received_at or not timestamps.starts_year_less(line)):
+            reference = record.time  # not an app's own time a year-less header could not date
         records.append(record)
         seq += 1
     return redact_key_blocks(records)

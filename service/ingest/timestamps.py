@@ -121,6 +121,12 @@ def iso_time(match: re.Match[str]) -> datetime | None:
     return stamp.replace(microsecond=int((fraction + "00000")[:6]))
 
 
+def starts_year_less(line: str) -> bool:
+    """Tell whether a line starts with a year-less syslog time (after an optional `<PRI>`)."""
+    text = line[line.find(">", 0, 6) + 1 :] if line[:1] == "<" else line
+    return text[3:4] == " " and text[:3] in MONTHS
+
+
 def bsd_time(
     month: str,
     day: str,
