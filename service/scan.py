@@ -100,9 +100,11 @@ def _read_records(item: ScanInput, *, start_seq: int) -> Iterator[list[LogRecord
         yield to_records(entries, source=item.source, received_at=None, start_seq=start_seq)
         return
     seq = start_seq
+    reference = None  # the last time read: it dates the year-less times of the next chunk
     for chunk in itertools.chain([first], chunks):
-        records = parse_text(chunk, source=item.source, start_seq=seq)
+        records = parse_text(chunk, source=item.source, start_seq=seq, reference=reference)
         seq += len(records)
+        reference = next((r.time for r in reversed(records) if r.time), reference)
         yield records
 
 

@@ -1,6 +1,8 @@
 """Deploys: Render's `==>` markers and Heroku's release and dyno-state lines, recorded per source.
 
-An incident knows the deploy it began after, and the deploy after which it fell silent.
+An incident knows the deploy it began after, and the deploy after which it fell silent. A marker
+whose time was lent by the lines around it (no time of its own) says so on its timeline entry,
+"about HH:MM:SS"; `borrowed_times` reads that back for the report.
 """
 
 from __future__ import annotations
@@ -40,6 +42,12 @@ _MARKERS: tuple[tuple[re.Pattern[str], str, str], ...] = (
 )
 
 
+# A timeline entry of a marker whose time was lent starts so; a marker line never does.
+ABOUT = "about "
+# The stages whose marker gives a deploy its start.
+_STARTS = ("build", "deploying")
+
+
 def deploy_marker(message: str) -> Marker | None:
     """Return the deploy marker a log message is, or None (cheap for ordinary lines)."""
     if not (message.startswith(("==> ", "Release v", "Deploy ", "State changed from "))):
@@ -59,13 +67,21 @@ def latest_deploy(session: Session, source: str) -> Deploy | None:
 
 
 def record_marker(
-    session: Session, source: str, marker: Marker, *, time: datetime | None, text: str
+    session: Session,
+    source: str,
+    marker: Marker,
+    *,
+    time: datetime | None,
+    text: str,
+    approx: bool = False,
 ) -> Deploy | None:
     """Advance the source's current deploy with this marker, or start a new one.
 
     A deploy moves building -> deploying -> live or failed. A marker that cannot continue the
     current deploy starts a new one; a crash after going live, or a crash loop's further exits,
-    change nothing (the incidents of those crashes tell that story).
+    change nothing (the incidents of those crashes tell that story). Only a build or deploying
+    marker gives the start: a deploy first seen going live or failing started at a time the log
+    does not give. `approx` says `time` was lent by the lines around the marker.
     """
     current = latest_deploy(session, source)
     state = current.status if current is not None and current.platform == marker.platform else None
@@ -84,12 +100,11 @@ def record_marker(
         or (marker.stage in ("live", "failed") and state not in ("building", "deploying"))
     )
     if starts_new:
+        start = time if marker.stage in _STARTS else None
         current = Deploy(
-            source=source, platform=marker.platform, started_at=time, status="building"
+            source=source, platform=marker.platform, started_at=start, status="building"
         )
     assert current is not None
-    if current.started_at is None:
-        current.started_at = time
     current.version = current.version or marker.version
     current.status = {"build": "building", "deploying": "deploying"}.get(marker.stage, marker.stage)
     if marker.stage == "live":
@@ -100,8 +115,32 @@ def record_marker(
     session.add(current)
     session.flush()
     kind = f"deploy-{marker.stage}"
+    if approx and time is not None:
+        text = f"{ABOUT}{time:%H:%M:%S} (the line has no time of its own): {text}"
     session.add(TimelineEntry(source=source, time=time, kind=kind, text=text[:2000]))
     return current
+
+
+def borrowed_times(session: Session, deploy: Deploy) -> frozenset[str]:
+    """Return which of the deploy's times ("started", "live", "failed") were lent, not logged."""
+    fields = {"started": deploy.started_at, "live": deploy.live_at, "failed": deploy.failed_at}
+    times = [time for time in fields.values() if time is not None]
+    if not times:
+        return frozenset()
+    statement = select(TimelineEntry.kind, TimelineEntry.time).where(
+        TimelineEntry.source == deploy.source,
+        col(TimelineEntry.incident_id).is_(None),
+        col(TimelineEntry.kind).startswith("deploy-"),
+        col(TimelineEntry.time).in_(times),
+        col(TimelineEntry.text).startswith(ABOUT),
+    )
+    lent = {(kind.removeprefix("deploy-"), time) for kind, time in session.exec(statement).all()}
+    stages = {"started": _STARTS, "live": ("live",), "failed": ("failed",)}
+    return frozenset(
+        name
+        for name, time in fields.items()
+        if time is not None and any((stage, time) in lent for stage in stages[name])
+    )
 
 
 def deploy_before(session: Session, source: str, when: datetime | None) -> Deploy | None:

@@ -18,7 +18,7 @@ from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
 from service.ingest.glued import split_glued
-from service.ingest.records import Event
+from service.ingest.records import ABOUT, AFTER, Event
 from service.models import UNRESOLVED_STATUSES, Incident
 from service.outages.grouping import group_incidents
 from service.signatures.engine import Matcher
@@ -106,8 +106,13 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
     message = event.text  # one record: its message, or the part of it a glued line holds
     marker = deploy_marker(message)
     if marker is not None:
-        # Log time only: an arrival time would put a deploy after hits that came before it.
-        deploy = record_marker(session, event.source, marker, time=event.time, text=message)
+        # Log time only: an arrival time would put a deploy after hits that came before it; and
+        # a lent time only when the lines around it bound it, never a mere lower bound.
+        lent = event.time_lent
+        time = None if lent == AFTER else event.time
+        deploy = record_marker(
+            session, event.source, marker, time=time, text=message, approx=lent == ABOUT
+        )
         if marker.stage == "live" and deploy is not None and deploy.live_at is not None:
             state.impact.deploy_live(event.source, deploy.live_at)
         return True

@@ -1,16 +1,32 @@
-"""Log time for events that carry none: the time of the last timed line of the same source.
+"""Log time for events that carry none: the time of the last timed line of the same source,
+lent with what bounds it.
 
-Platforms print a traceback's lines without a timestamp (Render's log view, gunicorn's stderr),
-so an event without a time of its own happened just after the last line that had one.
+Platforms print a traceback's lines and Render its `==>` lines without a timestamp. Such an event
+happened after the last timed line of its source and before the next one: when both are in the
+same stream (one batch, one scan chunk) and at most `BOUND` apart, the time is `ABOUT` right.
+Otherwise it is only a lower bound (`AFTER`): good enough to count and order a hit, not to say
+when a deploy started (a deploy with an unknown start beats one that started before it did).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from service.ingest.records import Event
+from service.ingest.records import ABOUT, AFTER, Event
+
+BOUND = timedelta(seconds=60)
+# Events held while waiting for the timed line after them; past this the rest go untimed.
+MAX_WAITING = 5000
+
+
+@dataclasses.dataclass(slots=True)
+class _Waiting:
+    event: Event
+    lent: datetime | None = None  # the time the event borrows from the timed line before it
+    open: bool = False  # still waiting for the timed line after it
+    bounded: bool = False  # the timed line after it came, close enough
 
 
 class LogClock:
@@ -20,19 +36,51 @@ class LogClock:
         self._latest: dict[str, datetime] = {}
 
     def stamp(self, events: Iterable[Event]) -> Iterator[Event]:
-        """Yield the events, untimed ones given the last log time of their source."""
+        """Yield the events in order, untimed ones given the last log time of their source."""
+        waiting: list[_Waiting] = []
+        unbounded = 0  # how many of them still wait for a timed line after them
         for event in events:
-            own = _last_time(event)
+            own = event.time
+            source = event.source
+            if own is not None and unbounded:
+                unbounded -= _bound(waiting, source, own)
             if own is not None:
-                self._latest[event.source] = own
+                self._latest[source] = _last_time(event) or own
+            previous = self._latest.get(source) if own is None else None
+            if previous is None and not waiting:
                 yield event
                 continue
-            carried = self._latest.get(event.source)
-            if carried is None:
-                yield event
-                continue
-            first = dataclasses.replace(event.records[0], time=carried)
-            yield dataclasses.replace(event, records=(first, *event.records[1:]))
+            waiting.append(_Waiting(event, previous, open=previous is not None))
+            unbounded += previous is not None
+            if not unbounded or len(waiting) >= MAX_WAITING:
+                yield from _release(waiting)
+                waiting, unbounded = [], 0
+        yield from _release(waiting)
+
+
+def _bound(waiting: list[_Waiting], source: str, after: datetime) -> int:
+    """Close the waits of `source` with the time after them; return how many were closed."""
+    closed = 0
+    for item in waiting:
+        if item.open and item.event.source == source:
+            item.open = False
+            closed += 1
+            item.bounded = item.lent is not None and abs(after - item.lent) <= BOUND
+    return closed
+
+
+def _release(waiting: list[_Waiting]) -> Iterator[Event]:
+    for item in waiting:
+        if item.lent is None:
+            yield item.event
+        else:
+            yield lend(item.event, item.lent, ABOUT if item.bounded else AFTER)
+
+
+def lend(event: Event, time: datetime, how: str) -> Event:
+    """Return the event with `time` lent to its first record (`how`: `ABOUT` or `AFTER`)."""
+    first = dataclasses.replace(event.records[0], time=time, time_lent=how)
+    return dataclasses.replace(event, records=(first, *event.records[1:]))
 
 
 def _last_time(event: Event) -> datetime | None:

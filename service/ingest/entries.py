@@ -77,6 +77,7 @@ def to_records(
     """
     records: list[LogRecord] = []
     seq = start_seq
+    reference = None  # the entry's or the last line's time dates a year-less time
     for entry in entries:
         parsed = parse_text(
             entry.message,
@@ -84,7 +85,9 @@ def to_records(
             received_at=received_at,
             start_seq=seq,
             max_line_bytes=max_line_bytes,
+            reference=entry.time or reference,
         )
+        reference = entry.time or next((r.time for r in reversed(parsed) if r.time), reference)
         seq += entry.message.count("\n") + 1
         level = LEVELS.get(entry.level.strip().upper(), "")
         for index, record in enumerate(parsed):

@@ -12,22 +12,25 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from service.ingest import timestamps
 from service.ingest.layer import Header, heroku_identity
+from service.ingest.logfmt import STARTS as LOGFMT_STARTS
+from service.ingest.logfmt import logfmt
 from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import redact, redact_key_blocks
 from service.ingest.structured import read_json_record
 from service.ingest.syslog import bsd, render_copy, syslog
-from service.ingest.timestamps import ISO, MONTHS, iso_time, parse_timestamp
+from service.ingest.timestamps import ISO, MONTHS, SLASHED, iso_time, parse_timestamp
 
 __all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
 
 # Level words as frameworks print them, mapped to Python's canonical names.
 LEVELS: dict[str, str] = {
-    **dict.fromkeys(("TRACE", "DEBUG"), "DEBUG"),
+    **dict.fromkeys(("TRACE", "DBUG", "DEBUG"), "DEBUG"),
     **dict.fromkeys(("INFO", "NOTICE", "SUCCESS"), "INFO"),
     **dict.fromkeys(("WARN", "WARNING"), "WARNING"),
-    **dict.fromkeys(("ERR", "ERROR"), "ERROR"),
+    **dict.fromkeys(("ERR", "EROR", "ERROR"), "ERROR"),
     **dict.fromkeys(("CRIT", "CRITICAL", "FATAL", "ALERT", "EMERG", "EMERGENCY"), "CRITICAL"),
 }
 # uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
@@ -59,14 +62,19 @@ _FLY_SOURCES = ("app[", "proxy[", "runner[", "health[")
 
 
 def parse_line(
-    line: str, *, source: str, received_at: datetime | None = None, seq: int = 0
+    line: str,
+    *,
+    source: str,
+    received_at: datetime | None = None,
+    seq: int = 0,
+    reference: datetime | None = None,
 ) -> LogRecord:
-    """Split one normalised line into its header fields and its message."""
+    """Split one normalised line into its header fields and its message (see `Header`)."""
     if line[:1] in (" ", "\t"):  # a traceback's frames and source lines: no header to look for
         return LogRecord(message=line, source=source, received_at=received_at, seq=seq)
     if line.startswith(_FENCE) and _fence_glued(line[3:4]):
         line = line[3:]
-    header = Header(received_at)
+    header = Header(received_at, reference)
     text = written = line
     for _ in range(_MAX_LAYERS):
         rest = _peel(text, header)
@@ -78,6 +86,8 @@ def parse_line(
             written, header.wrapped = text, False
         if header.done:
             break
+    if header.time is None and "0" <= line[:1] <= "9":  # an access line's time; text kept
+        header.time = timestamps.clf_time(line)
     return LogRecord(
         message=text,
         source=source,
@@ -99,10 +109,11 @@ def parse_text(
     received_at: datetime | None = None,
     start_seq: int = 0,
     max_line_bytes: int = 65536,
+    reference: datetime | None = None,
 ) -> list[LogRecord]:
     """Split text into lines and return one normalised, redacted, parsed record per line.
 
-    A line hard-wrapped by a log viewer comes back as one record (see `normalised_lines`).
+    A wrapped line comes back as one record (`normalised_lines`); see `Header` for `reference`.
     """
     records: list[LogRecord] = []
     seq = start_seq
@@ -110,7 +121,12 @@ def parse_text(
         line = redact(normalised)
         if not line or line.isspace():
             continue
-        records.append(parse_line(line, source=source, received_at=received_at, seq=seq))
+        record = parse_line(
+            line, source=source, received_at=received_at, seq=seq, reference=reference
+        )
+        if record.time and (reference or received_at or not timestamps.starts_year_less(line)):
+            reference = record.time  # not an app's own time a year-less header could not date
+        records.append(record)
         seq += 1
     return redact_key_blocks(records)
 
@@ -138,6 +154,8 @@ def _peel(text: str, header: Header) -> str | None:
     if "A" <= first <= "Z":
         return _capitalised(text, header)
     if "a" <= first <= "z":
+        if text.startswith(LOGFMT_STARTS) and (rest := logfmt(text, header, LEVELS)) is not None:
+            return rest
         if text.startswith(("app[", "heroku[")):
             return _heroku_tag(text, header)
         if text.find("]: ", 1, 80) > 0 and (match := _BARE_TAG.match(text)) is not None:
@@ -249,9 +267,9 @@ def _celery(inner: str, rest: str, header: Header) -> str | None:
 
 
 def _timestamped(text: str, header: Header) -> str | None:
-    if len(text) < 19 or text[4] != "-" or text[13] != ":":
+    if len(text) < 19 or text[13] != ":" or text[4] not in ("-", "/"):
         return None
-    match = ISO.match(text)
+    match = (ISO if text[4] == "-" else SLASHED).match(text)
     if match is None:
         return None
     if header.time is None:  # an app's own time under a platform's is stripped, not parsed

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from service.ingest.timestamps import bsd_time
+
 
 @dataclass(slots=True)
 class Header:
     """The fields the header layers of one line give, filled outermost first.
 
     The outermost layer's time, instance and stream win (the platform's clock); the innermost
-    level wins. `done` stops the peeling; `layers` counts what was peeled.
+    level wins. `done` stops the peeling; `layers` counts what was peeled. `reference` is the
+    stream's previous time, which dates a year-less time (else `received_at` does).
     """
 
     received_at: datetime | None
+    reference: datetime | None = None
     time: datetime | None = None
     instance: str = ""
     stream: str = ""
@@ -32,6 +36,11 @@ class Header:
             self.instance = instance
         if not self.stream:
             self.stream = stream
+
+    def year_less(self, month: str, day: str, clock: tuple[str, str, str]) -> datetime | None:
+        """Date a year-less time by the stream's previous time or the receive time."""
+        reference = self.reference or self.received_at
+        return bsd_time(month, day, clock, reference, now=self.received_at)
 
 
 def heroku_identity(app: str, dyno: str) -> tuple[str, str]:

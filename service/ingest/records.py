@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# How a time was lent to a line without one (`LogRecord.time_lent`).
+ABOUT = "about"
+AFTER = "after"
+
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
@@ -16,6 +20,9 @@ class LogRecord:
     line from the start of a new message. `written` is the line as the app wrote it (only the
     platform's wrapping taken off: syslog, journald, Heroku, Docker, a quote), kept when header
     parsing took more than that off the message, so a signature can match the line as written.
+    `time_lent` says the line carried no time and `time` was lent by the lines around it
+    (`LogClock`): `ABOUT` when timed lines close before and after it bound it (a report says
+    "about"), `AFTER` when only the line before gives it (a lower bound, nothing more).
     """
 
     message: str
@@ -28,6 +35,7 @@ class LogRecord:
     headed: bool = False
     seq: int = 0
     written: str = ""
+    time_lent: str = ""
 
     @property
     def when(self) -> datetime | None:
@@ -120,6 +128,11 @@ class Event:
             if record.time is not None:
                 return record.time
         return None
+
+    @property
+    def time_lent(self) -> str:
+        """Return how the event's time was lent (`ABOUT`, `AFTER`), or "" for its own time."""
+        return next((record.time_lent for record in self.records if record.time is not None), "")
 
     @property
     def when(self) -> datetime | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from service.ingest.timestamps import epoch_time, parse_timestamp
+from service.ingest.timestamps import epoch_time, field_time
 
 MESSAGE_KEYS = ("message", "msg", "event", "log", "text", "line")
 TIME_KEYS = ("timestamp", "@timestamp", "time", "date", "ts", "asctime")
@@ -102,7 +102,7 @@ def record_time(record: dict[str, Any]) -> datetime | None:
     for key in TIME_KEYS:
         value = record.get(key)
         if isinstance(value, str):
-            time = parse_timestamp(value.strip())
+            time = field_time(value.strip())
         elif isinstance(value, int | float) and not isinstance(value, bool):
             try:
                 seconds = float(value)

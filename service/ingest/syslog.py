@@ -12,7 +12,7 @@ import re
 import regex
 
 from service.ingest.layer import Header, heroku_identity
-from service.ingest.timestamps import MONTHS, bsd_time, parse_timestamp
+from service.ingest.timestamps import MONTHS, parse_timestamp
 
 _SD_TIMEOUT = 0.25
 _PRI = re.compile(r"<(\d{1,3})>")
@@ -95,7 +95,7 @@ def bsd(text: str, header: Header) -> str | None:
     if tag is None and host.endswith(":"):  # no host: "Feb 14 07:33:02 app/web.1:  message"
         tag, rest = host[:-1], rest.removeprefix(" ")
     month, day, hour, minute, second = match.group(1, 2, 3, 4, 5)
-    time = bsd_time(month, day, (hour, minute, second), header.received_at)
+    time = header.year_less(month, day, (hour, minute, second))
     program = _PAPERTRAIL_PROGRAM.fullmatch(tag) if tag and not pid else None
     if program is not None:
         stream, instance = heroku_identity(program.group(1), program.group(2))
@@ -118,7 +118,7 @@ def render_copy(text: str, header: Header) -> str | None:
     if day is not None and int(hour) <= 12:
         hours = int(hour) % 12 + (12 if noon == "PM" else 0)
         clock = (str(hours), minute, second)
-        time = bsd_time(day.group(1), day.group(2), clock, header.received_at)
+        time = header.year_less(day.group(1), day.group(2), clock)
     header.place(time, instance or "")
     header.wrapped = True
     return text[match.end() :]

@@ -1,4 +1,5 @@
-"""Read the times log lines carry: ISO 8601 / RFC 3339, year-less syslog, and epoch numbers.
+"""Read the times log lines carry: ISO 8601 / RFC 3339, Go's `YYYY/MM/DD HH:MM:SS`, year-less
+syslog, and epoch numbers.
 
 Every result is a UTC-aware datetime, or None when the text is not a valid time. A time without a
 zone is read as UTC (containers and platforms log in UTC).
@@ -23,6 +24,21 @@ ISO = re.compile(
     r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
     r"(?: ?(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?))?(?=[\s\]|]|$)"
 )
+# Go's log package and nginx's error log: "2026/07/09 17:35:44[.123456] ", the groups of `ISO`.
+SLASHED = re.compile(
+    r"(\d{4})/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)(?:[.,](\d{1,9}))?"
+    r"(?: ?(Z|UTC|[+-]\d\d(?::?\d\d)?))?(?=[\s\]|]|$)"
+)
+# Common log format's time, as access logs (gunicorn, nginx, Apache) print it after the client:
+# "10.0.0.1 - - [06/Oct/2025:09:11:58 +0000] \"GET ...".
+CLF = re.compile(
+    r"\S{1,64} \S{1,64} \S{1,64} "
+    r"\[(\d\d)/([A-Z][a-z]{2})/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\] \""
+)
+# A time field's value that is an epoch number: seconds (a fraction allowed) or milliseconds.
+_EPOCH_TEXT = re.compile(r"\d{10}(?:\.\d{1,9})?|\d{13}")
+# An epoch number below this many seconds (2001-09-09) is a counter or a duration, not a time.
+_MIN_EPOCH_SECONDS = 1e9
 # Epoch numbers past these are milliseconds, then microseconds, then nanoseconds.
 _EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 _ZONES: dict[str, timezone] = {}
@@ -40,6 +56,30 @@ def parse_timestamp(text: str) -> datetime | None:
     return iso_time(match)
 
 
+def field_time(text: str) -> datetime | None:
+    """Read a time field's value (logfmt `ts=`, a JSON string): RFC 3339 or epoch seconds/ms."""
+    if _EPOCH_TEXT.fullmatch(text):
+        return epoch_time(float(text))
+    return parse_timestamp(text)
+
+
+def clf_time(line: str) -> datetime | None:
+    """Return the time of a common-log-format access line, or None for any other line."""
+    if '] "' not in line[:200]:
+        return None
+    match = CLF.match(line)
+    if match is None or match.group(2) not in MONTHS:
+        return None
+    day, month, year, hour, minute, second, zone = match.groups()
+    try:
+        stamp = datetime(
+            int(year), MONTHS[month], int(day), int(hour), int(minute), int(second), 0, _zone(zone)
+        )
+    except ValueError:
+        return None
+    return sane_time(stamp.astimezone(UTC))
+
+
 def epoch_time(value: float) -> datetime | None:
     """Read a Unix time in seconds, milliseconds, microseconds or nanoseconds (by magnitude)."""
     if not math.isfinite(value) or value <= 0:
@@ -48,6 +88,8 @@ def epoch_time(value: float) -> datetime | None:
         if value >= threshold:
             value /= divisor
             break
+    if value < _MIN_EPOCH_SECONDS:
+        return None
     try:
         return sane_time(datetime.fromtimestamp(value, UTC))
     except (OverflowError, OSError, ValueError):
@@ -79,24 +121,41 @@ def iso_time(match: re.Match[str]) -> datetime | None:
     return stamp.replace(microsecond=int((fraction + "00000")[:6]))
 
 
+def starts_year_less(line: str) -> bool:
+    """Tell whether a line starts with a year-less syslog time (after an optional `<PRI>`)."""
+    text = line[line.find(">", 0, 6) + 1 :] if line[:1] == "<" else line
+    return text[3:4] == " " and text[:3] in MONTHS
+
+
 def bsd_time(
-    month: str, day: str, clock: tuple[str, str, str], reference: datetime | None
+    month: str,
+    day: str,
+    clock: tuple[str, str, str],
+    reference: datetime | None,
+    *,
+    now: datetime | None = None,
 ) -> datetime | None:
     """Date a year-less syslog time by `reference`; without one the time is unknown (None).
 
-    A date over a day after the reference belongs to the year before (December read in January).
+    The year is the one that puts the time nearest the reference (the stream's previous time, or
+    the receive time): December read in January is last year's, January after December next
+    year's. Never more than a day after `now` (the receive time), when it is known.
     """
     if reference is None:
         return None
     hour, minute, second = (int(part) for part in clock)
-    for year in (reference.year, reference.year - 1):
+    latest = now + timedelta(days=1) if now is not None else None
+    best: datetime | None = None
+    for year in (reference.year - 1, reference.year, reference.year + 1):
         try:
             stamp = datetime(year, MONTHS[month], int(day), hour, minute, second, tzinfo=UTC)
         except ValueError:
             continue
-        if stamp - reference <= timedelta(days=1):
-            return stamp
-    return None
+        if latest is not None and stamp > latest:
+            continue
+        if best is None or abs(stamp - reference) < abs(best - reference):
+            best = stamp
+    return best
 
 
 def _zone(text: str | None) -> timezone:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from service.incidents.deploys import borrowed_times
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
 from service.models import Deploy, Incident, IncidentEndpoint, TimelineEntry
 from service.outages.grouping import members
@@ -60,6 +61,8 @@ class OutageReport:
     url: str
     # Empty when the incident's evidence is exact; else what makes it weaker (`CONFIDENCE_NOTES`).
     confidence_note: str = ""
+    # Which of the trigger's times ("started", "live", "failed") were lent, not logged: "about".
+    trigger_about: frozenset[str] = frozenset()
     # The other incidents of its outage, first seen first.
     siblings: tuple[Incident, ...] = ()
 
@@ -98,6 +101,9 @@ def build_report(
         endpoints=endpoints,
         instances=instances,
     )
+    trigger = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
+    deploys = deploys_around(session, incident)
+    borrowed = {d.id: borrowed_times(session, d) for d in [*deploys, trigger] if d and d.id}
     return OutageReport(
         incident=incident,
         signature=signature,
@@ -109,10 +115,11 @@ def build_report(
         traceback=traceback,
         timeline=merged_timeline(
             entries,
-            deploys_around(session, incident),
+            deploys,
             gaps_around(session, incident),
+            borrowed,
         ),
-        trigger=session.get(Deploy, incident.deploy_id) if incident.deploy_id else None,
+        trigger=trigger,
         resolved_by=(
             session.get(Deploy, incident.resolved_by_deploy_id)
             if incident.resolved_by_deploy_id
@@ -126,6 +133,7 @@ def build_report(
         resolved_text=resolved_text,
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
         confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
+        trigger_about=borrowed.get(trigger.id or 0, frozenset()) if trigger else frozenset(),
         siblings=tuple(
             other
             for other in (members(session, incident.outage_id) if incident.outage_id else [])

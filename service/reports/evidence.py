@@ -3,7 +3,7 @@ deploys around an incident, merged with its own timeline."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,6 +37,7 @@ class TimelineRow:
     time: datetime | None
     kind: str
     text: str
+    about: bool = False  # the time was lent by the log lines around it, not logged
 
 
 @dataclass(frozen=True)
@@ -143,15 +144,17 @@ def deploys_around(session: Session, incident: Incident) -> list[Deploy]:
 
 
 def deploys_between(session: Session, source: str, start: datetime, end: datetime) -> list[Deploy]:
-    """Return the source's deploys that started from shortly before `start` to after `end`."""
+    """Return the source's deploys placed from shortly before `start` to shortly after `end`."""
+    # A deploy whose start the log does not give is placed by when it went live or failed.
+    placed = func.coalesce(Deploy.started_at, Deploy.live_at, Deploy.failed_at)
     statement = (
         select(Deploy)
         .where(
             Deploy.source == source,
-            col(Deploy.started_at) >= start - DEPLOY_WINDOW,
-            col(Deploy.started_at) <= end + DEPLOY_WINDOW,
+            placed >= start - DEPLOY_WINDOW,
+            placed <= end + DEPLOY_WINDOW,
         )
-        .order_by(col(Deploy.started_at), col(Deploy.id))
+        .order_by(placed, col(Deploy.id))
     )
     return list(session.exec(statement).all())
 
@@ -170,24 +173,27 @@ def merged_timeline(
     entries: Sequence[TimelineEntry],
     deploys: Sequence[Deploy],
     gaps: Sequence[TimelineEntry] = (),
+    borrowed: Mapping[int, frozenset[str]] | None = None,
 ) -> tuple[TimelineRow, ...]:
-    """Return the incident's own timeline with the deploys and data gaps around it, by time."""
+    """Return the incident's own timeline with the deploys and data gaps around it, by time.
+
+    `borrowed` names, per deploy id, the times that were lent rather than logged (`about`).
+    """
     rows = [TimelineRow(e.time, e.kind, e.text) for e in entries]
     rows += [TimelineRow(gap.time, "data gap", gap.text) for gap in gaps]
     for deploy in deploys:
         label = f" {deploy.version}" if deploy.version else ""
+        lent = (borrowed or {}).get(deploy.id or 0, frozenset())
         if deploy.started_at is not None:
-            rows.append(
-                TimelineRow(deploy.started_at, "deploy started", f"{deploy.platform} deploy{label}")
-            )
+            text = f"{deploy.platform} deploy{label}"
+            rows.append(TimelineRow(deploy.started_at, "deploy started", text, "started" in lent))
         if deploy.live_at is not None and deploy.live_at != deploy.started_at:
-            rows.append(
-                TimelineRow(
-                    deploy.live_at, "deploy live", f"{deploy.platform} deploy{label} is live"
-                )
-            )
+            text = f"{deploy.platform} deploy{label} is live"
+            rows.append(TimelineRow(deploy.live_at, "deploy live", text, "live" in lent))
         if deploy.failed_at is not None:
-            rows.append(TimelineRow(deploy.failed_at, "deploy failed", deploy.detail))
+            rows.append(
+                TimelineRow(deploy.failed_at, "deploy failed", deploy.detail, "failed" in lent)
+            )
     order = {"deploy started": 0, "deploy live": 1, "deploy failed": 1}
     return tuple(
         sorted(rows, key=lambda r: (r.time is None, r.time or _NEVER, order.get(r.kind, 2)))

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from service.incidents.deploys import borrowed_times
 from service.incidents.queries import timeline_entries
 from service.models import Deploy, Incident, Outage, TimelineEntry
 from service.outages.grouping import members, outage_duration, span_of
@@ -125,7 +126,9 @@ def _timeline(
             entries.append(
                 TimelineEntry(source=entry.source, time=entry.time, kind=entry.kind, text=text)
             )
-    return merged_timeline(entries, _deploys(session, outage, incidents))
+    deploys = _deploys(session, outage, incidents)
+    borrowed = {d.id: borrowed_times(session, d) for d in deploys if d.id}
+    return merged_timeline(entries, deploys, (), borrowed)
 
 
 _HOW = {

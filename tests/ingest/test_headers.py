@@ -287,7 +287,6 @@ UNHEADED = [
     "(Background on this error at: https://sqlalche.me/e/20/xd2s)",
     "==> Build failed",
     "Exception in ASGI application",
-    '10.0.0.1 - - [19/Sep/2025:12:43:14 +0000] "GET / HTTP/1.1" 500 0',
     "<Task finished name='Task-1'>",
     "2025 was a good year",
     "2025-13-45 12:43:14 impossible date",

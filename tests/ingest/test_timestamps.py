@@ -1,4 +1,5 @@
-"""Times log lines carry: ISO 8601 with any precision, year-less syslog, epoch numbers."""
+"""Times log lines carry: ISO 8601 with any precision, year-less syslog, epoch numbers, and time
+fields (logfmt, JSON) that hold either."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from service.ingest.timestamps import bsd_time, epoch_time, parse_timestamp
+from service.ingest.timestamps import bsd_time, epoch_time, field_time, parse_timestamp
 
 T = datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
 
@@ -66,3 +67,41 @@ def test_parse_timestamp_takes_a_time_outside_sane_years_for_no_time(text: str) 
 
 def test_epoch_time_refuses_a_time_before_sane_years() -> None:
     assert epoch_time(86400) is None  # 1970-01-02: an uptime counter, not a time
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1758285794", T),
+        ("1758285794.123", T.replace(microsecond=123000)),
+        ("1758285794123", T.replace(microsecond=123000)),  # milliseconds
+        ("2025-09-19T12:43:14+0000", T),
+        ("12345", None),  # a counter, not a time
+        ("175828579", None),
+        ("17582857941", None),  # eleven digits: neither seconds nor milliseconds
+    ],
+)
+def test_field_time_reads_rfc3339_and_epoch_seconds_and_milliseconds(
+    text: str, expected: datetime | None
+) -> None:
+    assert field_time(text) == expected
+
+
+def test_epoch_time_refuses_a_number_too_small_to_be_a_time() -> None:
+    assert epoch_time(123456789) is None  # 1973: a duration or an id, not a log time
+    assert epoch_time(999_999_999_999) is None  # milliseconds of 2001-09-09: the same
+
+
+def test_bsd_time_takes_the_year_nearest_the_previous_line() -> None:
+    new_year = bsd_time("Jan", "1", ("00", "00", "05"), datetime(2025, 12, 31, 23, 59, tzinfo=UTC))
+    assert new_year == datetime(2026, 1, 1, 0, 0, 5, tzinfo=UTC)
+
+
+def test_bsd_time_is_never_more_than_a_day_after_the_receive_time() -> None:
+    received = datetime(2026, 1, 2, tzinfo=UTC)
+    previous = datetime(2025, 12, 31, 23, 59, tzinfo=UTC)
+    late = bsd_time("Mar", "1", ("10", "00", "00"), previous, now=received)
+    assert late == datetime(2025, 3, 1, 10, tzinfo=UTC)
+    assert bsd_time("Jan", "2", ("23", "00", "00"), previous, now=received) == datetime(
+        2026, 1, 2, 23, tzinfo=UTC
+    )
