@@ -22,6 +22,7 @@ from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import list_incidents, notifications_of
+from service.outages.queries import list_outages, outage_json
 from service.reports import timefmt
 from service.reports.build import build_report
 from service.users import (
@@ -93,7 +94,7 @@ def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
 def overview(
     request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
 ) -> HTMLResponse:
-    """Show open incidents by severity, the latest incidents, and the sources."""
+    """Show open incidents by severity, the open outages, the latest incidents, the sources."""
     open_incidents = list_incidents(session, status="open")
     severities = {
         s: sum(1 for i in open_incidents if i.severity == s)
@@ -105,6 +106,9 @@ def overview(
         user=user,
         severities=severities,
         open_incidents=open_incidents[:20],
+        open_outages=[
+            outage_json(session, o) for o in list_outages(session, status="open", limit=10)
+        ],
         recent=list_incidents(session, limit=10),
         sources=list(source_counters(session, runtime.spool).values()),
     )
