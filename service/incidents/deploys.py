@@ -121,6 +121,59 @@ def record_marker(
     return current
 
 
+@dataclass(frozen=True)
+class Unsettled:
+    """A marker recorded without a time because the timed line after it was not in its batch:
+    the time it may borrow (the timed line before it) once the next batch bounds it."""
+
+    deploy_id: int
+    stage: str
+    lent: datetime
+    entry_id: int
+
+
+def unsettled_marker(
+    session: Session, deploy: Deploy | None, marker: Marker, lent: datetime | None
+) -> Unsettled | None:
+    """Return what settling a marker recorded without a time will need, if it can be settled."""
+    if deploy is None or deploy.id is None or lent is None:
+        return None
+    statement = (
+        select(TimelineEntry)
+        .where(
+            TimelineEntry.source == deploy.source,
+            col(TimelineEntry.incident_id).is_(None),
+            TimelineEntry.kind == f"deploy-{marker.stage}",
+            col(TimelineEntry.time).is_(None),
+        )
+        .order_by(col(TimelineEntry.id).desc())
+    )
+    entry = session.exec(statement.limit(1)).first()
+    if entry is None or entry.id is None:
+        return None
+    return Unsettled(deploy.id, marker.stage, lent, entry.id)
+
+
+def settle_marker(session: Session, unsettled: Unsettled) -> None:
+    """Give a marker recorded without a time the time it borrows, now that the timed line after
+    it came close enough: what a batch holding both lines would have given it (`about`)."""
+    deploy = session.get(Deploy, unsettled.deploy_id)
+    entry = session.get(TimelineEntry, unsettled.entry_id)
+    if deploy is None or entry is None or entry.time is not None:
+        return
+    time = unsettled.lent
+    if unsettled.stage == "live" and deploy.live_at is None:
+        deploy.live_at = time
+    elif unsettled.stage == "failed" and deploy.failed_at is None:
+        deploy.failed_at = time
+    elif unsettled.stage in _STARTS and deploy.started_at is None:
+        deploy.started_at = time
+    entry.time = time
+    entry.text = f"{ABOUT}{time:%H:%M:%S} (the line has no time of its own): {entry.text}"[:2000]
+    session.add(deploy)
+    session.add(entry)
+
+
 def borrowed_times(session: Session, deploy: Deploy) -> frozenset[str]:
     """Return which of the deploy's times ("started", "live", "failed") were lent, not logged."""
     fields = {"started": deploy.started_at, "live": deploy.live_at, "failed": deploy.failed_at}

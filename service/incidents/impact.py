@@ -107,6 +107,10 @@ class Window:
             self.clients.add(access.client)
 
 
+# Deploys per source whose first answer is remembered (the sweep asks about recent ones).
+MAX_DEPLOYS = 20
+
+
 @dataclass
 class Impacts:
     """The windows of the incidents intake has seen hits of, and each source's last answer."""
@@ -115,6 +119,13 @@ class Impacts:
     windows: dict[int, Window] = field(default_factory=dict)
     open: dict[str, dict[int, Window]] = field(default_factory=dict)
     answered: dict[str, datetime] = field(default_factory=dict)
+    # Per source and deploy live time: the first request answered after it (None: none yet).
+    first_answers: dict[str, dict[datetime, datetime | None]] = field(default_factory=dict)
+
+    def first_answer(self, source: str, live: datetime) -> tuple[bool, datetime | None]:
+        """Return whether intake saw the deploy go live, and the first answer after it."""
+        answers = self.first_answers.get(source, {})
+        return live in answers, answers.get(live)
 
     def hit(
         self,
@@ -163,6 +174,9 @@ class Impacts:
             return []
         if not access.failed:
             self.answered[source] = when
+            for live, first in self.first_answers.get(source, {}).items():
+                if first is None and when >= live:
+                    self.first_answers[source][live] = when
         windows = self.open.get(source)
         if not windows:
             return []
@@ -197,6 +211,10 @@ class Impacts:
 
     def deploy_live(self, source: str, when: datetime) -> None:
         """Note a deploy going live: the windows it may end keep their counts of that moment."""
+        answers = self.first_answers.setdefault(source, {})
+        answers.setdefault(when, None)
+        while len(answers) > MAX_DEPLOYS:
+            del answers[min(answers)]
         for window in self.open.get(source, {}).values():
             if window.live_at is None and window.last_hit <= when:
                 window.live_at = when

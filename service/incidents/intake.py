@@ -10,13 +10,20 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from service.incidents.deploys import deploy_marker, record_marker
+from service.incidents.deploys import (
+    Unsettled,
+    deploy_marker,
+    record_marker,
+    settle_marker,
+    unsettled_marker,
+)
 from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
+from service.ingest.clock import BOUND
 from service.ingest.glued import split_glued
 from service.ingest.records import ABOUT, AFTER, Event
 from service.models import UNRESOLVED_STATUSES, Incident
@@ -49,6 +56,8 @@ def apply_events(
         when = event.time
         if when is not None and (source not in latest or when > latest[source]):
             latest[source] = when
+        if when is not None and not event.time_lent and source in state.unsettled:
+            _settle(session, state.unsettled.pop(source), when)
         for part in split_glued(event):
             _apply_part(session, matcher, state, fallback, part, now=now)
     _advance_clocks(session, matcher, state, latest, now=now)
@@ -97,6 +106,14 @@ def _apply_part(
         )
 
 
+def _settle(session: Session, waiting: list[Unsettled], after: datetime) -> None:
+    """Settle the markers a batch ended on, now that the next timed line came: those it bounds
+    take their lent time (`about`), as one batch holding both lines would have given them."""
+    for unsettled in waiting:
+        if abs(after - unsettled.lent) <= BOUND:
+            settle_marker(session, unsettled)
+
+
 def _template_rule(matcher: Matcher) -> Signature | None:
     return next((s for s in matcher.signatures if s.id == TEMPLATE_SIGNATURE), None)
 
@@ -113,8 +130,14 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
         deploy = record_marker(
             session, event.source, marker, time=time, text=message, approx=lent == ABOUT
         )
-        if marker.stage == "live" and deploy is not None and deploy.live_at is not None:
-            state.impact.deploy_live(event.source, deploy.live_at)
+        waiting = unsettled_marker(session, deploy, marker, event.time) if lent == AFTER else None
+        if waiting is not None:
+            state.unsettled.setdefault(event.source, []).append(waiting)
+        # A bare `==> Your service is live` still tells that the deploy went live after every
+        # hit logged before it: the lent time, a lower bound, orders it for the request counts.
+        live = (deploy.live_at or event.time) if deploy is not None else None
+        if marker.stage == "live" and live is not None:
+            state.impact.deploy_live(event.source, live)
         return True
     dropped = platform_drop(message)
     if dropped is not None:
@@ -152,6 +175,9 @@ def _advance_clocks(
         if source.last_log_time is None or when > source.last_log_time:
             source.last_log_time = when
             session.add(source)
-            for incident in sweep_source(session, source, signatures):
+            swept = sweep_source(
+                session, source, signatures, first_answer=state.impact.first_answer
+            )
+            for incident in swept:
                 if incident.id is not None:
                     state.impact.close(incident.id, incident.resolved_at)

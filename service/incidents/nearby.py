@@ -13,6 +13,7 @@ from typing import TypeVar
 from sqlmodel import Session
 
 from service.db import add_counts
+from service.incidents.deploys import Unsettled
 from service.incidents.impact import Impacts
 from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
 from service.ingest.access import Access
@@ -43,6 +44,8 @@ class IntakeState:
     traffic: Counter[tuple[str, datetime, bool]] = field(default_factory=Counter)
     templates: TemplateMiner = field(default_factory=TemplateMiner)
     impact: Impacts = field(default_factory=Impacts)
+    # Deploy markers of the last batch still waiting for the timed line after them, per source.
+    unsettled: dict[str, list[Unsettled]] = field(default_factory=dict)
 
     def request(
         self, source: str, when: datetime | None, access: Access

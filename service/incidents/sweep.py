@@ -4,7 +4,7 @@ silence after a deploy while traffic flowed, or silence for a quiet period."""
 from __future__ import annotations
 
 import bisect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -25,6 +25,7 @@ def sweep_source(
     signatures: Mapping[str, Signature],
     *,
     deploy_quiet: timedelta = DEPLOY_QUIET,
+    first_answer: Callable[[str, datetime], tuple[bool, datetime | None]] | None = None,
 ) -> list[Incident]:
     """Resolve the source's incidents that its log shows have gone quiet; return them."""
     horizon = source.last_log_time
@@ -49,30 +50,56 @@ def sweep_source(
     for incident, last_seen in incidents:
         index = bisect.bisect_right(live_times, last_seen)
         deploy = deploys[index] if index < len(live_times) else None
+        signature = signatures.get(incident.signature)
+        quiet = signature.quiet_minutes if signature else DEFAULT_QUIET_MINUTES
+        quiet_end = last_seen + timedelta(minutes=quiet) if quiet > 0 else None
         # Silence after a deploy says something only if requests were answered after it: with
         # nothing but health checks, a failure of the app's endpoints could not have shown.
-        if (
-            deploy is not None
-            and deploy.live_at is not None
-            and deploy.live_at + deploy_quiet <= horizon
-            and source.last_answered_at is not None
-            and source.last_answered_at > deploy.live_at
-        ):
+        proven = _deploy_proven(source, deploy, deploy_quiet, first_answer)
+        # Whichever the log showed first decides, as it would have read line by line: a scan of
+        # a whole file, whose clock is far ahead, resolves as the served processor did.
+        by_deploy = (
+            proven is not None and proven <= horizon and (quiet_end is None or proven <= quiet_end)
+        )
+        if by_deploy and deploy is not None and deploy.live_at is not None:
             incident.resolved_by_deploy_id = deploy.id
             label = f" ({deploy.version})" if deploy.version else ""
             text = f"resolved by the deploy{label} live at {deploy.live_at:%H:%M:%S}; silent since"
             resolve(session, incident, at=deploy.live_at, resolution="deploy", text=text)
             resolved.append(incident)
             continue
-        signature = signatures.get(incident.signature)
-        quiet = signature.quiet_minutes if signature else DEFAULT_QUIET_MINUTES
-        if quiet > 0 and last_seen + timedelta(minutes=quiet) <= horizon:
-            end = last_seen + timedelta(minutes=quiet)
+        if quiet_end is not None and quiet_end <= horizon:
             resolve(
-                session, incident, at=end, resolution="quiet", text=f"no new hits for {quiet} min"
+                session,
+                incident,
+                at=quiet_end,
+                resolution="quiet",
+                text=f"no new hits for {quiet} min",
             )
             resolved.append(incident)
     return resolved
+
+
+def _deploy_proven(
+    source: Source,
+    deploy: Deploy | None,
+    deploy_quiet: timedelta,
+    first_answer: Callable[[str, datetime], tuple[bool, datetime | None]] | None,
+) -> datetime | None:
+    """Return when the log proved a deploy fixed what went silent after it: `deploy_quiet` after
+    it went live, once a request was answered after it (with nothing but health checks a
+    failure of the app's endpoints could not have shown); None while it has not."""
+    if deploy is None or deploy.live_at is None:
+        return None
+    live = deploy.live_at
+    seen, first = first_answer(source.name, live) if first_answer else (False, None)
+    if not seen:
+        # Intake did not see it go live (a restart since): the source's latest answer tells.
+        answered = source.last_answered_at
+        first = answered if answered is not None and answered > live else None
+    if first is None:
+        return None
+    return max(live + deploy_quiet, first)
 
 
 def resolve_recovered(

@@ -16,7 +16,9 @@ from datetime import datetime, timedelta
 
 from service.ingest.records import ABOUT, AFTER, Event
 
-BOUND = timedelta(seconds=60)
+# Three minutes: a quiet service logs a timed line (a health check, a request) at least that often,
+# and "about" a time two minutes early still places a deploy between the right hits.
+BOUND = timedelta(seconds=180)
 # Events held while waiting for the timed line after them; past this the rest go untimed.
 MAX_WAITING = 5000
 

@@ -8,16 +8,25 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Incident, Outage
+from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Deploy, Incident, Outage
 from service.outages.rules import CauseRule, Span, story_between
 
 # Incidents looked at as partners of a new one: the nearest in time, enough for any real outage.
 MAX_PARTNERS = 200
 
 
-def span_of(incident: Incident) -> Span:
+def span_of(session: Session, incident: Incident) -> Span:
     """Return what the cause rules look at of an incident."""
-    return Span(incident.signature, incident.fields, incident.first_seen, incident.last_seen)
+    deploy = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
+    deploy_at = (deploy.started_at or deploy.live_at or deploy.failed_at) if deploy else None
+    return Span(
+        incident.signature,
+        incident.fields,
+        incident.first_seen,
+        incident.last_seen,
+        incident.deploy_id,
+        deploy_at,
+    )
 
 
 def group_incidents(
@@ -43,11 +52,11 @@ def join_outage(
     session: Session, rules: Sequence[CauseRule], incident: Incident, *, now: datetime
 ) -> Outage:
     """Put the incident into the outage its story belongs to (merging outages it ties together)."""
-    mine = span_of(incident)
+    mine = span_of(session, incident)
     found: set[int] = set()
     becomes_cause = False
     for partner in _partners(session, rules, incident):
-        story = story_between(rules, mine, span_of(partner))
+        story = story_between(rules, mine, span_of(session, partner))
         if story is None or partner.outage_id is None:
             continue
         found.add(partner.outage_id)

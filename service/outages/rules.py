@@ -2,10 +2,11 @@
 directory (the signature loader leaves that file alone).
 
 A rule joins a *cause* incident and an *effect* incident of the same source when their spans
-(first to last hit) come within `within_seconds` of each other and the captured fields named in
-`same` agree. A side lists signature ids; `prefix.*` stands for every id of an area, `*` for any.
-An incident takes part in a story once: joined incidents share one outage, so a chain of rules
-(a crash, the deploy it failed, the 5xx it caused) grows one outage.
+(first to last hit) come within `within_seconds` of each other (or, `via = "deploy"`, when the
+effect came after a deploy made while the cause was failing or within `within_seconds` after) and
+the captured fields named in `same` agree. A side lists signature ids; `prefix.*` stands for
+every id of an area, `*` for any. Joined incidents share one outage, so a chain of rules (a
+crash, the deploy it failed, the 5xx it caused) grows one outage.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ from pathlib import Path
 from typing import Any
 
 RULES_FILE = "outages.toml"
-_KEYS = {"id", "story", "cause", "effect", "within_seconds", "same", "not_cause"}
+_KEYS = {"id", "story", "cause", "effect", "within_seconds", "same", "not_cause", "via"}
+# How a rule ties its two sides: by time (their spans come close), or by a deploy (the effect's
+# first hit came after a deploy made while the cause was failing, or soon after).
+VIAS = ("time", "deploy")
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,10 @@ class Span:
     fields: Mapping[str, Any]
     first_seen: datetime | None
     last_seen: datetime | None
+    # The deploy the incident's first hit came after (`Incident.deploy_id`: ids follow the order
+    # of the log), and when it happened, where the log gives a time.
+    deploy_id: int | None = None
+    deploy_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,7 @@ class CauseRule:
     within: timedelta
     same: tuple[str, ...] = ()
     not_cause: tuple[str, ...] = ()
+    via: str = "time"
 
     def is_cause(self, signature: str) -> bool:
         """Return True if an incident of this signature can be the rule's cause."""
@@ -61,6 +70,8 @@ class CauseRule:
         for name in self.same:
             if name not in cause.fields or cause.fields.get(name) != effect.fields.get(name):
                 return False
+        if self.via == "deploy":
+            return _deployed_while_failing(cause, effect, self.within)
         return _near(cause, effect, self.within)
 
 
@@ -76,6 +87,20 @@ def _near(a: Span, b: Span, within: timedelta) -> bool:
     # The gap between the two spans; overlapping spans are 0 apart.
     gap = max(a.first_seen - b_end, b.first_seen - a_end, timedelta(0))
     return gap <= within
+
+
+def _deployed_while_failing(cause: Span, effect: Span, within: timedelta) -> bool:
+    """Return True if the effect came after a deploy made while the cause was failing or soon
+    after (a later deploy than the cause's own, at most `within` after its last hit, the effect
+    too): the deploy meant to fix one failure brought the next."""
+    if cause.first_seen is None or effect.first_seen is None or effect.deploy_id is None:
+        return False
+    if cause.deploy_id is not None and effect.deploy_id <= cause.deploy_id:
+        return False
+    end = (cause.last_seen or cause.first_seen) + within
+    if effect.deploy_at is not None and not cause.first_seen <= effect.deploy_at <= end:
+        return False
+    return cause.first_seen <= effect.first_seen <= end
 
 
 def story_between(rules: Sequence[CauseRule], a: Span, b: Span) -> tuple[CauseRule, Span] | None:
@@ -163,6 +188,9 @@ def _parse(raw: object) -> tuple[CauseRule | None, str]:
     story = raw.get("story", "")
     if not isinstance(story, str):
         return None, "story: a string"
+    via = raw.get("via", "time")
+    if via not in VIAS:
+        return None, f"via: one of {', '.join(VIAS)}"
     return (
         CauseRule(
             id=ident,
@@ -172,6 +200,7 @@ def _parse(raw: object) -> tuple[CauseRule | None, str]:
             within=timedelta(seconds=within),
             same=lists["same"],
             not_cause=lists["not_cause"],
+            via=via,
         ),
         "",
     )

@@ -7,12 +7,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from service.incidents.deploys import borrowed_times
 from service.incidents.queries import timeline_entries
 from service.models import Deploy, Incident, Outage, TimelineEntry
-from service.outages.grouping import members, outage_duration, span_of
+from service.outages.grouping import failure_end, members, outage_duration, span_of
 from service.outages.queries import busiest_impact
 from service.outages.rules import CauseRule, story_between
 from service.reports.build import OutageReport, build_report
@@ -69,7 +69,7 @@ def build_outage_story(
     cause = next((i for i in incidents if i.id == outage.cause_id), incidents[0])
     told = [
         Member(cause, "cause", ""),
-        *(_member(rules, cause, incidents, i) for i in incidents if i is not cause),
+        *(_member(session, rules, cause, incidents, i) for i in incidents if i is not cause),
     ]
     stories = tuple(dict.fromkeys(m.story for m in told if m.story))
     busiest = busiest_impact(session, incidents, cause.id)
@@ -90,12 +90,16 @@ def build_outage_story(
 
 
 def _member(
-    rules: Sequence[CauseRule], cause: Incident, incidents: Sequence[Incident], incident: Incident
+    session: Session,
+    rules: Sequence[CauseRule],
+    cause: Incident,
+    incidents: Sequence[Incident],
+    incident: Incident,
 ) -> Member:
     """Return how the incident came into the story: the rule tying it to the cause, else to any
     other incident of the outage (a chain: the crash, the failed deploy, the 5xx)."""
     for other in (cause, *(i for i in incidents if i is not cause and i is not incident)):
-        found = story_between(rules, span_of(other), span_of(incident))
+        found = story_between(rules, span_of(session, other), span_of(session, incident))
         if found is not None:
             return Member(incident, "effect", found[0].story)
     return Member(incident, "effect", "")
@@ -110,8 +114,26 @@ def _window(outage: Outage, incidents: Sequence[Incident]) -> tuple[datetime, da
 
 
 def _deploys(session: Session, outage: Outage, incidents: Sequence[Incident]) -> list[Deploy]:
+    """Return the deploys of the outage: those placed in its window by their times, and those
+    the log gives no time for between the first deploy an incident came after and the one after
+    the last (deploy ids follow the order of the log)."""
     window = _window(outage, incidents)
-    return deploys_between(session, outage.source, *window) if window else []
+    found = {d.id: d for d in (deploys_between(session, outage.source, *window) if window else [])}
+    ids = [i.deploy_id for i in incidents if i.deploy_id is not None]
+    ids += [i.resolved_by_deploy_id for i in incidents if i.resolved_by_deploy_id is not None]
+    if ids:
+        statement = (
+            select(Deploy)
+            .where(Deploy.source == outage.source, col(Deploy.id) >= min(ids))
+            .order_by(col(Deploy.id))
+        )
+        for deploy in session.exec(statement.limit(len(set(ids)) + 50)):
+            assert deploy.id is not None
+            if deploy.id > max(ids):
+                found.setdefault(deploy.id, deploy)  # the next deploy, which may have ended it
+                break
+            found.setdefault(deploy.id, deploy)
+    return sorted(found.values(), key=lambda d: d.id or 0)
 
 
 def _timeline(
@@ -167,8 +189,7 @@ def headline(story: OutageStory) -> tuple[str, ...]:
             f"{len(story.members)} incidents{_instances(story)}."
         )
     if outage.status == "resolved":
-        how = _HOW.get(cause.resolution, cause.resolution)
-        status = f"**Status:** resolved at {clock(outage.ended_at)} ({how})."
+        status = f"**Status:** resolved at {clock(outage.ended_at)}{_ended_by(story)}."
     else:
         open_ids = ", ".join(
             f"#{m.incident.id}" for m in story.members if m.incident.status != "resolved"
@@ -192,6 +213,23 @@ def evidence_line(report: OutageReport, limit: int = 160) -> str:
     else:
         return ""
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _ended_by(story: OutageStory) -> str:
+    """Return how the incident that ended last ended, in the words of its timeline."""
+    ended = [m.incident for m in story.members if failure_end(m.incident) is not None]
+    if not ended:
+        return ""
+    last = max(ended, key=lambda i: (failure_end(i) or i.first_seen, i.id or 0))
+    prefix = f"#{last.id} {last.signature}: "
+    said = [
+        row.text.removeprefix(prefix)
+        for row in story.timeline
+        if row.kind == "resolved" and row.text.startswith(prefix)
+    ]
+    how = said[-1] if said else _HOW.get(last.resolution, last.resolution)
+    who = "" if len(story.members) == 1 else f", when #{last.id} ended"
+    return f"{who} ({prose(how)})"
 
 
 def _instances(story: OutageStory) -> str:

@@ -135,7 +135,9 @@ def test_a_recurrence_does_not_blame_the_deploy_it_came_back_after(engine: Engin
         fix = mark(session, "==> Your service is live 🎉", 60)
         source.last_answered_at = at(70)
         source.last_log_time = at(60 + 10 * 60)
-        assert sweep_source(session, source, {sig.id: sig}) == [first]
+        # The deploy's silence (2 min) is shown before the quiet period (5 min) is over.
+        quick = timedelta(minutes=2)
+        assert sweep_source(session, source, {sig.id: sig}, deploy_quiet=quick) == [first]
         again = attach_hit(session, hit(sig, event("boom", seconds=900)), now=NOW)
         assert first is not None and again is not None and again.id != first.id
         assert first.resolved_by_deploy_id == fix.id
@@ -207,3 +209,21 @@ def test_a_dyno_crash_or_restart_outside_a_release_is_not_a_deploy(engine: Engin
             assert record_marker(session, "shop", marker, time=T0, text=line) is None
         session.flush()
         assert session.exec(select(Deploy)).all() == []
+
+
+def test_a_quiet_period_that_ends_before_the_deploy_is_proven_wins_whatever_the_clock(
+    engine: Engine,
+) -> None:
+    # Line by line the quiet period (5 min after the hit) is over before the deploy's 10 min of
+    # silence are; a scan whose clock is already far ahead must resolve the same way.
+    sig = signature(quiet_minutes=5)
+    with Session(engine) as session:
+        source = ensure_source(session, "api", now=NOW)
+        first = attach_hit(session, hit(sig, event("boom", seconds=0)), now=NOW)
+        mark(session, "==> Your service is live 🎉", 60)
+        source.last_answered_at = at(70)
+        source.last_log_time = at(3600)
+        assert sweep_source(session, source, {sig.id: sig}) == [first]
+        assert first is not None
+        assert (first.resolution, first.resolved_at) == ("quiet", at(300))
+        assert first.resolved_by_deploy_id is None

@@ -147,3 +147,37 @@ def test_unreadable_rules_never_raise(tmp_path: Path, text: str) -> None:
     (tmp_path / "outages.toml").write_text(text)
     rules, problems = load_rules([tmp_path])
     assert rules == () and len(problems) == 1
+
+
+FIX_DEPLOY = CauseRule(
+    id="fix",
+    story="the fix deploy brought the next failure",
+    cause=("*",),
+    effect=("*",),
+    within=timedelta(seconds=3600),
+    via="deploy",
+)
+
+
+def test_a_deploy_made_while_the_cause_failed_ties_the_next_failure_to_it() -> None:
+    crash = Span("sqlalchemy.async-pool-class", {}, T0, T0 + timedelta(minutes=1), 1, T0)
+    later = T0 + timedelta(minutes=30)
+    # A later deploy (id 4) the log gives no time for; the next failure 30 min after the crash.
+    brought = Span("python.attribute-error", {}, later, later, 4, None)
+    assert story_between([FIX_DEPLOY], crash, brought) == (FIX_DEPLOY, crash)
+    # The same deploy as the cause's own brought nothing new; nor one beyond the hour.
+    assert story_between([FIX_DEPLOY], crash, Span("x", {}, later, later, 1, None)) is None
+    late = T0 + timedelta(hours=2)
+    assert story_between([FIX_DEPLOY], crash, Span("x", {}, late, late, 4, None)) is None
+    # A deploy whose time the log gives must fall while the cause failed or soon after.
+    early = Span("x", {}, later, later, 4, T0 - timedelta(minutes=5))
+    assert story_between([FIX_DEPLOY], crash, early) is None
+
+
+def test_via_must_be_time_or_deploy(tmp_path: Path) -> None:
+    (tmp_path / "outages.toml").write_text(
+        '[[rule]]\nid = "r"\ncause = ["a"]\neffect = ["b"]\nwithin_seconds = 1\nvia = "magic"\n'
+    )
+    rules, problems = load_rules([tmp_path])
+    assert rules == ()
+    assert len(problems) == 1 and "rule 1: via: one of time, deploy" in problems[0]

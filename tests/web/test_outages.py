@@ -131,3 +131,49 @@ def test_the_overview_lists_open_outages_and_the_incident_page_links_its_outage(
     assert "Open outages" in overview and f'href="/outages/{outage["id"]}"' in overview
     page = client.get(f"/incidents/{outage['cause_id']}", auth=ADMIN).text
     assert f'<a href="/outages/{outage["id"]}">#{outage["id"]}</a>, with ' in page
+
+
+def test_a_deploy_marker_that_ends_a_batch_takes_its_time_from_the_next_one(
+    client: TestClient, runtime: Any
+) -> None:
+    from sqlmodel import Session, select
+
+    from service.models import Deploy, TimelineEntry
+
+    post_lines(
+        client,
+        "web",
+        "2025-10-27 14:19:10,118 [INFO] api: Starting API\n==> Your service is live 🎉\n",
+    )
+    runtime.processor.process_all()
+    with Session(runtime.engine) as session:
+        [deploy] = session.exec(select(Deploy)).all()
+        assert deploy.live_at is None  # only a lower bound so far
+    post_lines(client, "web", "2025-10-27 14:20:30,000 [INFO] api: GET /x -> 200\n")
+    runtime.processor.process_all()
+    with Session(runtime.engine) as session:
+        [deploy] = session.exec(select(Deploy)).all()
+        assert deploy.live_at is not None
+        assert deploy.live_at.isoformat() == "2025-10-27T14:19:10.118000+00:00"
+        [entry] = session.exec(select(TimelineEntry).where(TimelineEntry.kind == "deploy-live"))
+        assert entry.text.startswith("about 14:19:10 (the line has no time of its own): ")
+
+
+def test_a_marker_the_next_timed_line_does_not_bound_keeps_no_time(
+    client: TestClient, runtime: Any
+) -> None:
+    from sqlmodel import Session, select
+
+    from service.models import Deploy
+
+    post_lines(
+        client,
+        "web",
+        "2025-10-27 14:19:10,118 [INFO] api: Starting API\n==> Your service is live 🎉\n",
+    )
+    runtime.processor.process_all()
+    post_lines(client, "web", "2025-10-27 15:30:00,000 [INFO] api: GET /x -> 200\n")
+    runtime.processor.process_all()
+    with Session(runtime.engine) as session:
+        [deploy] = session.exec(select(Deploy)).all()
+        assert deploy.live_at is None
