@@ -114,5 +114,10 @@ def test_report_names_the_failing_endpoints_and_error_rate(
 ) -> None:
     assert main(["scan", str(SAMPLES / "missing_greenlet.log"), "--format", "markdown"]) == 0
     report = capsys.readouterr().out
-    assert "`POST /api/v1/auth/refresh` → 500 ×2" in report
-    assert "server errors in" in report
+    assert "`POST /api/v1/auth/refresh` failed 2 of 2 (500)" in report
+    # 3 of the 13 requests that are not health checks (grep -v /health) between 12:38:27 and the
+    # 200 of refresh at 12:46:20 answered 500.
+    assert (
+        "**Requests from the first hit at 12:38:27 to the recovery at 12:46:20:** 3 of 13 failed"
+        in report
+    )

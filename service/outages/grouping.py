@@ -174,13 +174,18 @@ def failure_end(incident: Incident) -> datetime | None:
     return incident.resolved_at
 
 
-def outage_duration(outage: Outage, incidents: Sequence[Incident]) -> timedelta | None:
-    """Return how long the outage lasted, or has lasted so far (to its latest hit)."""
+def outage_duration(
+    outage: Outage, incidents: Sequence[Incident], end_of_log: datetime | None = None
+) -> timedelta | None:
+    """Return how long the outage lasted, or has lasted so far (to the end of the log, else to
+    its latest hit)."""
     if outage.started_at is None:
         return None
     end = outage.ended_at
     if end is None:
         seen = [i.last_seen for i in incidents if i.last_seen is not None]
+        if end_of_log is not None:
+            seen.append(end_of_log)
         end = max(seen) if seen else None
     return end - outage.started_at if end is not None else None
 

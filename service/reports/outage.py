@@ -81,7 +81,7 @@ def build_outage_story(
         stories=stories,
         deploys=tuple(_deploys(session, outage, incidents)),
         timeline=_timeline(session, outage, incidents),
-        duration=duration(outage_duration(outage, incidents)),
+        duration=duration(outage_duration(outage, incidents, log_end(session, cause))),
         occurrences=sum(i.occurrences for i in incidents),
         url=f"{public_url.rstrip('/')}/outages/{outage.id}",
         requests=gather_impact(session, counted, log_end(session, counted)) if counted else None,
@@ -170,13 +170,13 @@ def headline(story: OutageStory) -> tuple[str, ...]:
     said = f": {code(quote)}" if quote else ""
     broke = f"**What broke:** {prose(cause.title)}{said} on {code(outage.source)}"
     if others:
-        brought = ", ".join(f"{code(i.signature)} (#{i.id})" for i in others)
+        brought = ", ".join(f"{code(_named(i))} (#{i.id})" for i in others)
         broke += f", and with it {brought}"
     since = f"**Since:** {stamp(outage.started_at)}"
     if outage.status == "resolved":
         since += f", until {stamp(outage.ended_at)} ({story.duration})"
     else:
-        since += f"; still open, {story.duration} so far"
+        since += f"; still open, {story.duration} so far (to the end of the log)"
     impact = f"**Impact:** {story.occurrences} matching events in {len(story.members)} incidents"
     impact += f"{_instances(story)}."
     counted = story.requests
@@ -200,6 +200,12 @@ def headline(story: OutageStory) -> tuple[str, ...]:
     if step:
         lines.append(f"**First step:** {step}")
     return tuple(lines)
+
+
+def _named(incident: Incident) -> str:
+    """Return the signature with the fields it captured: `python.name-error name=db_retry`."""
+    fields = " ".join(f"{k}={v}" for k, v in sorted(incident.fields.items()))
+    return f"{incident.signature} {fields}"[:120].strip()
 
 
 def evidence_line(report: OutageReport, limit: int = 160) -> str:
