@@ -17,6 +17,8 @@ from service.signatures.variants import Evidence, Sibling
 
 # Captured values land inside prose and code spans alike, so only characters inert in both pass.
 _UNSAFE = re.compile(r"[^\w.:/@=+, -]")
+_UNSAFE_IN_ROUTE = re.compile(r"[^\w.:/@=+, {}-]")
+_ROUTES = frozenset({"endpoint", "path"})
 _MAX_VALUE = 200
 # A placeholder alone in a code span (`{frame}`) becomes the code span or, with no value, the
 # plain words; one inside a longer span or a fenced block is left as written when it has none,
@@ -40,9 +42,11 @@ _IN_CODE = {"method": "METHOD", "path": "/PATH"}
 __all__ = ["evidence_values", "fill_text", "filled_knowledge", "inert", "variant_evidence"]
 
 
-def inert(value: object) -> str:
-    """Return a captured value with every character that markdown could act on replaced by `?`."""
-    return _UNSAFE.sub("?", str(value))[:_MAX_VALUE]
+def inert(value: object, *, route: bool = False) -> str:
+    """Return a captured value with every character that markdown could act on replaced by `?`;
+    a `route` (an endpoint, a path) keeps the braces of its masked parts (`/services/{id}`)."""
+    unsafe = _UNSAFE_IN_ROUTE if route else _UNSAFE
+    return unsafe.sub("?", str(value))[:_MAX_VALUE]
 
 
 def evidence_values(
@@ -170,7 +174,8 @@ def filled_knowledge(
     evidence."""
     captured = {name: inert(value) for name, value in fields.items() if value != ""}
     chosen = signature.knowledge_for(captured, shown)
-    values = {name: inert(value) for name, value in (evidence or {}).items()} | captured
+    found = {name: inert(v, route=name in _ROUTES) for name, v in (evidence or {}).items()}
+    values = found | captured
     return Knowledge(
         root_cause=fill_text(chosen.root_cause, values),
         fix=fill_text(chosen.fix, values),
