@@ -25,9 +25,10 @@ from service.reports.evidence import (
     peak_minute,
 )
 from service.reports.impact import Impact, gather_impact, incident_length, log_end
-from service.reports.knowledge import evidence_values, filled_knowledge
+from service.reports.knowledge import evidence_values, filled_knowledge, variant_evidence
 from service.reports.markdown import code, prose
 from service.reports.timefmt import clock, duration, stamp
+from service.reports.worked import what_worked
 from service.signatures.model import CONFIDENCE_NOTES, Knowledge, Signature
 
 # Opening an incident long after its first hit means the log was scanned later, not detected late.
@@ -65,6 +66,8 @@ class OutageReport:
     trigger_about: frozenset[str] = frozenset()
     # The other incidents of its outage, first seen first.
     siblings: tuple[Incident, ...] = ()
+    # What the log shows went right (503s instead of 500s, a recovery after N attempts).
+    worked: tuple[str, ...] = ()
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -101,17 +104,37 @@ def build_report(
         endpoints=endpoints,
         instances=instances,
     )
+    siblings = tuple(
+        other
+        for other in (members(session, incident.outage_id) if incident.outage_id else [])
+        if other.id != incident.id
+    )
+    messages = distinct_messages(events)
+    shown = variant_evidence(
+        incident.fields,
+        traceback=traceback,
+        messages=messages,
+        endpoints=endpoints,
+        impact=impact,
+        siblings=siblings,
+    )
+    knowledge = filled_knowledge(signature, incident.fields, evidence, shown) if signature else None
+    resolved_by = (
+        session.get(Deploy, incident.resolved_by_deploy_id)
+        if incident.resolved_by_deploy_id
+        else None
+    )
     trigger = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
     deploys = deploys_around(session, incident)
     borrowed = {d.id: borrowed_times(session, d) for d in [*deploys, trigger] if d and d.id}
     return OutageReport(
         incident=incident,
         signature=signature,
-        knowledge=filled_knowledge(signature, incident.fields, evidence) if signature else None,
+        knowledge=knowledge,
         summary=_summary(incident, signature, len(instances), impact, resolved_text),
         duration=incident_length(incident, end_of_log),
         instances=tuple(instances),
-        error_messages=distinct_messages(events),
+        error_messages=messages,
         traceback=traceback,
         timeline=merged_timeline(
             entries,
@@ -120,11 +143,7 @@ def build_report(
             borrowed,
         ),
         trigger=trigger,
-        resolved_by=(
-            session.get(Deploy, incident.resolved_by_deploy_id)
-            if incident.resolved_by_deploy_id
-            else None
-        ),
+        resolved_by=resolved_by,
         time_to_detect=_time_to_detect(incident),
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
@@ -134,10 +153,9 @@ def build_report(
         url=f"{public_url.rstrip('/')}/incidents/{incident.id}",
         confidence_note=CONFIDENCE_NOTES.get(incident.confidence, ""),
         trigger_about=borrowed.get(trigger.id or 0, frozenset()) if trigger else frozenset(),
-        siblings=tuple(
-            other
-            for other in (members(session, incident.outage_id) if incident.outage_id else [])
-            if other.id != incident.id
+        siblings=siblings,
+        worked=what_worked(
+            incident, knowledge, resolved_text=resolved_text, resolved_by=resolved_by
         ),
     )
 

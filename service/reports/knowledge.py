@@ -8,20 +8,28 @@ import re
 from collections.abc import Mapping, Sequence
 
 from service.ingest.records import Frame
-from service.models import IncidentEndpoint
+from service.models import Incident, IncidentEndpoint
+from service.reports.evidence import Traceback
+from service.reports.impact import Impact
 from service.signatures.model import Knowledge, Signature
 from service.signatures.schema import EVIDENCE_PLACEHOLDERS
+from service.signatures.variants import Evidence, Sibling
 
 # Captured values land inside prose and code spans alike, so only characters inert in both pass.
 _UNSAFE = re.compile(r"[^\w.:/@=+, -]")
+_UNSAFE_IN_ROUTE = re.compile(r"[^\w.:/@=+, {}-]")
+_ROUTES = frozenset({"endpoint", "path"})
 _MAX_VALUE = 200
 # A placeholder alone in a code span (`{frame}`) becomes the code span or, with no value, the
-# plain words; one inside a longer span or a fenced block is left as written when it has none.
+# plain words; one inside a longer span or a fenced block is left as written when it has none,
+# except the request's method and path, which a command shows as words to replace.
 _TOKEN = re.compile(r"\{\{([a-z][a-z0-9_]*)\}\}|(`?)\{([a-z][a-z0-9_]*)\}(`?)")
 _FENCE = re.compile(r"^[ \t]*```.*?^[ \t]*```[^\n]*$", re.DOTALL | re.MULTILINE)
 _CODE_SPAN = re.compile(r"`[^`\n]+`")
 _MISSING = {
     "endpoint": "the log names no endpoint",
+    "method": "the log names no request method",
+    "path": "the log names no request path",
     "frame": "the log shows no traceback, so no application frame",
     "file": "the log shows no traceback, so no application file",
     "function": "the log shows no traceback, so no application function",
@@ -29,12 +37,16 @@ _MISSING = {
     "instance": "the log names no instance",
 }
 
-__all__ = ["evidence_values", "fill_text", "filled_knowledge", "inert"]
+_IN_CODE = {"method": "METHOD", "path": "/PATH"}
+
+__all__ = ["evidence_values", "fill_text", "filled_knowledge", "inert", "variant_evidence"]
 
 
-def inert(value: object) -> str:
-    """Return a captured value with every character that markdown could act on replaced by `?`."""
-    return _UNSAFE.sub("?", str(value))[:_MAX_VALUE]
+def inert(value: object, *, route: bool = False) -> str:
+    """Return a captured value with every character that markdown could act on replaced by `?`;
+    a `route` (an endpoint, a path) keeps the braces of its masked parts (`/services/{id}`)."""
+    unsafe = _UNSAFE_IN_ROUTE if route else _UNSAFE
+    return unsafe.sub("?", str(value))[:_MAX_VALUE]
 
 
 def evidence_values(
@@ -57,11 +69,14 @@ def evidence_values(
     if exception:
         values["exception"] = exception
     if endpoints:
-        top = endpoints[0]
-        values["endpoint"] = f"{top.method} {top.path}".strip()
-    elif fields.get("path"):
-        method = str(fields.get("method", "")).strip()
-        values["endpoint"] = f"{method} {fields['path']}".strip()
+        method, path = endpoints[0].method.strip(), endpoints[0].path
+    else:
+        method, path = str(fields.get("method", "")).strip(), str(fields.get("path", ""))
+    if path:
+        values["endpoint"] = f"{method} {path}".strip()
+        values["path"] = path
+        if method:
+            values["method"] = method
     if instances:
         values["instance"] = instances[0]
     values.update({name: str(value) for name, value in fields.items() if value != ""})
@@ -90,7 +105,8 @@ def _fill_code(text: str, values: Mapping[str, str]) -> str:
         if match.group(1) is not None:
             return "{" + match.group(1) + "}"
         name = match.group(3)
-        return match.group(2) + values.get(name, "{" + name + "}") + match.group(4)
+        missing = _IN_CODE.get(name, "{" + name + "}")
+        return match.group(2) + values.get(name, missing) + match.group(4)
 
     return _TOKEN.sub(substitute, text)
 
@@ -119,18 +135,51 @@ def _fill_prose(text: str, values: Mapping[str, str]) -> str:
     return "".join(pieces)
 
 
+def variant_evidence(
+    fields: Mapping[str, object],
+    *,
+    traceback: Traceback,
+    messages: Sequence[str] = (),
+    endpoints: Sequence[IncidentEndpoint] = (),
+    impact: Impact | None = None,
+    siblings: Sequence[Incident] = (),
+) -> Evidence:
+    """Return what the log shows about an incident, for choosing its knowledge's variant."""
+    exceptions = [kind for kind, _ in traceback.chain]
+    if fields.get("exception"):
+        exceptions.append(str(fields["exception"]))
+    statuses = {endpoint.status for endpoint in endpoints}
+    if impact is not None:
+        statuses.update(s for endpoint in impact.endpoints for s in endpoint.statuses)
+    return Evidence(
+        fields={name: str(value) for name, value in fields.items() if value != ""},
+        exceptions=tuple(exceptions),
+        messages=(*(message for _, message in traceback.chain if message), *messages),
+        frames=traceback.frames,
+        statuses=tuple(sorted(statuses)),
+        siblings=tuple(
+            Sibling(other.signature, {k: str(v) for k, v in other.fields.items()})
+            for other in siblings
+        ),
+    )
+
+
 def filled_knowledge(
     signature: Signature,
     fields: Mapping[str, object],
     evidence: Mapping[str, str] | None = None,
+    shown: Evidence | None = None,
 ) -> Knowledge:
-    """Return the signature's knowledge for these fields, filled from fields and evidence."""
+    """Return the knowledge for these fields (and what the log `shown`), filled from fields and
+    evidence."""
     captured = {name: inert(value) for name, value in fields.items() if value != ""}
-    chosen = signature.knowledge_for(captured)
-    values = {name: inert(value) for name, value in (evidence or {}).items()} | captured
+    chosen = signature.knowledge_for(captured, shown)
+    found = {name: inert(v, route=name in _ROUTES) for name, v in (evidence or {}).items()}
+    values = found | captured
     return Knowledge(
         root_cause=fill_text(chosen.root_cause, values),
         fix=fill_text(chosen.fix, values),
         verification=tuple(fill_text(step, values) for step in chosen.verification),
         prevention=tuple(fill_text(step, values) for step in chosen.prevention),
+        worked=tuple(fill_text(step, values) for step in chosen.worked),
     )

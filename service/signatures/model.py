@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.ingest.records import Event
+from service.signatures.variants import Condition, Evidence
 
 Severity = Literal["critical", "high", "medium", "low"]
 RuleKind = Literal["single", "pair", "threshold", "absence"]
@@ -29,21 +30,31 @@ CONFIDENCE_NOTES: Mapping[str, str] = {
 class Knowledge:
     """What the report says about a signature: why it happens, how to fix and verify it.
 
-    Text may hold `{field}` placeholders, filled from the fields a hit captured.
+    Text may hold `{field}` placeholders, filled from the fields a hit captured. `worked` (a
+    variant's only) says what went right in a log that shows the variant's evidence.
     """
 
     root_cause: str
     fix: str
     verification: tuple[str, ...] = ()
     prevention: tuple[str, ...] = ()
+    worked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    """Knowledge that replaces the default when captured fields equal `when`."""
+    """Knowledge that replaces the default when captured fields equal `when` and the incident's
+    evidence shows what `condition` asks for (its exception, frames, statuses, siblings)."""
 
     when: Mapping[str, str]
     knowledge: Knowledge
+    condition: Condition = field(default_factory=Condition)
+
+    def holds(self, fields: Mapping[str, str], evidence: Evidence) -> bool:
+        """Return True when this variant fits these fields and this evidence."""
+        if any(fields.get(key) != value for key, value in self.when.items()):
+            return False
+        return self.condition.holds(evidence)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,10 +86,14 @@ class Signature:
     window_seconds: int = 0
     path: str = ""
 
-    def knowledge_for(self, fields: Mapping[str, str]) -> Knowledge:
-        """Return the knowledge for these fields: a matching variant's, else the default."""
+    def knowledge_for(
+        self, fields: Mapping[str, str], evidence: Evidence | None = None
+    ) -> Knowledge:
+        """Return the knowledge for these fields and evidence: the first fitting variant's, else
+        the default. Without evidence, only variants that ask nothing beyond fields can fit."""
+        seen = evidence if evidence is not None else Evidence(fields=fields)
         for variant in self.variants:
-            if all(fields.get(key) == value for key, value in variant.when.items()):
+            if variant.holds(fields, seen):
                 return variant.knowledge
         return self.knowledge
 

@@ -28,6 +28,7 @@ from service.signatures.model import (
 from service.signatures.prefilter import FORBIDDEN_IN_KEYWORDS
 from service.signatures.regexes import compile_pattern, group_names, probe_pattern
 from service.signatures.tables import TableReader
+from service.signatures.variants import has_condition, read_condition
 
 Status = Literal["stable", "experimental"]
 STATUSES: tuple[Status, ...] = ("stable", "experimental")
@@ -48,7 +49,7 @@ PLACEHOLDER = re.compile(r"\{\{([a-z][a-z0-9_]*)\}\}|\{([a-z][a-z0-9_]*)\}")
 # Filled by the report from the incident's evidence (its traceback, its failed requests) when no
 # regex captures them; where the log gives none, the report says so in words.
 EVIDENCE_PLACEHOLDERS = frozenset(
-    {"endpoint", "frame", "file", "function", "exception", "instance"}
+    {"endpoint", "method", "path", "frame", "file", "function", "exception", "instance"}
 )
 # Code samples hold route templates such as `/items/{item_id}`: unknown names there are not typos.
 FENCED_CODE = re.compile(r"^[ \t]*```.*?^[ \t]*```", re.DOTALL | re.MULTILINE)
@@ -294,14 +295,15 @@ def _read_knowledge(
     variants: list[Variant] = []
     for variant_table in table.tables("variants", required=False):
         when = variant_table.strings("when")
-        if not when:
-            variant_table.error("when", "required: a table of field = value")
+        if not when and not has_condition(variant_table):
+            variant_table.error("when", "required: a table of field = value, or a when_* key")
         for name in when:
             if name not in captures:
                 variant_table.error(f"when.{name}", f"{name!r} is not captured by any regex")
+        condition = read_condition(variant_table, captures)
         variant_knowledge = _read_knowledge_text(variant_table, captures, inherit=knowledge)
         variant_table.finish()
-        variants.append(Variant(when=when, knowledge=variant_knowledge))
+        variants.append(Variant(when=when, knowledge=variant_knowledge, condition=condition))
     table.finish()
     return knowledge, tuple(variants)
 
@@ -314,18 +316,26 @@ def _read_knowledge_text(
     fix = table.text("fix")
     verification = table.texts("verification", required=inherit is None, non_empty=True)
     prevention = table.texts("prevention", required=False)
+    # What went right is only known from evidence, so only a variant (chosen by it) states it.
+    worked = table.texts("worked", required=False)
+    if inherit is None and worked:
+        table.error("worked", "only a variant says what worked (its when_* keys show it)")
     if inherit is not None:
         verification = verification or inherit.verification
         prevention = prevention if table.has("prevention") else inherit.prevention
     texts = {"root_cause": root_cause, "fix": fix}
-    texts.update({f"verification[{i}]": item for i, item in enumerate(verification)})
-    texts.update({f"prevention[{i}]": item for i, item in enumerate(prevention)})
+    for key, items in (
+        ("verification", verification),
+        ("prevention", prevention),
+        ("worked", worked),
+    ):
+        texts.update({f"{key}[{i}]": item for i, item in enumerate(items)})
     for key, text in texts.items():
         for match in PLACEHOLDER.finditer(FENCED_CODE.sub("", text)):
             name = match.group(2)
             if name is not None and name not in captures and name not in EVIDENCE_PLACEHOLDERS:
                 table.error(key, f"placeholder {{{name}}} is not captured by any regex")
-    return Knowledge(root_cause, fix, verification, prevention)
+    return Knowledge(root_cause, fix, verification, prevention, worked)
 
 
 def _read_cases(top: TableReader, kind: RuleKind, captures: frozenset[str]) -> tuple[Case, ...]:

@@ -103,6 +103,20 @@ class TableReader:
                 items.append(item)
         return tuple(items)
 
+    def integers(self, key: str) -> tuple[int, ...]:
+        """Return an optional array of integers."""
+        value = self._get(key, list, False)
+        if not isinstance(value, list):
+            return ()
+        items: list[int] = []
+        for index, item in enumerate(value):
+            # TOML booleans are not integers here, though Python's bool is an int.
+            if isinstance(item, int) and not isinstance(item, bool):
+                items.append(item)
+            else:
+                self.error(f"{key}[{index}]", f"expected an integer, got {describe(item)}")
+        return tuple(items)
+
     def strings(self, key: str) -> dict[str, str]:
         """Return an optional inline table whose values are all strings."""
         value = self._get(key, dict, False)

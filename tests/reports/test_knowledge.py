@@ -46,6 +46,8 @@ def test_evidence_takes_the_deepest_application_frame_and_the_top_failed_request
         "function": "list_orders",
         "frame": "/srv/app/api/orders.py:list_orders",
         "endpoint": "POST /api/orders",
+        "method": "POST",
+        "path": "/api/orders",
         "instance": "web.1",
     }
 
