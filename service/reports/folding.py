@@ -11,7 +11,7 @@ from service.ingest.records import Frame
 _FRAME = regex.compile(r'File "(?P<file>[^"]*)", line (?P<line>\d+)')
 _PACKAGE = regex.compile(r"(?:site|dist)-packages/(?P<name>[A-Za-z0-9_.-]+?)(?:[/.]|$)")
 _TIMEOUT = 0.5
-MAX_LINES = 40
+MAX_LINES = 20
 
 
 def fold_event(text: str) -> str:
