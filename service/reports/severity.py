@@ -58,8 +58,9 @@ def assess(incident: Incident, impact: Impact, *, instances: int, alone: bool) -
     share = failed / requests if requests else 0.0
     counted = f"{failed} of {requests} requests failed ({100.0 * share:.1f} %)"
     if requests >= MIN_REQUESTS and share >= MOST_FAILED:
-        most = "every one" if failed == requests else "most users were affected"
-        return Assessment("critical", usual, (f"{counted}: {most}",))
+        if failed == requests:
+            return Assessment("critical", usual, (f"all {requests} requests in its window failed",))
+        return Assessment("critical", usual, (f"{counted}: most users were affected",))
     raises: list[str] = []
     if requests >= MIN_REQUESTS and share >= MANY_FAILED:
         raises.append(counted)
@@ -75,5 +76,6 @@ def assess(incident: Incident, impact: Impact, *, instances: int, alone: bool) -
         return Assessment(_step(usual, -1), usual, (reason,))
     if requests:
         return Assessment(usual, usual, (counted,))
-    hits = f"{incident.occurrences} hits and no request logged in its window"
+    noun = "hit" if incident.occurrences == 1 else "hits"
+    hits = f"{incident.occurrences} {noun} and no request logged in its window"
     return Assessment(usual, usual, (f"{hits}: impact on users is not in the log",))

@@ -97,9 +97,14 @@ def fix_excerpt(fix: str, budget: int = SHOWN_LINES) -> FixExcerpt:
         used += len(step)
     if not shown and steps:
         prose = _prose(steps[0])
-        return FixExcerpt("\n".join(prose), tuple(step_sentence(s) for s in steps[1:]), True)
-    named = tuple(step_sentence(step) for step in steps[len(shown) :])
+        return FixExcerpt("\n".join(prose), _named(steps[1:]), True)
+    named = _named(steps[len(shown) :])
     return FixExcerpt("\n".join(line for step in shown for line in step).strip(), named)
+
+
+def _named(steps: list[list[str]]) -> tuple[str, ...]:
+    """Return the first sentences of steps, without their closing stop; code-only steps left out."""
+    return tuple(s.rstrip(".") for s in map(step_sentence, steps) if s)
 
 
 def _prose(step: list[str]) -> list[str]:
