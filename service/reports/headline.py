@@ -54,7 +54,8 @@ def broke_line(report: OutageReport, brought: Sequence[Incident] = ()) -> str:
     line = f"**What broke:** {prose(incident.title)}{said} on {code(incident.source)}"
     if brought:
         line += ", and with it " + ", ".join(f"{code(i.signature)} (#{i.id})" for i in brought)
-    return line + "."
+    weaker = f" The diagnosis is {report.confidence_note}." if report.confidence_note else ""
+    return f"{line}.{weaker}"
 
 
 def since_line(start: datetime | None, end: datetime | None, length: str) -> str:

@@ -70,8 +70,6 @@ def contributing_factors(report: OutageReport) -> tuple[str, ...]:
     if report.siblings:
         names = ", ".join(f"#{s.id} ({code(s.signature)})" for s in report.siblings)
         factors.append(f"It came with {names}, in the same outage.")
-    if report.confidence_note:
-        factors.append(f"The diagnosis is {report.confidence_note}.")
     return tuple(factors)
 
 
