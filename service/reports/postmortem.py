@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 LIVE_DETECTION = timedelta(hours=1)
 ACTION_LIMIT = 160
 # Prevention steps a report suggests as action items; the signature holds the rest.
-SUGGESTED_PREVENTION = 2
+SUGGESTED_PREVENTION = 1
 
 
 @dataclass(frozen=True)
