@@ -178,7 +178,9 @@ def incident_form(
     _same_origin(request)
     # The box shows the suggested items until the operator has their own: an untouched box
     # keeps them suggestions.
-    edited = action_items is not None and action_items.strip() != action_items_shown.strip()
+    edited = action_items is not None and parse_lines(action_items) != parse_lines(
+        action_items_shown
+    )
     try:
         change = IncidentUpdate(
             action_items=parse_lines(action_items or "") if edited else None,
