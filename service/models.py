@@ -79,6 +79,11 @@ class Incident(IncidentBase, table=True):
     owner: str = Field(default="", max_length=200)
     business_impact: str = Field(default="", sa_type=Text)
     fix_commit: str = Field(default="", max_length=200)
+    # The operator's action items (`service.incidents.actions.ActionItem` as JSON); until some are
+    # set, a report suggests its own from the signature.
+    action_items: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
     deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
     resolved_by_deploy_id: int | None = Field(default=None, foreign_key="deploy.id")
 

@@ -99,8 +99,8 @@ def test_scan_text_and_markdown_say_the_diagnosis_is_inferred(
     text = scan(tmp_path, capsys, CUT)
     assert f"confidence inferred: {NOTE}" in text
     report = scan(tmp_path, capsys, CUT, "--format", "markdown")
-    assert f"| **Confidence** | inferred ({NOTE}) |" in report
-    assert f"The diagnosis is {NOTE}." in report
+    [broke] = [line for line in report.splitlines() if line.startswith("- **What broke:**")]
+    assert broke.endswith(f"The diagnosis is {NOTE}.")
 
 
 def test_an_exact_report_says_nothing_about_confidence(
@@ -124,7 +124,7 @@ def test_api_page_and_report_show_an_inferred_incident(client: TestClient, runti
     assert '<span class="confidence confidence-inferred">inferred</span>' in page
     assert NOTE in page
     report = client.get(f"/incidents/{incident['id']}/report.md", auth=ADMIN).text
-    assert f"| **Confidence** | inferred ({NOTE}) |" in report
+    assert f"The diagnosis is {NOTE}." in report
 
 
 def test_api_shows_an_exact_incident_as_exact(client: TestClient, runtime: Any) -> None:

@@ -118,6 +118,6 @@ def test_report_names_the_failing_endpoints_and_error_rate(
     # 3 of the 13 requests that are not health checks (grep -v /health) between 12:38:27 and the
     # 200 of refresh at 12:46:20 answered 500.
     assert (
-        "**Requests from the first hit at 12:38:27 to the recovery at 12:46:20:** 3 of 13 failed"
-        in report
+        "**Impact:** 3 of 13 requests failed (23.1 %) from the first hit at 12:38:27 to the "
+        "recovery at 12:46:20" in report
     )

@@ -1,5 +1,5 @@
 """What people do to incidents: acknowledge, resolve by hand with a note, fill in the fields a
-log cannot know (owner, business impact, fix commit, notes)."""
+log cannot know (owner, business impact, fix commit, notes, action items)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
+from service.incidents.actions import MAX_ITEMS, ActionItem
 from service.incidents.store import add_timeline, resolve
 from service.models import Incident, Source
 
@@ -20,6 +21,8 @@ class IncidentUpdate(BaseModel):
     owner: str | None = Field(default=None, max_length=200)
     business_impact: str | None = Field(default=None, max_length=20_000)
     fix_commit: str | None = Field(default=None, max_length=200)
+    # The whole list, replacing the one before; an empty list goes back to the suggested items.
+    action_items: list[ActionItem] | None = Field(default=None, max_length=MAX_ITEMS)
 
 
 class TransitionError(ValueError):
@@ -34,6 +37,8 @@ def update_incident(
         value = getattr(change, name)
         if value is not None:
             setattr(incident, name, value.strip())
+    if change.action_items is not None:
+        incident.action_items = [item.model_dump() for item in change.action_items]
     if change.note:
         add_timeline(
             session, incident, time=now, kind="note", text=f"{user}: {change.note.strip()}"

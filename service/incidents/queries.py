@@ -63,6 +63,7 @@ def incident_json(incident: Incident) -> dict[str, Any]:
         "business_impact": incident.business_impact,
         "fix_commit": incident.fix_commit,
         "note": incident.note,
+        "action_items": list(incident.action_items),
         "deploy_id": incident.deploy_id,
         "resolved_by_deploy_id": incident.resolved_by_deploy_id,
         "outage_id": incident.outage_id,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from service.incidents.actions import ActionItem
 from service.incidents.deploys import borrowed_times
 from service.incidents.queries import incident_instances, sample_events, timeline_entries
 from service.models import Deploy, Incident, IncidentEndpoint, TimelineEntry
@@ -24,15 +25,21 @@ from service.reports.evidence import (
     minute_counts,
     peak_minute,
 )
+from service.reports.headline import incident_headline
 from service.reports.impact import Impact, gather_impact, incident_length, log_end
 from service.reports.knowledge import evidence_values, filled_knowledge, variant_evidence
-from service.reports.markdown import code, prose
-from service.reports.timefmt import clock, duration, stamp
+from service.reports.postmortem import (
+    Detection,
+    action_items,
+    contributing_factors,
+    detection,
+    lessons,
+)
+from service.reports.severity import Assessment, assess
+from service.reports.steps import NO_FIX, FixExcerpt, after_first_step, condense, fix_excerpt
 from service.reports.worked import what_worked
 from service.signatures.model import CONFIDENCE_NOTES, Knowledge, Signature
-
-# Opening an incident long after its first hit means the log was scanned later, not detected late.
-LIVE_DETECTION = timedelta(hours=1)
+from service.signatures.variants import Evidence
 
 __all__ = ["OutageReport", "TimelineRow", "build_report", "filled_knowledge", "incident_duration"]
 
@@ -44,7 +51,6 @@ class OutageReport:
     incident: Incident
     signature: Signature | None
     knowledge: Knowledge | None
-    summary: str
     duration: str
     instances: tuple[str, ...]
     error_messages: tuple[str, ...]
@@ -52,7 +58,6 @@ class OutageReport:
     timeline: tuple[TimelineRow, ...]
     trigger: Deploy | None
     resolved_by: Deploy | None
-    time_to_detect: str | None
     peak: tuple[datetime, int] | None
     minutes: tuple[tuple[datetime, int], ...]
     endpoints: tuple[IncidentEndpoint, ...]
@@ -66,6 +71,19 @@ class OutageReport:
     trigger_about: frozenset[str] = frozenset()
     # The other incidents of its outage, first seen first.
     siblings: tuple[Incident, ...] = ()
+    # The level its evidence gives it, and why; the report's first lines; the fix as it shows it.
+    severity: Assessment | None = None
+    headline: tuple[str, ...] = ()
+    fix: FixExcerpt = NO_FIX
+    # Action items: the operator's, or (`suggested`) the report's own from the signature.
+    actions: tuple[ActionItem, ...] = ()
+    suggested: bool = True
+    detection: Detection | None = None
+    factors: tuple[str, ...] = ()
+    lessons: tuple[str, ...] = ()
+    # The root cause as the report shows it, and whether generic paragraphs were left out of it.
+    root_cause: str = ""
+    root_cause_cut: bool = False
     # What the log shows went right (503s instead of 500s, a recovery after N attempts).
     worked: tuple[str, ...] = ()
 
@@ -127,11 +145,10 @@ def build_report(
     trigger = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
     deploys = deploys_around(session, incident)
     borrowed = {d.id: borrowed_times(session, d) for d in [*deploys, trigger] if d and d.id}
-    return OutageReport(
+    report = OutageReport(
         incident=incident,
         signature=signature,
         knowledge=knowledge,
-        summary=_summary(incident, signature, len(instances), impact, resolved_text),
         duration=incident_length(incident, end_of_log),
         instances=tuple(instances),
         error_messages=messages,
@@ -144,7 +161,6 @@ def build_report(
         ),
         trigger=trigger,
         resolved_by=resolved_by,
-        time_to_detect=_time_to_detect(incident),
         peak=peak_minute(minutes),
         minutes=tuple(minutes),
         endpoints=endpoints,
@@ -158,13 +174,37 @@ def build_report(
             incident, knowledge, resolved_text=resolved_text, resolved_by=resolved_by
         ),
     )
+    return _with_form(report, shown)
 
 
-def _time_to_detect(incident: Incident) -> str | None:
-    if incident.first_seen is None:
-        return None
-    lag = incident.opened_at - incident.first_seen
-    return duration(lag) if timedelta(0) <= lag <= LIVE_DETECTION else None
+def _with_form(report: OutageReport, shown: Evidence | None = None) -> OutageReport:
+    """Return the report with the parts drawn from the rest of it: its severity, first lines,
+    fix excerpt, action items, detection times, contributing factors and lessons."""
+    alone = not report.siblings and (report.signature is None or report.signature.kind == "single")
+    actions, suggested = action_items(report)
+    root_cause, cut = "", False
+    if report.knowledge is not None and report.signature is not None:
+        raw = report.signature.knowledge_for(report.incident.fields, shown).root_cause
+        root_cause, cut = condense(report.knowledge.root_cause, raw)
+    return replace(
+        report,
+        severity=assess(
+            report.incident, report.impact, instances=len(report.instances), alone=alone
+        ),
+        headline=incident_headline(report),
+        fix=(
+            after_first_step(fix_excerpt(report.knowledge.fix), report.knowledge.fix)
+            if report.knowledge
+            else NO_FIX
+        ),
+        actions=actions,
+        suggested=suggested,
+        detection=detection(report),
+        factors=contributing_factors(report),
+        lessons=lessons(report),
+        root_cause=root_cause,
+        root_cause_cut=cut,
+    )
 
 
 def _resolved_text(incident: Incident, entries: list[TimelineEntry]) -> str:
@@ -172,41 +212,3 @@ def _resolved_text(incident: Incident, entries: list[TimelineEntry]) -> str:
         return ""
     resolved = [entry.text for entry in entries if entry.kind == "resolved"]
     return resolved[-1] if resolved else ""
-
-
-def _summary(
-    incident: Incident,
-    signature: Signature | None,
-    instances: int,
-    impact: Impact,
-    resolved_text: str,
-) -> str:
-    where = f" from {instances} instances" if instances > 1 else ""
-    if incident.first_seen is None:
-        span = "the log carried no times"
-    elif signature is not None and signature.kind == "absence":
-        span = f"it began at {stamp(incident.first_seen)} and nothing that ends it followed"
-    else:
-        span = f"first at {stamp(incident.first_seen)}, last at {clock(incident.last_seen)}"
-    if signature is not None and signature.kind == "absence":
-        seen = f"Waited on, on source {code(incident.source)}{where}"
-    else:
-        times = "once" if incident.occurrences == 1 else f"{incident.occurrences} times"
-        seen = f"Seen {times} on source {code(incident.source)}{where}"
-    if incident.status == "resolved":
-        how = {
-            "recovered": "the log shows the recovery",
-            "quiet": "no new hits came in its quiet period",
-            "deploy": "a deploy after which it stayed silent while requests were answered",
-            "manual": "resolved by hand, at the log's time then",
-        }.get(incident.resolution, incident.resolution)
-        if incident.resolution == "recovered" and resolved_text:
-            how = f"{how}: {code(resolved_text[:200])}"
-        state = f"Resolved at {stamp(incident.resolved_at)} ({how})"
-    elif incident.status == "acknowledged":
-        state = f"Acknowledged, not yet resolved: {impact.after}"
-    else:
-        state = f"Still open: {impact.after}"
-    summary = f"{prose(incident.title)}. {seen}; {span}. {state}."
-    note = CONFIDENCE_NOTES.get(incident.confidence)
-    return f"{summary} The diagnosis is {note}." if note else summary

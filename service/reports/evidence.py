@@ -23,6 +23,7 @@ from service.models import (
     TimelineEntry,
     TrafficMinute,
 )
+from service.reports.folding import fold_event
 
 MAX_MESSAGES = 3
 DEPLOY_WINDOW = timedelta(hours=2)
@@ -59,25 +60,17 @@ class Traceback:
 
 
 def distinct_messages(events: Sequence[IncidentEvent]) -> tuple[str, ...]:
-    """Return up to three events whose last lines differ, first seen first, long ones shortened."""
+    """Return up to three events whose last lines differ, first seen first, library frames
+    folded."""
     seen: dict[str, str] = {}
     for event in events:
         text = event.text.strip()
         last = text.rsplit("\n", 1)[-1]
         if text and last not in seen:
-            seen[last] = shorten(text)
+            seen[last] = fold_event(text)
         if len(seen) >= MAX_MESSAGES:
             break
     return tuple(seen.values())
-
-
-def shorten(text: str, *, head: int = 3, tail: int = 16) -> str:
-    """Return a long event with its middle (library frames, mostly) cut and the cut counted."""
-    lines = text.splitlines()
-    if len(lines) <= head + tail + 1:
-        return text
-    cut = len(lines) - head - tail
-    return "\n".join([*lines[:head], f"  ... {cut} lines cut ...", *lines[-tail:]])
 
 
 def first_traceback(events: Sequence[IncidentEvent], source: str) -> Traceback:

@@ -17,10 +17,19 @@ from service.outages.queries import busiest_impact
 from service.outages.rules import CauseRule, story_between
 from service.reports.build import OutageReport, build_report
 from service.reports.evidence import TimelineRow, deploys_between, merged_timeline
+from service.reports.headline import (
+    HOW,
+    broke_line,
+    impact_line,
+    since_line,
+    status_line,
+    step_line,
+    title,
+)
 from service.reports.impact import Impact, gather_impact, log_end
-from service.reports.markdown import code, prose
-from service.reports.timefmt import clock, duration, stamp
-from service.signatures.model import Signature
+from service.reports.markdown import prose
+from service.reports.timefmt import clock, duration
+from service.signatures.model import SEVERITIES, Signature
 
 
 @dataclass(frozen=True)
@@ -153,72 +162,51 @@ def _timeline(
     return merged_timeline(entries, deploys, (), borrowed)
 
 
-_HOW = {
-    "recovered": "the log shows the recovery",
-    "quiet": "no new hits came in the quiet period",
-    "deploy": "a deploy after which it stayed silent",
-    "manual": "resolved by hand",
-}
+def level(story: OutageStory) -> str:
+    """Return the outage's severity: the highest of its cause's, as its evidence gives it, and
+    of the incidents it brought."""
+    levels = [m.incident.severity for m in story.members if m.role == "effect"]
+    if story.cause.severity is not None:
+        levels.append(story.cause.severity.level)
+    known = [lvl for lvl in levels if lvl in SEVERITIES]
+    return min(known, key=SEVERITIES.index) if known else story.cause.incident.severity
+
+
+def outage_title(story: OutageStory) -> str:
+    """Return the outage report's H1 text: its level, what broke where, how many incidents."""
+    return title(story.cause, level(story), more=len(story.members) - 1)
 
 
 def headline(story: OutageStory) -> tuple[str, ...]:
     """Return the report's first lines: what broke, since when, the impact, the status, the first
     step of the fix (markdown, log text escaped)."""
-    outage, cause = story.outage, story.cause.incident
-    others = [m.incident for m in story.members if m.role == "effect"]
-    quote = evidence_line(story.cause)
-    said = f": {code(quote)}" if quote else ""
-    broke = f"**What broke:** {prose(cause.title)}{said} on {code(outage.source)}"
-    if others:
-        brought = ", ".join(f"{code(_named(i))} (#{i.id})" for i in others)
-        broke += f", and with it {brought}"
-    since = f"**Since:** {stamp(outage.started_at)}"
-    if outage.status == "resolved":
-        since += f", until {stamp(outage.ended_at)} ({story.duration})"
-    else:
-        since += f"; still open, {story.duration} so far (to the end of the log)"
-    impact = f"**Impact:** {story.occurrences} matching events in {len(story.members)} incidents"
-    impact += f"{_instances(story)}."
-    counted = story.requests
-    if counted is not None and counted.requests:
-        share = 100.0 * counted.failed / counted.requests
-        impact = (
-            f"**Impact:** {counted.failed} of {counted.requests} requests failed ({share:.1f} %) "
-            f"{counted.window} of #{story.requests_of.id if story.requests_of else '?'}, "
-            f"health checks and probes left out; {story.occurrences} matching events in "
-            f"{len(story.members)} incidents{_instances(story)}."
-        )
-    if outage.status == "resolved":
+    outage = story.outage
+    resolved = outage.status == "resolved"
+    if resolved:
         status = f"**Status:** resolved at {clock(outage.ended_at)}{_ended_by(story)}."
     else:
         open_ids = ", ".join(
             f"#{m.incident.id}" for m in story.members if m.incident.status != "resolved"
         )
-        status = f"**Status:** open: {open_ids} not resolved yet."
-    lines = [broke + ".", since + ".", impact, status]
-    step = first_step(story.cause)
-    if step:
-        lines.append(f"**First step:** {step}")
-    return tuple(lines)
-
-
-def _named(incident: Incident) -> str:
-    """Return the signature with the fields it captured: `python.name-error name=db_retry`."""
-    fields = " ".join(f"{k}={v}" for k, v in sorted(incident.fields.items()))
-    return f"{incident.signature} {fields}"[:120].strip()
-
-
-def evidence_line(report: OutageReport, limit: int = 160) -> str:
-    """Return the line of the log that says best what broke: the final exception of the first
-    traceback, else the last line of the first error message; shortened to `limit`."""
-    if report.traceback.chain:
-        kind, message = report.traceback.chain[-1]
-        line = f"{kind}: {message}" if message else kind
-    elif report.error_messages:
-        line = report.error_messages[0].strip().rsplit("\n", 1)[-1].strip()
-    else:
-        return ""
-    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+        status = status_line(False, None, "", f"{open_ids} not resolved yet")
+    lines = [
+        broke_line(story.cause, [m.incident for m in story.members if m.role == "effect"]),
+        since_line(
+            outage.started_at,
+            outage.ended_at if resolved else None,
+            story.duration if resolved else f"{story.duration} so far (to the end of the log)",
+        ),
+        impact_line(
+            story.requests,
+            occurrences=story.occurrences,
+            incidents=len(story.members),
+            instances=len(story.cause.instances),
+            of=f" of #{story.requests_of.id}" if story.requests_of else "",
+        ),
+        status,
+        step_line(story.cause),
+    ]
+    return tuple(line for line in lines if line)
 
 
 def _ended_by(story: OutageStory) -> str:
@@ -233,22 +221,6 @@ def _ended_by(story: OutageStory) -> str:
         for row in story.timeline
         if row.kind == "resolved" and row.text.startswith(prefix)
     ]
-    how = said[-1] if said else _HOW.get(last.resolution, last.resolution)
+    how = said[-1] if said else HOW.get(last.resolution, last.resolution)
     who = "" if len(story.members) == 1 else f", when #{last.id} ended"
     return f"{who} ({prose(how)})"
-
-
-def _instances(story: OutageStory) -> str:
-    instances = story.cause.instances
-    return f", on {len(instances)} instances" if len(instances) > 1 else ""
-
-
-def first_step(report: OutageReport) -> str:
-    """Return the first paragraph of the fix, when it is prose (not a code block)."""
-    if report.knowledge is None:
-        return ""
-    for paragraph in report.knowledge.fix.strip().split("\n\n"):
-        text = " ".join(line.strip() for line in paragraph.splitlines()).strip()
-        if text and not text.startswith("```"):
-            return text
-    return ""

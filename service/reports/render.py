@@ -13,7 +13,8 @@ from service.models import Incident, Outage
 from service.outages.rules import CauseRule
 from service.reports import markdown, timefmt
 from service.reports.build import OutageReport, build_report
-from service.reports.outage import OutageStory, build_outage_story, headline
+from service.reports.headline import title
+from service.reports.outage import OutageStory, build_outage_story, headline, outage_title
 from service.signatures.model import Signature
 
 
@@ -40,8 +41,9 @@ def report_environment(templates_dir: Path) -> Environment:
 
 def render_markdown(report: OutageReport, env: Environment) -> str:
     """Return the report as markdown."""
+    level = report.severity.level if report.severity else report.incident.severity
     return env.get_template("incident.md.j2").render(
-        report=report, incident=report.incident, embedded=False
+        report=report, incident=report.incident, embedded=False, title=title(report, level)
     )
 
 
@@ -55,6 +57,7 @@ def render_outage_markdown(story: OutageStory, env: Environment) -> str:
         report=story.cause,
         incident=story.cause.incident,
         headline=headline(story),
+        title=outage_title(story),
         embedded=True,
     )
 

@@ -126,6 +126,8 @@ def parse_rule(
     severity = cast(Severity, top.choice("severity", SEVERITIES))
     status = cast(Status, top.choice("status", STATUSES))
     description = top.text("description")
+    # For signature authors (ranking, what is deliberately not matched); no report shows it.
+    top.text("notes", required=False)
     references = top.texts("references", required=False)
     for index, url in enumerate(references):
         if not url.startswith(("https://", "http://")):

@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from service.outages.queries import list_outages, outage_json
-from service.reports.outage import build_outage_story, first_step, headline
+from service.reports.outage import build_outage_story, headline, outage_title
 from service.web.api import load_outage
 from service.web.charts import span_chart
 from service.web.deps import PageUser, RuntimeDep, SessionDep
@@ -71,6 +71,6 @@ def outage_page(
         story=story,
         outage=story.outage,
         headline=headline(story),
-        first_step=first_step(story.cause),
+        title=outage_title(story),
         chart=span_chart(spans, "incidents of the outage over time"),
     )

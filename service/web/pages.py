@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from service.db import utcnow
 from service.errors import ApiError
+from service.incidents.actions import format_lines, parse_lines
 from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
 from service.incidents.quarantine import quarantine_json, recent_quarantine
@@ -25,6 +26,7 @@ from service.incidents.queries import list_incidents, notifications_of
 from service.outages.queries import list_outages, outage_json
 from service.reports import timefmt
 from service.reports.build import build_report
+from service.reports.headline import title
 from service.users import (
     LoginThrottle,
     LoginThrottled,
@@ -60,6 +62,7 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
         since=_since,
         seconds=_seconds,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
+        inline=lambda text: Markup(_markdown.renderInline(text)),  # noqa: S704 - raw HTML disabled
     )
     templates.env.globals["csrf_token"] = page_csrf_token
     return templates
@@ -156,6 +159,8 @@ def incident_page(
         incident=incident,
         chart=chart,
         notifications=notifications_of(session, incident.id),
+        title=title(report, report.severity.level if report.severity else incident.severity),
+        action_lines=format_lines(report.actions),
     )
 
 
@@ -170,11 +175,19 @@ def incident_form(
     fix_commit: Annotated[str | None, Form()] = None,
     business_impact: Annotated[str | None, Form()] = None,
     note: Annotated[str | None, Form()] = None,
+    action_items: Annotated[str | None, Form()] = None,
+    action_items_shown: Annotated[str, Form()] = "",
 ) -> Response:
     """Apply the incident page's form, then show the page again."""
     _same_origin(request)
+    # The box shows the suggested items until the operator has their own: an untouched box
+    # keeps them suggestions.
+    edited = action_items is not None and parse_lines(action_items) != parse_lines(
+        action_items_shown
+    )
     try:
         change = IncidentUpdate(
+            action_items=parse_lines(action_items or "") if edited else None,
             status=status or None,
             owner=owner,
             fix_commit=fix_commit,

@@ -58,7 +58,9 @@ def test_report_renders_a_stored_incident(
     capsys.readouterr()
     out = tmp_path / "report.md"
     assert main(["report", "1", "--out", str(out)]) == 0
-    assert out.read_text().startswith("# Outage report: NameError")
+    assert out.read_text().startswith(
+        "# Medium: `NameError: name 'logger' is not defined` on `api`"
+    )
     assert main(["report", "999"]) == 1
 
 

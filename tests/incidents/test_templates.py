@@ -133,7 +133,8 @@ def test_a_template_new_since_the_deploy_says_so_in_the_report(
     # The report escapes markdown and HTML; what a reader sees is the unescaped text.
     report = html.unescape(capsys.readouterr().out.replace("\\", ""))
     assert "| first-seen | first seen after deploy cf7e3d79b2a6 (render) |" in report
-    assert report.startswith("# Outage report: invoice <num> could not be rendered\n")
+    assert report.startswith("# Low: `invoice 5521 could not be rendered` on `app`\n")
+    assert "- **What broke:** invoice <num> could not be rendered: `invoice 5521" in report
 
 
 def test_a_template_seen_before_the_deploy_is_not_new_after_it(

@@ -117,11 +117,12 @@ def test_one_markdown_report_per_outage_names_every_incident(
     files = sorted(out.glob("outage-*.md"))
     assert len(files) == 2
     story = files[0].read_text()
-    assert story.startswith("# Outage report: ")
-    assert "**What broke:**" in story.split("\n\n")[1]
+    assert story.startswith("# ") and story.splitlines()[0].endswith("and 2 more incidents")
+    assert story.split("\n\n")[1].startswith("- **What broke:**")
     for line in ("| #1 | ", "| #2 | ", "| #3 | "):
         assert line in story
     assert "## Diagnosis of #" in story
     # A single-incident outage is told by that incident's own report.
-    assert "| **Incident** |" in files[1].read_text()
+    assert "| **Incident** |" not in files[1].read_text()
+    assert "and 2 more incidents" not in files[1].read_text().splitlines()[0]
     assert printed == "\n\n".join(f.read_text() for f in files)

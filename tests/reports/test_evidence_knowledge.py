@@ -161,7 +161,9 @@ def test_sigkill_after_the_same_pids_worker_timeout_is_the_timeouts_own_kill(
     assert "--max-requests" not in killed
     oom = reports(scanned, OOM, "oom", tmp_path)["gunicorn.worker-timeout:SIGKILL"]
     assert "something other than its own timeout handling" in oom
-    assert "--max-requests" in oom
+    # The fix's first step is the memory one there, and the timeout one after a timeout.
+    assert "**First step:** Lower the peak memory" in oom
+    assert "**First step:** Lower the peak memory" not in killed
 
 
 def test_an_app_already_answering_503_is_told_it_worked_not_to_add_503s(

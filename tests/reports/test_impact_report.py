@@ -50,13 +50,13 @@ def test_a_deploy_followed_by_health_checks_alone_neither_resolves_nor_is_blamed
     assert (incident["status"], incident["occurrences"], incident["deploy_id"]) == ("open", 3, None)
     assert "no recovery signal" not in report
     assert (
-        "Still open: no hit since 12:20:00; 1 request answered 2xx after that, none to the"
+        "**Status:** open: no hit since 12:20:00; 1 request answered 2xx after that, none to the"
         " failing endpoint (`POST /api/login`)."
     ) in report
     assert (
-        "**Requests from the first hit at 12:00:00 to the end of the log at 12:21:00:**" in report
-    )
-    assert "3 of 4 failed (75.0 %), from 2 client addresses" in report
+        "**Impact:** 3 of 4 requests failed (75.0 %) from the first hit at 12:00:00 to the end"
+        " of the log at 12:21:00 (`POST /api/login`), from 2 client addresses;"
+    ) in report
     assert "`POST /api/login` failed 3 of 3 (500)" in report
 
 
@@ -72,8 +72,13 @@ def test_the_failing_endpoint_answering_after_the_fix_deploy_resolves_it(
     [incident], report = scan(tmp_path, text, capsys)
     assert (incident["status"], incident["resolution"]) == ("resolved", "recovered")
     assert incident["resolved_at"] == "2025-09-19T12:05:00+00:00"
-    assert "Requests from the first hit at 12:00:00 to the recovery at 12:05:00:** 2 of 4" in report
-    assert "| **Duration** | 5 min 0 s |" in report
+    assert (
+        "2 of 4 requests failed (50.0 %) from the first hit at 12:00:00 to the recovery" in report
+    )
+    assert "at 12:05:00 (`POST /api/login`), from 2 client addresses;" in report
+    assert (
+        "**Since:** 2025-09-19 12:00:00 UTC, until 2025-09-19 12:05:00 UTC (5 min 0 s)." in report
+    )
 
 
 def test_a_total_outage_says_no_request_was_answered(
@@ -82,7 +87,7 @@ def test_a_total_outage_says_no_request_was_answered(
     text = LOGIN_FAILS.format(m="00") + HEALTH.format(m="01") + HEALTH.format(m="02")
     _, report = scan(tmp_path, text, capsys)
     assert "0 server errors" not in report
-    assert "1 of 1 failed (100.0 %)" in report
+    assert "1 of 1 requests failed (100.0 %)" in report
 
 
 def test_a_hand_resolve_ends_the_incident_in_log_time(engine: Engine) -> None:

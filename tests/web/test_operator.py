@@ -84,3 +84,53 @@ def test_bad_updates_are_422_and_need_a_login(client: TestClient, runtime: Any) 
     )
     assert client.patch(f"/api/incidents/{incident_id}", json={"owner": "x"}).status_code == 401
     assert client.patch("/api/incidents/999", json={"owner": "x"}, auth=ADMIN).status_code == 404
+
+
+def test_action_items_set_by_the_api_replace_the_suggested_ones(
+    client: TestClient, runtime: Any
+) -> None:
+    incident_id = open_incident(client, runtime)
+    before = client.get(f"/incidents/{incident_id}/report.md", auth=ADMIN).text
+    assert "Suggested" in before and "(owner: unassigned)" in before
+    items = [
+        {"text": "Restore the logger import in routes.py", "priority": "P1", "owner": "maya"},
+        {"text": "Run ruff F821 in CI", "priority": "P3", "done": True},
+    ]
+    changed = client.patch(
+        f"/api/incidents/{incident_id}", json={"action_items": items}, auth=ADMIN
+    )
+    assert changed.status_code == 200
+    assert changed.json()["action_items"][0]["owner"] == "maya"
+    report = client.get(f"/incidents/{incident_id}/report.md", auth=ADMIN).text
+    assert "- [ ] **P1** Restore the logger import in routes.py (owner: maya)" in report
+    assert "- [x] **P3** Run ruff F821 in CI (owner: unassigned)" in report
+    assert "Suggested" not in report
+    bad = client.patch(
+        f"/api/incidents/{incident_id}",
+        json={"action_items": [{"text": "x", "priority": "P9"}]},
+        auth=ADMIN,
+    )
+    assert bad.status_code == 422
+
+
+def test_the_page_form_edits_action_items_and_an_untouched_box_keeps_them_suggested(
+    client: TestClient, runtime: Any
+) -> None:
+    from tests.web.test_guard import log_in
+
+    incident_id = open_incident(client, runtime)
+    token = log_in(client)
+    page = client.get(f"/incidents/{incident_id}").text
+    assert 'name="action_items"' in page and "(suggested until you change them)" in page
+    shown = page.split('name="action_items_shown" value="')[1].split('"')[0]
+    path = f"/incidents/{incident_id}/update"
+    same = {"csrf_token": token, "action_items": shown, "action_items_shown": shown}
+    assert client.post(path, data=same, follow_redirects=False).status_code == 303
+    assert client.get(f"/api/incidents/{incident_id}", auth=ADMIN).json()["action_items"] == []
+    edited = {**same, "action_items": "P1 | ana | Add the logger import"}
+    assert client.post(path, data=edited, follow_redirects=False).status_code == 303
+    stored = client.get(f"/api/incidents/{incident_id}", auth=ADMIN).json()["action_items"]
+    assert stored == [
+        {"text": "Add the logger import", "priority": "P1", "owner": "ana", "done": False}
+    ]
+    assert "Add the logger import" in client.get(f"/incidents/{incident_id}").text

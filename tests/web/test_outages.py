@@ -93,7 +93,8 @@ def test_the_report_and_the_pages_tell_the_outage(client: TestClient, runtime: A
     report = client.get(f"/outages/{outage['id']}/report.md", auth=ADMIN)
     assert report.status_code == 200
     assert report.headers["content-type"].startswith("text/markdown")
-    assert report.text.startswith("# Outage report: ")
+    assert report.text.startswith("# Critical: `ERROR: Endpoint has been disabled.")
+    assert report.text.splitlines()[0].endswith(" on `api`, and 2 more incidents")
     assert "**Status:** resolved at 07:47:30" in report.text
     page = client.get(f"/outages/{outage['id']}", auth=ADMIN)
     assert page.status_code == 200
@@ -115,8 +116,9 @@ def test_an_incident_report_names_its_outage_and_siblings(client: TestClient, ru
     cause = outage["cause_id"]
     text = client.get(f"/incidents/{cause}/report.md", auth=ADMIN).text
     others = [i for i in outage["incidents"] if i != cause]
-    row = next(line for line in text.splitlines() if line.startswith("| **Outage** |"))
-    assert row.startswith(f"| **Outage** | #{outage['id']}, with ")
+    row = next(line for line in text.splitlines() if line.startswith("- **Outage:** "))
+    assert row.startswith(f"- **Outage:** #{outage['id']}, with ")
+    assert row.endswith(f"/outages/{outage['id']}")
     for other in others:
         assert f"#{other} (`app.db-outage`)" in row
 
