@@ -42,9 +42,8 @@ def outage_instances(session: Session, incident_ids: list[int]) -> list[str]:
 def busiest_impact(
     session: Session, incidents: list[Incident], cause_id: int | None = None
 ) -> IncidentImpact | None:
-    """Return the request counts that speak for the outage: the cause's, when its window saw
-    requests (from the failure's first hit to its recovery), else those of the incident whose
-    window saw the most.
+    """Return the request counts that speak for the outage: those of the incident whose window
+    saw the most failed requests (the cause's on a tie, then the most requests).
 
     Each incident counts the requests from its first hit to its recovery; the windows of one
     outage overlap, so their sum would count a request twice.
@@ -52,15 +51,15 @@ def busiest_impact(
     ids = [i.id for i in incidents if i.id is not None]
     if not ids:
         return None
-    own = session.get(IncidentImpact, cause_id) if cause_id in ids else None
-    if own is not None and own.requests:
-        return own
-    statement = (
-        select(IncidentImpact)
-        .where(col(IncidentImpact.incident_id).in_(ids), IncidentImpact.requests > 0)
-        .order_by(col(IncidentImpact.requests).desc(), col(IncidentImpact.incident_id))
+    statement = select(IncidentImpact).where(
+        col(IncidentImpact.incident_id).in_(ids), IncidentImpact.requests > 0
     )
-    return session.exec(statement.limit(1)).first()
+    rows = list(session.exec(statement).all())
+    if not rows:
+        return None
+    return max(
+        rows, key=lambda r: (r.failed, r.incident_id == cause_id, r.requests, -r.incident_id)
+    )
 
 
 def outage_impact(session: Session, outage: Outage, incidents: list[Incident]) -> dict[str, Any]:

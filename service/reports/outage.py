@@ -201,7 +201,7 @@ def headline(story: OutageStory) -> tuple[str, ...]:
             occurrences=story.occurrences,
             incidents=len(story.members),
             instances=len(story.cause.instances),
-            of=f" of #{story.requests_of.id}" if story.requests_of else "",
+            of=f", the window of #{story.requests_of.id}" if story.requests_of else "",
         ),
         status,
         step_line(story.cause),
