@@ -21,7 +21,7 @@ def test_startup_hang_burst_and_client_timeout(capsys: pytest.CaptureFixture[str
     assert summary == [
         ("app.startup-hang", '{"instance": "27"}', 1),
         ("app.startup-hang", '{"timeout_ms": "60000"}', 1),
-        ("http.server-errors", '{"status": "500"}', 12),
+        ("http.server-errors", '{"method": "GET", "path": "/api/x", "status": "500"}', 12),
     ]
 
 
