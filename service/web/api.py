@@ -3,7 +3,7 @@ required."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Query
 from fastapi.responses import PlainTextResponse
@@ -72,12 +72,20 @@ def incidents(
     return {"incidents": [incident_json(i) for i in found]}
 
 
+_Row = TypeVar("_Row", Incident, Outage)
+
+
+def _load(session: SessionDep, table: type[_Row], row_id: int, noun: str) -> _Row:
+    """Return the row or answer 404 (an id no database column holds included)."""
+    row = session.get(table, row_id) if 0 < row_id < 2**63 else None
+    if row is None:
+        raise ApiError(404, "not_found", f"no {noun} #{row_id}")
+    return row
+
+
 def load_incident(session: SessionDep, incident_id: int) -> Incident:
-    """Return the incident or answer 404 (an id no database column holds included)."""
-    incident = session.get(Incident, incident_id) if 0 < incident_id < 2**63 else None
-    if incident is None:
-        raise ApiError(404, "not_found", f"no incident #{incident_id}")
-    return incident
+    """Return the incident or answer 404."""
+    return _load(session, Incident, incident_id, "incident")
 
 
 @router.get("/api/incidents/{incident_id}")
@@ -129,11 +137,8 @@ def outages(
 
 
 def load_outage(session: SessionDep, outage_id: int) -> Outage:
-    """Return the outage or answer 404 (an id no database column holds included)."""
-    outage = session.get(Outage, outage_id) if 0 < outage_id < 2**63 else None
-    if outage is None:
-        raise ApiError(404, "not_found", f"no outage #{outage_id}")
-    return outage
+    """Return the outage or answer 404."""
+    return _load(session, Outage, outage_id, "outage")
 
 
 @router.get("/api/outages/{outage_id}")
