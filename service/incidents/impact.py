@@ -22,6 +22,9 @@ from service.settings import Settings
 # answer 2xx this many times in a row (no failure of a failing endpoint, no hit between): an
 # intermittent failure (one code path of an endpoint) answers 2xx now and then all along.
 RECOVERY_STREAK = 10
+# A failed request logged this soon after a hit is the hit's own (Flask logs the traceback, then
+# the 500): the counts as they stood then end the window of an incident its quiet period resolves.
+HIT_MARGIN = timedelta(seconds=5)
 MAX_ENDPOINTS = 500
 MAX_CLIENTS = 1000
 
@@ -92,10 +95,15 @@ class Window:
     # recovery ends the window where it began.
     streak_from: datetime | None = None
     at_streak: _Counts | None = None
+    streak_answer: str = ""  # the answer that began the streak: "POST /x answered 200"
     # The first deploy live after the last hit, and the counts as they stood then: a deploy
     # that resolves the incident ends its window when it went live.
     live_at: datetime | None = None
     at_live: _Counts | None = None
+    # The counts at the last hit (and the failed requests logged with it), and when that was: an
+    # incident resolved by its quiet period ends its window at its last failure, not after it.
+    at_hit: _Counts | None = None
+    hit_to: datetime | None = None
     counted_to: datetime | None = None
     end: datetime | None = None
     written: _Counts = field(default_factory=_Counts)
@@ -105,6 +113,13 @@ class Window:
         self.counted_to = when
         if access.client and len(self.clients) < MAX_CLIENTS:
             self.clients.add(access.client)
+        if access.failed and when - self.last_hit <= HIT_MARGIN:
+            self.mark_hit(when)
+
+    def mark_hit(self, when: datetime) -> None:
+        """Keep the counts as they stand at a hit (or a failed request logged with it)."""
+        self.at_hit = self.counts.copy(set(self.counts.endpoints))
+        self.hit_to = max(when, self.hit_to) if self.hit_to is not None else when
 
 
 # Deploys per source whose first answer is remembered (the sweep asks about recent ones).
@@ -122,9 +137,17 @@ class Impacts:
     # Per source and deploy live time: the first request answered after it (None: none yet).
     first_answers: dict[str, dict[datetime, datetime | None]] = field(default_factory=dict)
 
-    def first_answer(self, source: str, live: datetime) -> tuple[bool, datetime | None]:
-        """Return whether intake saw the deploy go live, and the first answer after it."""
+    def first_answer(
+        self, source: str, live: datetime, incident_id: int | None = None
+    ) -> tuple[bool, datetime | None]:
+        """Return whether intake saw the deploy go live, and the first answer after it that can
+        prove the incident fixed. An incident whose failures were requests to known endpoints is
+        proven fixed only by one of them answering again (a recovery of its own), never by other
+        endpoints answering: so (True, None) for it."""
         answers = self.first_answers.get(source, {})
+        window = self.windows.get(incident_id) if incident_id is not None else None
+        if window is not None and window.by_endpoint and window.failing and live in answers:
+            return True, None
         return live in answers, answers.get(live)
 
     def hit(
@@ -144,11 +167,13 @@ class Impacts:
             window.last_hit = max(window.last_hit, when)
             window.answered_after = window.failing_after = window.streak = 0
             window.live_at = window.at_live = window.streak_from = window.at_streak = None
+            window.mark_hit(when)
             self.open.setdefault(source, {})[incident_id] = window
             return False
         window = Window(
             source=source, last_hit=when, quiet=quiet, counted_to=when, by_endpoint=by_endpoint
         )
+        window.mark_hit(when)
         self.windows[incident_id] = window
         self.open.setdefault(source, {})[incident_id] = window
         return True
@@ -169,7 +194,7 @@ class Impacts:
         self, source: str, when: datetime, access: Access
     ) -> list[tuple[int, str, datetime]]:
         """Count a request in the open windows of its source; return the incidents it shows
-        recovered, each with what makes it a recovery and when the recovery was."""
+        recovered, each with the words that tell the recovery and when it was."""
         if self.probes.match(access):
             return []
         if not access.failed:
@@ -181,6 +206,7 @@ class Impacts:
         if not windows:
             return []
         key = (access.method, access.path[:300])
+        answer = f"{access.method} {access.path} answered {access.status}"
         recovered = []
         for incident_id, window in list(windows.items()):
             if window.quiet is not None and when > window.last_hit + window.quiet:
@@ -190,15 +216,17 @@ class Impacts:
                 reason = _recovery(window)
                 if reason is not None:
                     # The answer that shows the recovery ends the window; it is not part of it.
-                    at = when
+                    at, text = when, f"{answer} again{reason}"
                     if window.streak and window.at_streak is not None:
                         window.counts, window.counted_to = window.at_streak, window.streak_from
                         at = window.streak_from or when
-                    recovered.append((incident_id, reason, at))
+                        text = f"{window.streak_answer} again{reason}"
+                    recovered.append((incident_id, text, at))
                     self.close(incident_id, at)
                     continue
             if access.succeeded and key in window.failing and not window.streak:
                 window.streak_from, window.at_streak = when, window.counts.copy(window.failing)
+                window.streak_answer = answer
             window.count(when, access, key)
             if access.succeeded:
                 window.answered_after += 1
@@ -220,14 +248,18 @@ class Impacts:
                 window.live_at = when
                 window.at_live = window.counts.copy(window.failing)
 
-    def close(self, incident_id: int, at: datetime | None) -> None:
-        """End an incident's window at its resolution (a deploy's: when it went live)."""
+    def close(self, incident_id: int, at: datetime | None, resolution: str = "") -> None:
+        """End an incident's window at its resolution (a deploy's: when it went live; a quiet
+        period's: at its last failure)."""
         window = self.windows.get(incident_id)
         if window is None or window.end is not None:
             return
         if at is not None and window.at_live is not None and at == window.live_at:
             window.counts = window.at_live
             window.counted_to = at
+        elif resolution == "quiet" and window.at_hit is not None:
+            window.counts = window.at_hit
+            window.counted_to = window.hit_to
         window.end = at or window.counted_to or window.last_hit
         self.open.get(window.source, {}).pop(incident_id, None)
 
@@ -236,10 +268,10 @@ class Impacts:
         if not self.windows:
             return
         ids = sorted(self.windows)
-        statement = select(Incident.id, Incident.status, Incident.resolved_at).where(
-            col(Incident.id).in_(ids)
-        )
-        known = {row[0]: (row[1], row[2]) for row in session.exec(statement).all()}
+        statement = select(
+            Incident.id, Incident.status, Incident.resolved_at, Incident.resolution
+        ).where(col(Incident.id).in_(ids))
+        known = {row[0]: (row[1], row[2], row[3]) for row in session.exec(statement).all()}
         for incident_id in ids:
             window = self.windows[incident_id]
             if incident_id not in known:
@@ -247,12 +279,12 @@ class Impacts:
                 self.close(incident_id, None)
                 del self.windows[incident_id]
                 continue
-            status, resolved_at = known[incident_id]
+            status, resolved_at, resolution = known[incident_id]
             if status == "pending":
                 continue
             if status == "resolved":
                 # Resolved elsewhere (by hand): its window ends at its log time.
-                self.close(incident_id, resolved_at)
+                self.close(incident_id, resolved_at, resolution or "")
             _write_window(session, incident_id, window)
             if window.end is not None:
                 del self.windows[incident_id]
@@ -267,7 +299,10 @@ def _recovery(window: Window) -> str | None:
         noun = "request" if counts.requests == 1 else "requests"
         return f", the first answer after {counts.requests} failed {noun}"
     if window.streak + 1 >= RECOVERY_STREAK:
-        return f", {window.streak + 1} times in a row from {window.streak_from:%H:%M:%S} on"
+        return (
+            f" at {window.streak_from:%H:%M:%S}, and the failing endpoints answered 2xx"
+            f" {window.streak + 1} times in a row from then on"
+        )
     return None
 
 

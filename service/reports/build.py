@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -86,6 +86,11 @@ class OutageReport:
     root_cause_cut: bool = False
     # What the log shows went right (503s instead of 500s, a recovery after N attempts).
     worked: tuple[str, ...] = ()
+    # It recovered with no deploy between its first hit and the recovery (`recovered_alone`).
+    recovered_alone: bool = False
+    # The incident this one is a recurrence of, and the deploy that one came after.
+    previous: Incident | None = None
+    previous_trigger: Deploy | None = None
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -94,6 +99,20 @@ def incident_duration(incident: Incident) -> timedelta | None:
     if incident.first_seen is None or end is None:
         return None
     return end - incident.first_seen
+
+
+def recovered_alone(incident: Incident, deploys: Sequence[Deploy]) -> bool:
+    """Return True when the incident recovered with no deploy going live between its first hit
+    and its recovery (so what failed came back by itself: no code or setting changed)."""
+    if incident.status != "resolved" or incident.resolution != "recovered":
+        return False
+    if incident.resolved_by_deploy_id or incident.first_seen is None:
+        return False
+    end = incident.resolved_at or incident.last_seen or incident.first_seen
+    return not any(
+        deploy.live_at is not None and incident.first_seen <= deploy.live_at <= end
+        for deploy in deploys
+    )
 
 
 def build_report(
@@ -128,6 +147,7 @@ def build_report(
         if other.id != incident.id
     )
     messages = distinct_messages(events)
+    deploys = deploys_around(session, incident)
     shown = variant_evidence(
         incident.fields,
         traceback=traceback,
@@ -135,6 +155,7 @@ def build_report(
         endpoints=endpoints,
         impact=impact,
         siblings=siblings,
+        recovered_alone=recovered_alone(incident, deploys),
     )
     knowledge = filled_knowledge(signature, incident.fields, evidence, shown) if signature else None
     resolved_by = (
@@ -143,7 +164,10 @@ def build_report(
         else None
     )
     trigger = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
-    deploys = deploys_around(session, incident)
+    previous = session.get(Incident, incident.previous_id) if incident.previous_id else None
+    previous_trigger = (
+        session.get(Deploy, previous.deploy_id) if previous and previous.deploy_id else None
+    )
     borrowed = {d.id: borrowed_times(session, d) for d in [*deploys, trigger] if d and d.id}
     report = OutageReport(
         incident=incident,
@@ -173,6 +197,9 @@ def build_report(
         worked=what_worked(
             incident, knowledge, resolved_text=resolved_text, resolved_by=resolved_by
         ),
+        recovered_alone=shown.recovered_alone,
+        previous=previous,
+        previous_trigger=previous_trigger,
     )
     return _with_form(report, shown)
 

@@ -74,8 +74,17 @@ def named(incident: Incident) -> str:
     return f"{incident.signature} {fields}"[:120].strip()
 
 
-def since_line(start: datetime | None, end: datetime | None, length: str) -> str:
-    """Return when it began and, ended, when it ended; `length` as the report words it."""
+def since_line(
+    start: datetime | None,
+    end: datetime | None,
+    length: str,
+    *,
+    last_seen: datetime | None = None,
+) -> str:
+    """Return when it began and, ended, when it ended (or, gone quiet, when it was last seen);
+    `length` as the report words it."""
+    if end is not None and last_seen is not None:
+        return f"**Since:** {stamp(start)}, last seen {stamp(last_seen)} ({length})."
     if end is not None:
         return f"**Since:** {stamp(start)}, until {stamp(end)} ({length})."
     return f"**Since:** {stamp(start)}; still open, {length}."
@@ -106,7 +115,10 @@ def impact_line(
 
 
 def status_line(resolved: bool, ended: datetime | None, resolution: str, still: str) -> str:
-    """Return the status: resolved when and how, or what is still open."""
+    """Return the status: resolved when and how, or what is still open (`still`: what the log
+    shows after the last hit, also said of an incident its quiet period resolved)."""
+    if resolved and resolution == "quiet" and still:
+        return f"**Status:** resolved at {clock(ended)} by its quiet period: {still}."
     if resolved:
         return f"**Status:** resolved at {clock(ended)} ({HOW.get(resolution, resolution)})."
     return f"**Status:** open: {still}."
@@ -125,7 +137,10 @@ def incident_headline(report: OutageReport) -> tuple[str, ...]:
     lines = [
         broke_line(report),
         since_line(
-            incident.first_seen, incident.resolved_at if resolved else None, report.duration
+            incident.first_seen,
+            incident.resolved_at if resolved else None,
+            report.duration,
+            last_seen=incident.last_seen if incident.resolution == "quiet" else None,
         ),
         impact_line(
             report.impact,
