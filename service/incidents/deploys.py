@@ -31,7 +31,10 @@ _MARKERS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^==> Deploying\.\.\."), "deploying", "render"),
     (re.compile(r"^==> Your service is live"), "live", "render"),
     (
-        re.compile(r"^==> (?:Build failed|Pre-deploy (?:has )?failed|Exited with status [1-9])"),
+        re.compile(
+            r"^==> (?:Build failed|Pre-deploy (?:has )?failed|Exited with status [1-9]"
+            r"|Port scan timeout reached)"
+        ),
         "failed",
         "render",
     ),

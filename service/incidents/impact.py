@@ -244,7 +244,8 @@ class Impacts:
         while len(answers) > MAX_DEPLOYS:
             del answers[min(answers)]
         for window in self.open.get(source, {}).values():
-            if window.live_at is None and window.last_hit <= when:
+            # Strictly after the last hit, as the sweep picks the deploy that may end it.
+            if window.live_at is None and window.last_hit < when:
                 window.live_at = when
                 window.at_live = window.counts.copy(window.failing)
 

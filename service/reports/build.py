@@ -24,6 +24,7 @@ from service.reports.evidence import (
     merged_timeline,
     minute_counts,
     peak_minute,
+    worker_pids,
 )
 from service.reports.headline import incident_headline
 from service.reports.impact import Impact, gather_impact, incident_length, log_end
@@ -102,16 +103,21 @@ def incident_duration(incident: Incident) -> timedelta | None:
 
 
 def recovered_alone(incident: Incident, deploys: Sequence[Deploy]) -> bool:
-    """Return True when the incident recovered with no deploy going live between its first hit
-    and its recovery (so what failed came back by itself: no code or setting changed)."""
+    """Return True when the incident recovered with no deploy starting or going live between its
+    first hit and its recovery (so what failed came back by itself: no code or setting changed)."""
     if incident.status != "resolved" or incident.resolution != "recovered":
         return False
     if incident.resolved_by_deploy_id or incident.first_seen is None:
         return False
-    end = incident.resolved_at or incident.last_seen or incident.first_seen
+    start, end = (
+        incident.first_seen,
+        incident.resolved_at or incident.last_seen or incident.first_seen,
+    )
     return not any(
-        deploy.live_at is not None and incident.first_seen <= deploy.live_at <= end
+        start <= moment <= end
         for deploy in deploys
+        for moment in (deploy.started_at, deploy.live_at)
+        if moment is not None
     )
 
 
@@ -216,7 +222,11 @@ def _with_form(report: OutageReport, shown: Evidence | None = None) -> OutageRep
     return replace(
         report,
         severity=assess(
-            report.incident, report.impact, instances=len(report.instances), alone=alone
+            report.incident,
+            report.impact,
+            # Several worker processes of one host hit is no wider than one: hosts count.
+            instances=0 if worker_pids(report.instances) else len(report.instances),
+            alone=alone,
         ),
         headline=incident_headline(report),
         fix=(

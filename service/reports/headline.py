@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from service.models import Incident
+from service.reports.evidence import instance_words, worker_pids
 from service.reports.impact import Impact
 from service.reports.markdown import code, prose
 from service.reports.steps import first_step
@@ -91,11 +92,19 @@ def since_line(
 
 
 def impact_line(
-    counted: Impact | None, *, occurrences: int, incidents: int, instances: int, of: str = ""
+    counted: Impact | None,
+    *,
+    occurrences: int,
+    incidents: int,
+    instances: Sequence[str],
+    of: str = "",
 ) -> str:
     """Return the impact: failed requests with their window when the log counted any, and the
     matching events."""
-    where = f", on {instances} instances" if instances > 1 else ""
+    where = ""
+    if len(instances) > 1:
+        where = f", in {instance_words(instances)}" if worker_pids(instances) else ""
+        where = where or f", on {instance_words(instances)}"
     noun = "incident" if incidents == 1 else "incidents"
     events = f"{occurrences} matching event{'s' if occurrences != 1 else ''}"
     events += f" in {incidents} {noun}" if incidents > 1 else ""
@@ -146,7 +155,7 @@ def incident_headline(report: OutageReport) -> tuple[str, ...]:
             report.impact,
             occurrences=incident.occurrences,
             incidents=1,
-            instances=len(report.instances),
+            instances=report.instances,
         ),
         status_line(resolved, incident.resolved_at, incident.resolution, report.impact.after),
         step_line(report),

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from service.incidents.actions import ActionItem, stored_items
+from service.reports.evidence import instance_words, worker_pids
 from service.reports.markdown import code
 from service.reports.timefmt import between, clock, duration
 
@@ -62,9 +63,14 @@ def contributing_factors(report: OutageReport) -> tuple[str, ...]:
     factors = []
     if incident.previous_id:
         factors.append(f"A regression: the same failure as #{incident.previous_id} came back.")
-    if len(report.instances) > 1:
+    if len(report.instances) > 1 and worker_pids(report.instances):
         factors.append(
-            f"It hit {len(report.instances)} instances, so it is in the code or the "
+            f"It hit {instance_words(report.instances)}, so it is in the code they all run, "
+            "not one stuck worker."
+        )
+    elif len(report.instances) > 1:
+        factors.append(
+            f"It hit {instance_words(report.instances)}, so it is in the code or the "
             "configuration they share, not one bad host."
         )
     # The incidents it came with are named in the first lines, with their outage.
