@@ -158,9 +158,16 @@ class Impacts:
         quiet: timedelta | None,
         *,
         by_endpoint: bool = True,
+        first: bool = False,
     ) -> bool:
-        """Start or extend an incident's window at a hit; return True if it starts here."""
+        """Start or extend an incident's window at a hit; return True if it starts here.
+        `first`: the incident's first hit; a window under its id is a discarded pending
+        incident's whose id the database gave out again (SQLite reuses ids), and is dropped."""
         window = self.windows.get(incident_id)
+        if window is not None and first:
+            self.open.get(window.source, {}).pop(incident_id, None)
+            del self.windows[incident_id]
+            window = None
         if window is not None:
             # A hit after its window closed (a recovery the lifecycle did not take) reopens it.
             window.end = None

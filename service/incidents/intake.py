@@ -103,6 +103,7 @@ def _apply_part(
             quiet=timedelta(minutes=minutes) if minutes > 0 else None,
             shown=incident.status in UNRESOLVED_STATUSES,
             by_endpoint=hit.signature.kind != "pair",
+            first=incident.occurrences <= 1,
         )
 
 

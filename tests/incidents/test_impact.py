@@ -60,6 +60,17 @@ def test_a_quiet_period_ends_the_window_at_the_last_failure() -> None:
     assert window.answered_after == 5  # what came after the last hit is still told
 
 
+def test_a_first_hit_under_a_reused_id_starts_a_window_of_its_own() -> None:
+    # SQLite gives a discarded pending incident's id out again: its window must not carry over.
+    impacts = Impacts()
+    assert impacts.hit("api", at(0), 1, timedelta(hours=1), first=True)
+    impacts.request("api", at(1), OTHER)
+    assert impacts.windows[1].counts.requests == 1
+    assert impacts.hit("api", at(100), 1, timedelta(hours=1), first=True)
+    assert impacts.windows[1].counts.requests == 0 and impacts.windows[1].last_hit == at(100)
+    assert not impacts.hit("api", at(101), 1, timedelta(hours=1))  # a later hit extends it
+
+
 def test_forty_answers_in_a_row_after_forty_failures_recover_it() -> None:
     state = IntakeState()
     now = failing(state, 40)
