@@ -245,8 +245,8 @@ def catch_up(
     server: Server, names: set[str], before: Counters, accepted: int, limit: float
 ) -> CatchUp:
     """Poll until every received line of the load is processed, or `limit` seconds have passed."""
-    deadline = time.perf_counter() + limit
-    next_note = time.perf_counter() + 15
+    started = time.perf_counter()
+    deadline, next_note = started + limit, started + 15
     while True:
         now = time.perf_counter()
         try:
@@ -263,7 +263,11 @@ def catch_up(
         if now >= deadline:
             return CatchUp(now, delta, caught_up=False)
         if now >= next_note:
-            print(f"  ... {finished:,} of {delta.received:,} lines processed", file=sys.stderr)
+            print(
+                f"  ... {finished:,} of {delta.received:,} lines processed, "
+                f"{now - started:.0f} s after the load",
+                file=sys.stderr,
+            )
             next_note = now + 15
         time.sleep(POLL_SECONDS)
 
@@ -457,6 +461,12 @@ def run(args: argparse.Namespace) -> int:
             try:
                 for number in range(1, args.repeat + 1):
                     loads.append(measure_drainwatch(server, files, args, number))
+                    if not loads[-1].caught_up and number < args.repeat:
+                        print(
+                            f"load {number} was not processed within {args.catch_up:g} s "
+                            "(--catch-up): another would start on its backlog; repeats stopped"
+                        )
+                        break
             finally:
                 server.stop()
     print()
