@@ -29,7 +29,8 @@ The figures:
 - RSS: resident memory of the server's process tree, sampled every 0.25 s (peak), and after the
   load was processed ("after"). Flat: the last load's "after" within 10 % of the first's.
 - CPU per 100k lines: user + system seconds of the server's tree from the load's start until
-  caught up, per 100,000 lines processed (the ceiling: per 100,000 lines accepted).
+  caught up, per 100,000 lines processed (the ceiling: per 100,000 lines accepted). On
+  PostgreSQL the database server's own CPU and memory are not included.
 - time to dashboard: from posting the probe until `/api/incidents` lists its incident.
 - "x ceiling": a throughput divided by the ceiling's accepted lines/s of the same run.
 
