@@ -114,7 +114,8 @@ def make_bodies(kind: str, count: int, lines: int, seed: int) -> list[wrk.Body]:
     sources = feeds(kind)
     per_feed = -(-count // len(sources))
     chunks: list[list[list[str]]] = []
-    for index, _feed in enumerate(sources):
+    for index in range(len(sources)):
+        # Each feed its own corpus, so a traceback split between two bodies stays in one source.
         text = generate(
             per_feed * lines * 101 // 100 + 100,  # a few blank lines are dropped
             failures=failures,
@@ -122,22 +123,28 @@ def make_bodies(kind: str, count: int, lines: int, seed: int) -> list[wrk.Body]:
             seed=seed + index,
         )
         kept = [line for line in text.split("\n") if line.strip()]
+        if len(kept) < per_feed * lines:
+            raise RuntimeError(f"the corpus gave {len(kept):,} lines, {per_feed * lines:,} needed")
         chunks.append([kept[i * lines : (i + 1) * lines] for i in range(per_feed)])
-    bodies = []
-    for number in range(count):
-        feed, chunk = (
-            sources[number % len(sources)],
-            chunks[number % len(sources)][number // len(sources)],
+    return [
+        body(
+            sources[n % len(sources)],
+            chunks[n % len(sources)][n // len(sources)],
+            n // len(sources),
         )
-        path = f"/drains/{feed.name}"
-        if feed.logplex:
-            dyno = feed.dynos[number // len(sources) % len(feed.dynos)]
-            data = logplex(chunk, number * lines, dyno=dyno)
-            bodies.append(wrk.Body(path, "application/logplex-1", data, len(chunk), logplex=True))
-        else:
-            data = ("\n".join(chunk) + "\n").encode()
-            bodies.append(wrk.Body(path, "text/plain; charset=utf-8", data, len(chunk)))
-    return bodies
+        for n in range(count)
+    ]
+
+
+def body(feed: Feed, chunk: list[str], number: int) -> wrk.Body:
+    """The feed's `number`th body: its text, or logplex frames from its dynos in turn."""
+    path = f"/drains/{feed.name}"
+    if not feed.logplex:
+        data = ("\n".join(chunk) + "\n").encode()
+        return wrk.Body(path, "text/plain; charset=utf-8", data, len(chunk))
+    dyno = feed.dynos[number % len(feed.dynos)]
+    data = logplex(chunk, number * len(chunk), dyno=dyno)
+    return wrk.Body(path, "application/logplex-1", data, len(chunk), logplex=True)
 
 
 # ---------------------------------------------------------------------------------------------
