@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-ingest clean
+.PHONY: run test lint typecheck pytest bench bench-ingest bench-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ bench: $(STAMP)
 
 bench-ingest: $(STAMP)
 	$(BIN)/python bench/ingest.py
+
+# wrk against a no-op ceiling and `drainwatch serve` (needs wrk: apt-get install -y wrk);
+# e.g. make bench-load LOAD_ARGS="--seconds 20 --database postgresql+psycopg://..."
+LOAD_ARGS ?= --repeat 2
+bench-load: $(STAMP)
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

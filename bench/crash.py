@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -96,7 +96,8 @@ class CrashResult:
         )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """Return a TCP port that is free on 127.0.0.1 now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -105,10 +106,13 @@ def _free_port() -> int:
 class Server:
     """`drainwatch serve` in a directory, started again on the same port after each kill."""
 
-    def __init__(self, directory: Path, database_url: str, name: str = "serve") -> None:
+    def __init__(
+        self, directory: Path, database_url: str, name: str = "serve", args: Sequence[str] = ()
+    ) -> None:
         self.directory = directory
         self.name = name
-        self.port = _free_port()
+        self.args = list(args)  # more `drainwatch serve` options
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
@@ -125,7 +129,7 @@ class Server:
         """Start the server and wait until /healthz answers."""
         with (self.directory / f"{self.name}-{self.starts}.log").open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "service", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "service", "serve", "--port", str(self.port), *self.args],
                 cwd=self.directory,
                 env=self.env,
                 stdout=log,
@@ -169,12 +173,12 @@ class Server:
             return json.load(response)
 
 
-def logplex(lines: list[str], first: int) -> bytes:
+def logplex(lines: list[str], first: int, dyno: str = "web.1") -> bytes:
     """Heroku's frames, one per line, log times one millisecond apart."""
     parts = []
     for offset, line in enumerate(lines):
         stamp = (T0 + timedelta(milliseconds=first + offset)).isoformat().replace("+00:00", "Z")
-        frame = f"<190>1 {stamp} host app web.1 - {line}\n".encode()
+        frame = f"<190>1 {stamp} host app {dyno} - {line}\n".encode()
         parts.append(b"%d %s" % (len(frame), frame))
     return b"".join(parts)
 
