@@ -339,13 +339,9 @@ def measure(args: argparse.Namespace) -> None:
         ]
         for code in codes:
             tag = code.name
-            plan.append(
-                (
-                    f"drainwatch serve [{tag}]",
-                    code,
-                    [sys.executable, "-m", "service", "serve", "--port", "0"],
-                )
-            )
+            if args.serve:
+                serve = [sys.executable, "-m", "service", "serve", "--port", "0"]
+                plan.append((f"drainwatch serve [{tag}]", code, serve))
             if args.intake_only:
                 plan.append((f"intake only [{tag}]", code, [*me, "--serve-intake-only"]))
         for number, (name, code, argv) in enumerate(plan):
@@ -378,6 +374,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rate-limit", choices=("default", "off"), default="default")
     parser.add_argument("--code", action="append", default=[], help="a checkout to serve")
     parser.add_argument("--no-intake-only", dest="intake_only", action="store_false")
+    parser.add_argument("--no-serve", dest="serve", action="store_false", help="intake only")
     parser.add_argument("--seed", type=int, default=20251009)
     parser.add_argument("--serve-ceiling", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-intake-only", action="store_true", help=argparse.SUPPRESS)

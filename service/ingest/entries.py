@@ -8,12 +8,12 @@ the body can be read. Entries it cannot use are counted in `Parsed.rejected` by 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.ingest.headers import LEVELS, parse_text
+from service.ingest.headers import LEVELS, parse_lines, split_lines
 from service.ingest.records import LogRecord
-from service.ingest.redact import redact_key_blocks
+from service.ingest.redact import lines_to_redact, redact_key_blocks
 
 # The longest instance and stream names kept (the database columns' widths allow more).
 MAX_INSTANCE = 200
@@ -78,26 +78,42 @@ def to_records(
     records: list[LogRecord] = []
     seq = start_seq
     reference = None  # the entry's or the last line's time dates a year-less time
-    for entry in entries:
-        parsed = parse_text(
-            entry.message,
+    split = [split_lines(entry.message, max_line_bytes=max_line_bytes) for entry in entries]
+    # One search of the whole batch for the lines that may hold a secret, not one per entry.
+    secret = lines_to_redact([line for lines in split for line in lines])
+    first = 0
+    for entry, lines in zip(entries, split, strict=True):
+        parsed = parse_lines(
+            lines,
+            secret,
+            first=first,
             source=source,
             received_at=received_at,
             start_seq=seq,
-            max_line_bytes=max_line_bytes,
             reference=entry.time or reference,
         )
+        first += len(lines)
         reference = entry.time or next((r.time for r in reversed(parsed) if r.time), reference)
         seq += entry.message.count("\n") + 1
         level = LEVELS.get(entry.level.strip().upper(), "")
+        if entry.time is None and not entry.instance and not entry.stream and not level:
+            records += parsed  # no envelope to lay over (text, logplex): the records as parsed
+            continue
+        instance, stream = entry.instance[:MAX_INSTANCE], entry.stream[:MAX_STREAM]
         for index, record in enumerate(parsed):
             records.append(
-                replace(
-                    record,
+                LogRecord(
+                    message=record.message,
+                    source=record.source,
                     time=entry.time if index == 0 and entry.time is not None else record.time,
-                    instance=entry.instance[:MAX_INSTANCE] or record.instance,
-                    stream=entry.stream[:MAX_STREAM] or record.stream,
+                    received_at=record.received_at,
+                    instance=instance or record.instance,
+                    stream=stream or record.stream,
                     level=record.level or level,
+                    headed=record.headed,
+                    seq=record.seq,
+                    written=record.written,
+                    time_lent=record.time_lent,
                 )
             )
     # A key logged line by line comes as one entry per line (logplex frames, JSON lines).
