@@ -16,9 +16,9 @@ from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.formats.logplex import parse_logplex
 from service.ingest.normalise import decode_bytes
 from service.metrics import Metrics
-from service.web.deps import RuntimeDep
-from service.web.grants import SourceGrant
-from service.web.intake import Reader, WireBody, accept_body, media_type, unsupported
+from service.runtime import Runtime
+from service.web.grants import authorize_source
+from service.web.intake import Reader, accept_body, media_type, unsupported, wire_body
 
 router = APIRouter(tags=["ingest"])
 
@@ -45,10 +45,13 @@ def _parser(content_type: str, max_entries: int) -> Reader:
 
 
 @router.post("/drains/{source}", status_code=202)
-async def drain(
-    source: SourceGrant, body: WireBody, request: Request, runtime: RuntimeDep
-) -> JSONResponse:
+async def drain(source: str, request: Request) -> JSONResponse:
     """Accept one batch of log lines for `source`."""
+    # The token, then the body, called in place rather than as dependencies: resolving them
+    # cost about 50 us a request, a seventh of a one-line batch's whole answer.
+    runtime: Runtime = request.app.state.runtime
+    await authorize_source(source, request, runtime)
+    body = await wire_body(request, runtime)
     content_type = media_type(request)
     read = _parser(content_type, runtime.settings.max_lines_per_batch)
     logplex = content_type in LOGPLEX_TYPES

@@ -115,5 +115,4 @@ async def authorize_any(request: Request, runtime: RuntimeDep) -> Grant:
     return Grant(name)
 
 
-SourceGrant = Annotated[str, Depends(authorize_source)]
 AnyGrant = Annotated[Grant, Depends(authorize_any)]
