@@ -88,10 +88,14 @@ class GroupCommit:
                 break
             size += submission.size
             count += 1
-        group, self._queue = self._queue[:count], self._queue[count:]
-        return group
+        taken, self._queue = self._queue[:count], self._queue[count:]
+        # A request whose wait was cancelled (its task ended at shutdown) was never answered: its
+        # batch is not written. The others can no longer be cancelled once taken.
+        return [s for s in taken if s.future.set_running_or_notify_cancel()]
 
     def _commit(self, group: list[Submission]) -> None:
+        if not group:
+            return
         try:
             self._write(group)
         except Exception as error:  # every waiter hears of it; none is left hanging
