@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from service.ingest.headers import LEVELS, parse_lines, parse_text, split_lines
+from service.ingest.headers import LEVELS, parse_lines, split_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import lines_to_redact, redact_key_blocks
 
@@ -75,16 +75,19 @@ def to_records(
     one entry stay together; only the entry's first record takes the entry's time. Every record
     takes `source`: the caller has already turned the entry's own source label into a valid name.
     """
-    if received_at is not None and _frames_only(entries):
-        # Logplex: one text of all the frames reads as the frames one by one would (see
-        # `_frames_only`), without the cost of one parse per line.
-        text = "\n".join(entry.message for entry in entries)
-        records = parse_text(
-            text,
+    if received_at is not None and len(entries) > 1 and not any(map(_has_envelope, entries)):
+        # Logplex frames: split one by one (a wrap never joins two), parsed as one run of lines.
+        lines = [
+            line
+            for entry in entries
+            for line in split_lines(entry.message, max_line_bytes=max_line_bytes)
+        ]
+        records = parse_lines(
+            lines,
+            lines_to_redact(lines),
             source=source,
             received_at=received_at,
             start_seq=start_seq,
-            max_line_bytes=max_line_bytes,
         )
         return redact_key_blocks(records)
     return _each_entry(
@@ -150,19 +153,11 @@ def _each_entry(
     return redact_key_blocks(records)
 
 
-def _frames_only(entries: list[Entry]) -> bool:
-    """Tell whether the entries are syslog frames with no envelope of their own (logplex).
+def _has_envelope(entry: Entry) -> bool:
+    """Tell whether an entry brings fields of its own to lay over its records.
 
-    Their messages joined by line feeds then give the records that reading them one by one
-    gives: a frame that starts with `<` never continues a wrapped line of the frame before it,
-    holds no BOM to strip, and with `received_at` set every timed line dates the next (as the
-    last time of an entry does). Only the record numbers run on without the gaps per entry.
+    Entries without (logplex frames) are parsed as one run of lines: with `received_at` set,
+    every timed line dates the next as the last time of an entry does, and a key's lines are
+    followed across entries either way; only the record numbers run on without gaps per entry.
     """
-    if len(entries) < 2:
-        return False
-    for index, entry in enumerate(entries):
-        if entry.time is not None or entry.instance or entry.stream or entry.level:
-            return False
-        if index and not entry.message.startswith("<"):
-            return False
-    return True
+    return entry.time is not None or bool(entry.instance or entry.stream or entry.level)

@@ -23,35 +23,28 @@ _ENCODING_ERRORS = "surrogatepass"
 
 
 class JoinedLines:
-    """Lines joined by line feeds as UTF-8 bytes, and which line a byte offset falls in."""
+    """Lines joined by line feeds as UTF-8 bytes, and which line a byte offset falls in.
+
+    Each line is encoded on its own: one str of a whole batch would take 4 bytes a character
+    as soon as one line holds an emoji.
+    """
 
     __slots__ = ("_ends", "data", "lines")
 
     def __init__(self, lines: Sequence[str]) -> None:
         self.lines = lines
-        text = "\n".join(lines)
-        self.data = text.encode("utf-8", _ENCODING_ERRORS)
-        self._ends: list[int] | None = None
-
-    def _line_ends(self) -> list[int]:
-        # The offset just past each line's line feed; ASCII (the usual case) needs no encoding.
-        if self._ends is None:
-            ascii_only = len(self.data) == sum(map(len, self.lines)) + len(self.lines) - 1
-            sizes = map(len, self.lines) if ascii_only else map(_utf8_size, self.lines)
-            self._ends = list(accumulate(size + 1 for size in sizes))
-        return self._ends
+        encoded = [line.encode("utf-8", _ENCODING_ERRORS) for line in lines]
+        self.data = b"\n".join(encoded)
+        # The offset just past each line's line feed.
+        self._ends = list(accumulate(len(line) + 1 for line in encoded))
 
     def line_ending_at(self, end: int) -> int:
         """Return the line holding the byte just before offset `end` (a match's end)."""
-        return bisect.bisect_left(self._line_ends(), end)
+        return bisect.bisect_left(self._ends, end)
 
     def line_starting_at(self, start: int) -> int:
         """Return the line holding the byte at offset `start`."""
-        return bisect.bisect_right(self._line_ends(), start)
-
-
-def _utf8_size(text: str) -> int:
-    return len(text.encode("utf-8", _ENCODING_ERRORS))
+        return bisect.bisect_right(self._ends, start)
 
 
 class LiteralGate:

@@ -1,4 +1,4 @@
-"""Entries into records: frames read together as they read one by one; envelopes laid over."""
+"""Entries into records: frames parsed as one run as they parse one by one; envelopes laid over."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ _FRAME_SETS = [
         "<190>1 - host app web.1 - " + "y" * 80,
         "<190>1 - host app web.1 - continues",
     ),
+    _frames("z" * 80, "continues mid-word", "\ufeffa BOM", "ERROR plain", "  File x"),
 ]
 
 
