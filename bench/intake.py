@@ -186,7 +186,7 @@ def serve_intake_only(port: int) -> None:
 def start(name: str, argv: list[str], env: dict[str, str], directory: Path) -> Served:
     log = directory / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: S603 - this interpreter, this package
             argv, cwd=directory, env=env, stdout=output, stderr=subprocess.STDOUT
         )
     deadline = time.monotonic() + START_SECONDS
@@ -245,9 +245,9 @@ def run_wrk(
         "BENCH_RUN": secrets.token_hex(4) + "-",
     }
     cpu_before = served.cpu_seconds()
-    result = subprocess.run(
+    result = subprocess.run(  # noqa: S603 - wrk from PATH, arguments of our own
         [
-            "wrk",
+            "wrk",  # noqa: S607
             f"-t{args.threads}",
             f"-c{args.connections}",
             f"-d{args.seconds}s",
