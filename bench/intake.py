@@ -24,6 +24,7 @@ import argparse
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -233,6 +234,14 @@ def write_bodies(
     return out, len(batches[0])
 
 
+def wrk_path() -> str:
+    """Return where wrk is installed, or stop with how to install it."""
+    found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("bench/intake.py needs wrk: apt-get install -y wrk")
+    return found
+
+
 def run_wrk(
     served: Served, bodies: Path, lines: int, args: argparse.Namespace, token: str, label: str
 ) -> Row:
@@ -247,7 +256,7 @@ def run_wrk(
     cpu_before = served.cpu_seconds()
     result = subprocess.run(  # noqa: S603 - wrk from PATH, arguments of our own
         [
-            "wrk",  # noqa: S607
+            wrk_path(),
             f"-t{args.threads}",
             f"-c{args.connections}",
             f"-d{args.seconds}s",
