@@ -41,3 +41,7 @@ bench-load: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+.PHONY: bench-intake
+bench-intake: $(STAMP)
+	$(BIN)/python bench/intake.py

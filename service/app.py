@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
@@ -37,6 +37,7 @@ from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
 from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
+from service.web.security import SecurityHeaders
 from service.web.tokens import TokenCache
 from service.worker import Worker, database_unavailable, failure_reason
 
@@ -44,11 +45,6 @@ log = logging.getLogger("drainwatch")
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Seconds a client is told to wait (Retry-After) while the database cannot be reached.
 DATABASE_RETRY_AFTER = 5
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
 
 
 def build_runtime(settings: Settings) -> Runtime:
@@ -260,20 +256,4 @@ def _wants_json(request: Request) -> bool:
 
 
 def _install_headers(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def security_headers(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        scope = request.scope
-        if b"%00" in scope.get("raw_path", b"").lower() or b"%00" in scope["query_string"]:
-            # No text column of PostgreSQL holds a NUL: refuse it here, once for every route.
-            response: Response = JSONResponse(
-                {"error": "bad_request", "detail": "a NUL byte (%00) in the URL"}, status_code=400
-            )
-        else:
-            response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(SecurityHeaders)

@@ -33,6 +33,16 @@ class RateLimiter:
         """Return False when the limit is switched off (a rate of 0 or less)."""
         return self.rate > 0
 
+    def wait(self, source: str) -> float:
+        """Return how long `source` must wait before any batch of it passes (0: it may send)."""
+        if not self.enabled:
+            return 0.0
+        with self._lock:
+            now = self._clock()
+            tokens, then = self._buckets.get(source, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - then) * self.rate)
+        return (1 - tokens) / self.rate if tokens <= 0 else 0.0
+
     def take(self, source: str, lines: int) -> float:
         """Spend `lines` tokens of `source` and return 0; or spend none and return the wait."""
         if not self.enabled:

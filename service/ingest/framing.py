@@ -7,7 +7,7 @@ separator). Incremental: bytes may arrive split anywhere, and a declared length 
 from __future__ import annotations
 
 MAX_FRAME = 64 * 1024
-_MAX_DIGITS = 10
+MAX_DIGITS = 10
 
 
 class FramingError(ValueError):
@@ -62,7 +62,7 @@ class Framer:
         if not buffer:
             return None
         if buffer[:1].isdigit():
-            space = buffer.find(b" ", 0, _MAX_DIGITS + 1)
+            space = buffer.find(b" ", 0, MAX_DIGITS + 1)
             if space > 0 and buffer[:space].isdigit():
                 # A count is only a count when a syslog message (`<PRI>`) follows it;
                 # otherwise "200 OK" would be read as a 200-byte frame.
@@ -71,7 +71,7 @@ class Framer:
                     return None
                 if after == b"<":
                     return self._counted(space)
-            elif space < 0 and len(buffer) <= _MAX_DIGITS and buffer.isdigit():
+            elif space < 0 and len(buffer) <= MAX_DIGITS and buffer.isdigit():
                 return None
         return self._line()
 

@@ -10,6 +10,7 @@ json-file driver wraps the app's own header.
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Sequence
 from datetime import datetime
 
 from service.ingest import timestamps
@@ -18,12 +19,12 @@ from service.ingest.logfmt import STARTS as LOGFMT_STARTS
 from service.ingest.logfmt import logfmt
 from service.ingest.normalise import normalise_message, normalised_lines
 from service.ingest.records import LogRecord
-from service.ingest.redact import redact, redact_key_blocks
+from service.ingest.redact import lines_to_redact, redact, redact_key_blocks
 from service.ingest.structured import read_json_record
 from service.ingest.syslog import bsd, render_copy, syslog
 from service.ingest.timestamps import ISO, MONTHS, SLASHED, iso_time, parse_timestamp
 
-__all__ = ["LEVELS", "parse_line", "parse_text", "parse_timestamp"]
+__all__ = ["LEVELS", "parse_line", "parse_lines", "parse_text", "parse_timestamp", "split_lines"]
 
 # Level words as frameworks print them, mapped to Python's canonical names.
 LEVELS: dict[str, str] = {
@@ -115,10 +116,41 @@ def parse_text(
 
     A wrapped line comes back as one record (`normalised_lines`); see `Header` for `reference`.
     """
+    lines = split_lines(text, max_line_bytes=max_line_bytes)
+    return parse_lines(
+        lines,
+        lines_to_redact(lines),
+        source=source,
+        received_at=received_at,
+        start_seq=start_seq,
+        reference=reference,
+    )
+
+
+def split_lines(text: str, *, max_line_bytes: int = 65536) -> list[str]:
+    """Return the normalised lines of text, a hard-wrapped line joined back, for `parse_lines`."""
+    return list(normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed))
+
+
+def parse_lines(
+    lines: Sequence[str],
+    secret: Container[int],
+    *,
+    first: int = 0,
+    source: str,
+    received_at: datetime | None = None,
+    start_seq: int = 0,
+    reference: datetime | None = None,
+) -> list[LogRecord]:
+    """Return one redacted, parsed record per normalised line (blank ones give none).
+
+    Lines are numbered from `first`; those whose number is in `secret` (`lines_to_redact`, asked
+    once for a whole batch) go through `redact`, which would leave every other line unchanged.
+    """
     records: list[LogRecord] = []
     seq = start_seq
-    for normalised in normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed):
-        line = redact(normalised)
+    for index, normalised in enumerate(lines, first):
+        line = redact(normalised) if index in secret else normalised
         if not line or line.isspace():
             continue
         record = parse_line(

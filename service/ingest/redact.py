@@ -1,8 +1,9 @@
 """Replace secrets in a log line with `[REDACTED]` before anything is stored.
 
 Ordered, named rules (as Drain3 masks), each gated by literal triggers found in one pass over
-the line (`LiteralGate`), so that an ordinary line costs about one `str.lower`. Every pattern is
-linear in the line length. A private key spans lines: `redact_key_blocks` carries what one line
+the line (`LiteralGate`), so that an ordinary line costs about one `str.lower`; for a batch,
+`lines_to_redact` finds in one pass the few lines `redact` could change. Every pattern is linear
+in the line length. A private key spans lines: `redact_key_blocks` carries what one line
 cannot see to the next.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import regex
 
-from service.ingest.literals import LiteralGate
+from service.ingest.literals import JoinedLines, LiteralGate
 from service.ingest.records import LogRecord
 from service.ingest.vendor_tokens import VENDOR_TOKENS
 
@@ -221,6 +222,33 @@ _BLOB_MIN = 40
 # detect-secrets' Base64HighEntropyString limit: random base64 of this length scores ~4.9-5.2,
 # paths, words and hex digests below it.
 _BLOB_ENTROPY = 4.5
+
+
+# Base64 characters as one byte, everything else (UTF-8 lead and continuation bytes too) as
+# another: a key body's run of base64 is then found by one C-speed search of the batch.
+_BLOB_TABLE = bytes(ord("a") if chr(byte) in _BASE64 else ord(" ") for byte in range(256))
+_BLOB_NEEDLE = b"a" * _BLOB_MIN
+
+
+def lines_to_redact(lines: Sequence[str]) -> set[int]:
+    """Return the indices of the lines that `redact` could change; it leaves the others as they are.
+
+    Those are the lines holding a rule's trigger (one scan of the batch) or a run of base64 long
+    enough to be a key's body line (one search of the batch).
+    """
+    if not lines:
+        return set()
+    joined = JoinedLines(lines)
+    flagged = _GATE.lines_with(joined)
+    shapes = joined.data.translate(_BLOB_TABLE)
+    start = shapes.find(_BLOB_NEEDLE)
+    while start >= 0:
+        flagged.add(joined.line_starting_at(start))
+        run_end = shapes.find(b" ", start)
+        if run_end < 0:
+            break
+        start = shapes.find(_BLOB_NEEDLE, run_end)
+    return flagged
 
 
 def redact(text: str) -> str:

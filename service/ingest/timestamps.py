@@ -118,7 +118,8 @@ def iso_time(match: re.Match[str]) -> datetime | None:
         return None
     if not fraction:
         return stamp
-    return stamp.replace(microsecond=int((fraction + "00000")[:6]))
+    # The stamp is a whole second in UTC: adding the fraction is `replace(microsecond=)`, faster.
+    return stamp + timedelta(microseconds=int((fraction + "00000")[:6]))
 
 
 def starts_year_less(line: str) -> bool:

@@ -20,21 +20,28 @@ def _parse_time(value: Any) -> datetime | None:
 def encode_records(records: list[LogRecord], *, ascii_only: bool = False) -> bytes:
     """Return the records as compact JSON bytes; `ascii_only` escapes every other character
     (a NUL included), for a database text column."""
-    rows = [
-        [
-            r.message,
-            r.source,
-            _time(r.time),
-            _time(r.received_at),
-            r.instance,
-            r.stream,
-            r.level,
-            r.headed,
-            r.seq,
-            r.written,
-        ]
-        for r in records
-    ]
+    # A batch's records share one arrival time (the same object): it is spelled once.
+    last: datetime | None = None
+    spelled: str | None = None
+    rows = []
+    for r in records:
+        time, received = r.time, r.received_at
+        if received is not last:
+            last, spelled = received, _time(received)
+        rows.append(
+            [
+                r.message,
+                r.source,
+                time.isoformat() if time is not None else None,
+                spelled,
+                r.instance,
+                r.stream,
+                r.level,
+                r.headed,
+                r.seq,
+                r.written,
+            ]
+        )
     return json.dumps(rows, ensure_ascii=ascii_only, separators=(",", ":")).encode("utf-8")
 
 

@@ -1,10 +1,10 @@
-"""A local SQLite file in WAL mode with synchronous=FULL: a batch is durable once `append` returns.
-
-Bounded in bytes; an idempotency key (Logplex-Frame-Id) makes a retried batch store nothing new.
-Each body carries a CRC-32: a batch whose bytes changed on disk, or that no longer decodes, comes
-out `damaged` (the processor quarantines it) instead of stopping everything behind it. A file
-SQLite itself finds malformed is moved aside at start-up and what can still be read of it is
-copied into a new one; the damage is remembered in `meta` and shown.
+"""A local SQLite file in WAL mode with synchronous=FULL: a batch is durable once `append` returns
+(or the future of `submit_many` is done). Concurrent requests' batches share one transaction and
+one fsync (`service.spool.commit`). Bounded in bytes; an idempotency key (Logplex-Frame-Id) makes
+a retried batch store nothing new. Each body carries a CRC-32: a batch whose bytes changed on
+disk, or that no longer decodes, comes out `damaged` (the processor quarantines it) instead of
+stopping everything behind it. A file SQLite itself finds malformed is moved aside at start-up
+and what can still be read of it is copied into a new one; the damage is remembered in `meta`.
 """
 
 from __future__ import annotations
@@ -15,12 +15,17 @@ import threading
 import uuid
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from service.ingest.records import LogRecord
 from service.spool.codec import decode_records, encode_records
+from service.spool.commit import GroupCommit, Submission
+from service.spool.errors import SpoolClosed, SpoolError, SpoolFull
+
+__all__ = ["Batch", "Spool", "SpoolClosed", "SpoolError", "SpoolFull"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,14 +45,6 @@ CREATE TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL
 log = logging.getLogger("drainwatch.spool")
 _COLUMNS = "seq, source, received_at, lines, body, crc"
 _Row = tuple[int, str, str, int, bytes, int | None]
-
-
-class SpoolError(Exception):
-    """The spool could not take a batch: full, or its file could not be written."""
-
-
-class SpoolFull(SpoolError):
-    """The spool holds its maximum number of bytes; the sender should retry later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +77,7 @@ class Spool:
         self._bytes = int(
             self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch").fetchone()[0]
         )
+        self._group_commit = GroupCommit(self._write, name="drainwatch-spool-commit")
 
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -162,37 +160,76 @@ class Spool:
 
         Return False (storing nothing) when `idempotency_key` was seen before within `key_scope`.
         """
-        bodies = [
-            (source, len(records), encode_records(records)) for source, records in groups.items()
-        ]
-        size = sum(len(body) for _, _, body in bodies)
+        return self.submit_many(
+            groups, received_at=received_at, idempotency_key=idempotency_key, key_scope=key_scope
+        ).result()
+
+    def submit_many(
+        self,
+        groups: Mapping[str, list[LogRecord]],
+        *,
+        received_at: datetime,
+        idempotency_key: str | None = None,
+        key_scope: str = "",
+    ) -> Future[bool]:
+        """Queue `append_many`'s batches for the next group commit and return its future.
+
+        The records are encoded here, in the caller's thread; the future is done once the
+        commit that carried them returned: True (durable), False (a repeated key, nothing
+        stored), or a `SpoolError` (`SpoolFull` past `max_bytes`).
+        """
+        rows = []
+        for source, records in groups.items():
+            body = encode_records(records)
+            rows.append((source, len(records), body, zlib.crc32(body)))
+        key = None if idempotency_key is None else f"{key_scope}\x1f{idempotency_key}"
+        submission = Submission(
+            rows, received_at.isoformat(), key, sum(len(row[2]) for row in rows)
+        )
+        return self._group_commit.submit(submission)
+
+    def _write(self, group: list[Submission]) -> None:
+        """Write queued submissions in one transaction, then answer each of them."""
+        answers: list[tuple[Submission, bool | SpoolError]] = []
         with self._lock:
-            if self._bytes + size > self.max_bytes:
-                raise SpoolFull(f"spool holds {self._bytes} bytes of {self.max_bytes}")
+            added = 0
             try:
                 self._db.execute("BEGIN IMMEDIATE")
-                if idempotency_key is not None:
-                    cursor = self._db.execute(
-                        "INSERT OR IGNORE INTO seen_key (key, seen_at) VALUES (?, ?)",
-                        (f"{key_scope}\x1f{idempotency_key}", received_at.isoformat()),
-                    )
-                    if cursor.rowcount == 0:
-                        self._db.execute("ROLLBACK")
-                        return False
-                self._db.executemany(
-                    "INSERT INTO batch (source, received_at, lines, body, crc) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    [
-                        (source, received_at.isoformat(), lines, body, zlib.crc32(body))
-                        for source, lines, body in bodies
-                    ],
-                )
+                for submission in group:
+                    answers.append((submission, self._insert(submission, added)))
+                    if answers[-1][1] is True:
+                        added += submission.size
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise SpoolError(str(error)) from error
-            self._bytes += size
+            self._bytes += added
+        for submission, answer in answers:
+            if isinstance(answer, SpoolError):
+                submission.future.set_exception(answer)
+            else:
+                submission.future.set_result(answer)
+
+    def _insert(self, submission: Submission, added: int) -> bool | SpoolError:
+        """Insert one submission inside the open transaction; return its answer."""
+        held = self._bytes + added
+        if held + submission.size > self.max_bytes:
+            return SpoolFull(f"spool holds {held} bytes of {self.max_bytes}")
+        if submission.key is not None:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO seen_key (key, seen_at) VALUES (?, ?)",
+                (submission.key, submission.received_at),
+            )
+            if cursor.rowcount == 0:
+                return False
+        self._db.executemany(
+            "INSERT INTO batch (source, received_at, lines, body, crc) VALUES (?, ?, ?, ?, ?)",
+            [
+                (source, submission.received_at, lines, body, crc)
+                for source, lines, body, crc in submission.rows
+            ],
+        )
         return True
 
     def append_keyed(
@@ -326,7 +363,8 @@ class Spool:
         return self._bytes
 
     def close(self) -> None:
-        """Close the spool file."""
+        """Write what is queued, then close the spool file."""
+        self._group_commit.close()
         with self._lock:
             self._db.close()
 

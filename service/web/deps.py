@@ -29,8 +29,8 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def get_runtime(request: Request) -> Runtime:
-    """Return the runtime the app was built with."""
+async def get_runtime(request: Request) -> Runtime:
+    """Return the runtime the app was built with (async: no worker thread for an attribute)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

@@ -6,28 +6,19 @@ its container forms (an object, an array, NDJSON, concatenated objects).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import partial
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from service.ingest.entries import BodyError, Entry, Parsed
+from service.ingest.entries import Entry, Parsed
 from service.ingest.formats.jsonbody import parse_json_body
 from service.ingest.formats.logplex import parse_logplex
 from service.ingest.normalise import decode_bytes
-from service.ingest.timestamps import ignored_times
 from service.metrics import Metrics
-from service.web.deps import RuntimeDep
-from service.web.intake import (
-    SourceGrant,
-    WireBody,
-    accept,
-    bad_body,
-    decoded_body,
-    media_type,
-    unsupported,
-)
+from service.runtime import Runtime
+from service.web.grants import authorize_source
+from service.web.intake import Reader, accept_body, media_type, unsupported, wire_body
 
 router = APIRouter(tags=["ingest"])
 
@@ -42,7 +33,7 @@ def parse_text_body(data: bytes) -> Parsed:
     return Parsed(entries=[Entry(message=decode_bytes(data))])
 
 
-def _parser(content_type: str, max_entries: int) -> Callable[[bytes], Parsed]:
+def _parser(content_type: str, max_entries: int) -> Reader:
     # A text body is one entry, cut at the line cap by `accept`; the others stop at the cap.
     if content_type in TEXT_TYPES:
         return parse_text_body
@@ -54,28 +45,30 @@ def _parser(content_type: str, max_entries: int) -> Callable[[bytes], Parsed]:
 
 
 @router.post("/drains/{source}", status_code=202)
-def drain(
-    source: SourceGrant, body: WireBody, request: Request, runtime: RuntimeDep
-) -> JSONResponse:
+async def drain(source: str, request: Request) -> JSONResponse:
     """Accept one batch of log lines for `source`."""
+    # The token, then the body, called in place rather than as dependencies: resolving them
+    # cost about 50 us a request, a seventh of a one-line batch's whole answer.
+    runtime: Runtime = request.app.state.runtime
+    await authorize_source(source, request, runtime)
+    body = await wire_body(request, runtime)
     content_type = media_type(request)
-    parser = _parser(content_type, runtime.settings.max_lines_per_batch)
-    data = decoded_body(body, request, runtime)
-    times_mark = ignored_times()
-    try:
-        parsed = parser(data)
-    except BodyError as error:
-        raise bad_body(error) from error
+    read = _parser(content_type, runtime.settings.max_lines_per_batch)
     logplex = content_type in LOGPLEX_TYPES
+    declared = None
     if logplex:
-        _check_msg_count(request, parsed, source, runtime.metrics)
-    outcome = accept(
+        count = request.headers.get("logplex-msg-count", "").strip()
+        declared = int(count) if count.isdigit() else None
+        read = partial(_counted_frames, read, declared, source, runtime.metrics)
+    outcome = await accept_body(
         runtime,
-        parsed,
+        request,
+        body,
+        read,
         source=source,
         logplex=logplex,
         idempotency_key=request.headers.get("logplex-frame-id") if logplex else None,
-        times_mark=times_mark,
+        declared_lines=declared,
     )
     return JSONResponse(outcome.json(), status_code=202)
 
@@ -84,9 +77,12 @@ def drain(
 router.put("/drains/{source}", status_code=202, operation_id="drain_put")(drain)
 
 
-def _check_msg_count(request: Request, parsed: Parsed, source: str, metrics: Metrics) -> None:
-    """Count a batch whose `Logplex-Msg-Count` disagrees with its frames; it is kept anyway."""
-    declared = request.headers.get("logplex-msg-count", "").strip()
+def _counted_frames(
+    read: Reader, declared: int | None, source: str, metrics: Metrics, data: bytes
+) -> Parsed:
+    """Read a logplex body, counting it when its `Logplex-Msg-Count` disagrees with its frames."""
+    parsed = read(data)
     framed = len(parsed.entries) + parsed.rejected["bad_frame"]
-    if declared.isdigit() and int(declared) != framed:
+    if declared is not None and declared != framed:
         metrics.logplex_count_mismatch.labels(source=source).inc()
+    return parsed

@@ -1,44 +1,46 @@
-"""What every ingest route shares: the token, the body within its limits, and accepting entries.
+"""What every ingest route shares: the body within its limits, and accepting its entries.
 
-Accepting means: entries into records per source, the batch and rate limits, then one durable spool
-write for the whole request; nothing is answered 2xx before that write returns.
+Accepting is one step of CPU work and one wait. The step (in place on the event loop for a small
+body, in one worker thread for a large or compressed one) undoes the Content-Encoding, refuses a
+source already over its rate before anything is parsed, parses the body, makes the records per
+source within the batch and rate limits, and hands them to the spool's group commit. The wait is
+for that commit: nothing is answered 2xx before the lines are durable.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass, field, replace
-from itertools import islice
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from service.db import utcnow
 from service.errors import ApiError
 from service.ingest.entries import BodyError, Entry, Parsed, line_count, to_records
-from service.ingest.formats.caps import TOO_MANY, nonempty_lines
+from service.ingest.formats.caps import TOO_MANY, nonempty_byte_lines, within_lines
 from service.ingest.records import LogRecord
 from service.ingest.timestamps import ignored_times
 from service.runtime import Runtime
-from service.sources import SourceNameError, check_source_name
 from service.spool.store import SpoolError, SpoolFull
 from service.web.body import decode_content, read_limited
-from service.web.deps import RuntimeDep, basic_credentials
-from service.web.tokens import TokenUnchecked, source_for_token, token_cache, token_opens_source
+from service.web.deps import RuntimeDep
 
 INGEST_PREFIXES = ("/drains/", "/v1/logs", "/loki/")
+# A body up to this size, not compressed, is read on the event loop (about 500 lines, a few
+# ms): a worker thread costs more than that work. Larger ones go to a worker thread, so that one
+# big body never holds every other request (and `/healthz`) for its whole parse.
+INLINE_BYTES = 64 * 1024
 _NOT_IN_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
-_LINE = re.compile(r"[^\r\n]+")
 
-
-@dataclass(frozen=True, slots=True)
-class Grant:
-    """What a presented ingest token opens: every source (`source` None), or one source."""
-
-    source: str | None
+Reader = Callable[[bytes], Parsed]
 
 
 @dataclass(slots=True)
@@ -70,92 +72,14 @@ class Outcome:
         return body
 
 
-def presented_token(request: Request) -> str | None:
-    """Return the ingest token from Bearer, Basic password or `?token=`, whichever came."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    credentials = basic_credentials(request)
-    if credentials is not None and credentials[1]:
-        return credentials[1]
-    return request.query_params.get("token") or None
+@dataclass(slots=True)
+class Submitted:
+    """A request's records handed to the spool, waiting for their commit."""
 
-
-def _unauthorized(detail: str) -> ApiError:
-    return ApiError(401, "unauthorized", detail)
-
-
-def _database_down() -> ApiError:
-    return ApiError(
-        503,
-        "unavailable",
-        "the token cannot be checked while the database is down",
-        headers={"Retry-After": "5"},
-    )
-
-
-def _required_token(request: Request) -> str:
-    token = presented_token(request)
-    if token is None:
-        raise _unauthorized("send the ingest token as Bearer, Basic password or ?token=")
-    return token
-
-
-def _is_global(token: str, runtime: Runtime) -> bool:
-    expected = runtime.settings.ingest_token
-    return bool(expected) and hmac.compare_digest(token.encode(), str(expected).encode())
-
-
-def authorize_source(source: str, request: Request, runtime: RuntimeDep) -> str:
-    """Return the source named in the URL when the token is valid for it; else 400 or 401."""
-    try:
-        check_source_name(source)
-    except SourceNameError as error:
-        raise ApiError(400, "bad_source", str(error)) from error
-    token = _required_token(request)
-    if _is_global(token, runtime):
-        return source
-    try:
-        valid = token_opens_source(
-            token_cache(request),
-            runtime.engine,
-            source,
-            token,
-            database_down=runtime.processor.state.database_down,
-        )
-    except TokenUnchecked as error:
-        raise _database_down() from error
-    if not valid:
-        raise _unauthorized("the ingest token is not valid for this source")
-    return source
-
-
-def authorize_any(request: Request, runtime: RuntimeDep) -> Grant:
-    """Return what the token opens, for routes whose payload names its sources; else 401.
-
-    The global token lets the payload's labels choose the source; a source's own token sends
-    everything to that source, whatever the labels say.
-    """
-    token = _required_token(request)
-    if _is_global(token, runtime):
-        return Grant(None)
-    try:
-        name = source_for_token(
-            token_cache(request),
-            runtime.engine,
-            token,
-            database_down=runtime.processor.state.database_down,
-        )
-    except TokenUnchecked as error:
-        raise _database_down() from error
-    if name is None:
-        raise _unauthorized("the ingest token is not valid for any source")
-    return Grant(name)
-
-
-SourceGrant = Annotated[str, Depends(authorize_source)]
-AnyGrant = Annotated[Grant, Depends(authorize_any)]
+    outcome: Outcome
+    groups: dict[str, list[LogRecord]]
+    now: datetime
+    durable: Future[bool]
 
 
 def media_type(request: Request, default: str = "text/plain") -> str:
@@ -171,12 +95,6 @@ async def wire_body(request: Request, runtime: RuntimeDep) -> bytes:
 
 
 WireBody = Annotated[bytes, Depends(wire_body)]
-
-
-def decoded_body(body: bytes, request: Request, runtime: Runtime) -> bytes:
-    """Return the body with its Content-Encoding undone, within the decoded limit."""
-    encoding = request.headers.get("content-encoding", "")
-    return decode_content(body, encoding, runtime.settings.max_decoded_bytes)
 
 
 def unsupported(content_type: str, accepted: str) -> ApiError:
@@ -199,27 +117,69 @@ def source_from_label(label: str) -> str:
     return _NOT_IN_NAMES.sub("-", label).strip("-._")[:100]
 
 
-def accept(
+async def accept_body(
     runtime: Runtime,
-    parsed: Parsed,
+    request: Request,
+    body: bytes,
+    read: Reader,
     *,
     source: str,
     pinned: bool = True,
     logplex: bool = False,
     idempotency_key: str | None = None,
-    times_mark: int | None = None,
+    declared_lines: int | None = None,
+    expands: bool = False,
 ) -> Outcome:
-    """Make a request's entries durable in the spool and return what was accepted.
+    """Read a body with `read` and make its entries durable in the spool; return the outcome.
 
     `source` is the URL's or the token's source; unless `pinned`, an entry naming its own source
-    goes there instead. Over the batch limit, extra lines are counted and skipped; over a source's
-    rate limit the whole request is refused (429, or 503 to a logplex sender, which drops a
-    batch on any 4xx) and the refusal is put on the source's timeline as a data gap.
-    `times_mark` is `ignored_times()` taken before the body was parsed: the lines whose own time
-    was out of range since then are counted in the answer and in `/metrics`.
+    goes there instead. A pinned source already over its rate is refused before the body is
+    parsed, its lines counted as `declared_lines` (Logplex-Msg-Count) or as the body's non-empty
+    lines. `expands` says the body inflates in `read` (snappy), so it is never read in place.
     """
-    if times_mark is None:
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+
+    def step() -> Submitted:
+        data = decode_content(body, encoding, runtime.settings.max_decoded_bytes)
+        if pinned:
+            _refuse_if_in_debt(runtime, source, data, declared_lines, logplex=logplex)
         times_mark = ignored_times()
+        try:
+            parsed = read(data)
+        except BodyError as error:
+            raise bad_body(error) from error
+        return submit(
+            runtime,
+            parsed,
+            source=source,
+            pinned=pinned,
+            logplex=logplex,
+            idempotency_key=idempotency_key,
+            times_mark=times_mark,
+        )
+
+    in_place = not expands and encoding in ("", "identity") and len(body) <= INLINE_BYTES
+    submitted = step() if in_place else await run_in_threadpool(step)
+    return await durable(runtime, submitted)
+
+
+def submit(
+    runtime: Runtime,
+    parsed: Parsed,
+    *,
+    source: str,
+    pinned: bool,
+    logplex: bool,
+    idempotency_key: str | None,
+    times_mark: int,
+) -> Submitted:
+    """Make the records of parsed entries and hand them to the spool (see `accept_body`).
+
+    Over the batch limit, extra lines are counted and skipped; over a source's rate limit the
+    whole request is refused (429, or 503 to a logplex sender, which drops a batch on any 4xx)
+    and the refusal is put on the source's timeline as a data gap. `times_mark` is
+    `ignored_times()` taken before the body was parsed, in this thread.
+    """
     settings = runtime.settings
     outcome = Outcome(reasons=Counter(parsed.rejected))
     now = utcnow()
@@ -239,16 +199,24 @@ def accept(
         )
         if records:
             groups[name] = records
+    outcome.times_ignored = ignored_times() - times_mark
     if not groups:
         detail = "the body holds no log lines"
         if outcome.reasons:
             detail += f" that could be used ({_reasons_text(outcome.reasons)})"
         raise ApiError(400, "empty", detail)
     _within_rate(runtime, groups, logplex=logplex)
+    future = runtime.spool.submit_many(
+        groups, received_at=now, idempotency_key=idempotency_key, key_scope=source
+    )
+    return Submitted(outcome, groups, now, future)
+
+
+async def durable(runtime: Runtime, submitted: Submitted) -> Outcome:
+    """Wait for the spool's commit of a request's records; return what was accepted."""
+    outcome, groups, now = submitted.outcome, submitted.groups, submitted.now
     try:
-        stored = runtime.spool.append_many(
-            groups, received_at=now, idempotency_key=idempotency_key, key_scope=source
-        )
+        stored = await asyncio.wrap_future(submitted.durable)
     except SpoolError as error:
         full = isinstance(error, SpoolFull)
         why = "spool full" if full else "spool not writable"
@@ -268,78 +236,67 @@ def accept(
     if not stored:
         metrics.batches_duplicate.inc()
         outcome.duplicate = True
+        outcome.times_ignored = 0
         return outcome
     for name, records in groups.items():
         metrics.lines_accepted.labels(source=name).inc(len(records))
         outcome.accepted += len(records)
-    outcome.times_ignored = ignored_times() - times_mark
     metrics.times_ignored.inc(outcome.times_ignored)
     return outcome
 
 
-def accept_labelled(
+async def accept_labelled(
     runtime: Runtime,
-    parsed: Parsed,
-    grant: Grant,
     request: Request,
+    body: bytes,
+    read: Reader,
+    grant_source: str | None,
     *,
     default_source: str,
-    times_mark: int,
+    expands: bool = False,
 ) -> Outcome:
     """Accept entries whose payload names their sources (Loki labels, OTLP resources).
 
-    A source's own token pins every entry to it; with the global token each entry goes to the
-    source it names, else to `?source=`, else to `default_source`.
+    A source's own token (`grant_source`) pins every entry to it; with the global token each
+    entry goes to the source it names, else to `?source=`, else to `default_source`.
     """
     fallback = source_from_label(request.query_params.get("source", "")) or default_source
-    return accept(
+    return await accept_body(
         runtime,
-        parsed,
-        source=grant.source or fallback,
-        pinned=grant.source is not None,
-        times_mark=times_mark,
+        request,
+        body,
+        read,
+        source=grant_source or fallback,
+        pinned=grant_source is not None,
+        expands=expands,
     )
 
 
-def within_lines(entries: list[Entry], room: int) -> tuple[list[Entry], int, int]:
-    """Return the entries that hold at most `room` lines, the lines left out, and the room left.
-
-    Lines are counted as they will be parsed (non-empty ones), so what is kept never makes more
-    than `room` records. The entry that runs past `room` is cut after its last line within it;
-    what follows is counted, never parsed.
-    """
-    kept: list[Entry] = []
-    over = 0
-    for entry in entries:
-        lines = nonempty_lines(entry.message)
-        if lines <= room:
-            kept.append(entry)
-            room -= lines
-            continue
-        over += lines - room
-        if room:
-            head, _ = _split_after_lines(entry.message, room)
-            kept.append(replace(entry, message=head))
-            room = 0
-    return kept, over, room
-
-
-def _split_after_lines(text: str, count: int) -> tuple[str, str]:
-    """Split `text` after its `count`-th non-empty line."""
-    end = 0
-    for end_match in islice(_LINE.finditer(text), count):
-        end = end_match.end()
-    return text[:end], text[end:]
-
-
 def _by_source(entries: list[Entry], source: str, *, pinned: bool) -> dict[str, list[Entry]]:
+    if pinned:
+        return {source: entries}
     groups: dict[str, list[Entry]] = {}
     for entry in entries:
         name = source
-        if not pinned and entry.source:
+        if entry.source:
             name = source_from_label(entry.source) or source
         groups.setdefault(name, []).append(entry)
     return groups
+
+
+def _refuse_if_in_debt(
+    runtime: Runtime, source: str, data: bytes, declared: int | None, *, logplex: bool
+) -> None:
+    """Refuse a batch before parsing it when its source's bucket is already empty.
+
+    Whether a batch passes does not depend on its size (`RateLimiter`), so nothing is lost by
+    deciding first; the refused lines are counted cheaply, without parsing.
+    """
+    wait = runtime.limiter.wait(source)
+    if wait:
+        lines = declared if declared is not None else nonempty_byte_lines(data)
+        runtime.processor.refusals.note(source, lines, reason="rate limit", at=utcnow())
+        raise _rate_limited(source, wait, logplex=logplex)
 
 
 def _within_rate(runtime: Runtime, groups: dict[str, list[LogRecord]], *, logplex: bool) -> None:
@@ -350,11 +307,15 @@ def _within_rate(runtime: Runtime, groups: dict[str, list[LogRecord]], *, logple
             continue
         for refused, held in groups.items():
             runtime.processor.refusals.note(refused, len(held), reason="rate limit", at=now)
-        retry = str(max(1, math.ceil(wait)))
-        detail = f"source {name!r} is over its rate limit; retry in {retry} s"
-        # Heroku's logplex drops a batch on any 4xx, 429 included, but retries a 5xx.
-        status = 503 if logplex else 429
-        raise ApiError(status, "rate_limited", detail, headers={"Retry-After": retry})
+        raise _rate_limited(name, wait, logplex=logplex)
+
+
+def _rate_limited(source: str, wait: float, *, logplex: bool) -> ApiError:
+    retry = str(max(1, math.ceil(wait)))
+    detail = f"source {source!r} is over its rate limit; retry in {retry} s"
+    # Heroku's logplex drops a batch on any 4xx, 429 included, but retries a 5xx.
+    status = 503 if logplex else 429
+    return ApiError(status, "rate_limited", detail, headers={"Retry-After": retry})
 
 
 def _reasons_text(reasons: Counter[str]) -> str:

@@ -8,22 +8,15 @@ source is the resource's `service.name` (with the global token) or the token's o
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from service.ingest.entries import BodyError
 from service.ingest.formats.otlp import export_response, parse_otlp_json, parse_otlp_protobuf
-from service.ingest.timestamps import ignored_times
 from service.web.deps import RuntimeDep
-from service.web.intake import (
-    AnyGrant,
-    WireBody,
-    accept_labelled,
-    bad_body,
-    decoded_body,
-    media_type,
-    unsupported,
-)
+from service.web.grants import AnyGrant
+from service.web.intake import WireBody, accept_labelled, media_type, unsupported
 
 router = APIRouter(tags=["ingest"])
 
@@ -33,21 +26,22 @@ DEFAULT_SOURCE = "otel"
 
 
 @router.post("/v1/logs")
-def otlp_logs(grant: AnyGrant, body: WireBody, request: Request, runtime: RuntimeDep) -> Response:
+async def otlp_logs(
+    grant: AnyGrant, body: WireBody, request: Request, runtime: RuntimeDep
+) -> Response:
     """Accept one OTLP `ExportLogsServiceRequest`."""
     content_type = media_type(request, default="")
     if content_type not in (PROTOBUF, JSON):
         raise unsupported(content_type, f"{PROTOBUF} or {JSON}")
     protobuf = content_type == PROTOBUF
-    data = decoded_body(body, request, runtime)
-    times_mark = ignored_times()
-    try:
-        parse = parse_otlp_protobuf if protobuf else parse_otlp_json
-        parsed = parse(data, max_entries=runtime.settings.max_lines_per_batch)
-    except BodyError as error:
-        raise bad_body(error) from error
-    outcome = accept_labelled(
-        runtime, parsed, grant, request, default_source=DEFAULT_SOURCE, times_mark=times_mark
+    parse = parse_otlp_protobuf if protobuf else parse_otlp_json
+    outcome = await accept_labelled(
+        runtime,
+        request,
+        body,
+        partial(parse, max_entries=runtime.settings.max_lines_per_batch),
+        grant.source,
+        default_source=DEFAULT_SOURCE,
     )
     detail = ", ".join(f"{n} {reason}" for reason, n in sorted(outcome.reasons.items()))
     return Response(

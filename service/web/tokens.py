@@ -13,6 +13,7 @@ instead of dropping the batch as a 401 would make it do.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -71,6 +72,17 @@ class TokenCache:
         try:
             return future.result(timeout=timeout)
         except (SQLAlchemyError, LookupTimeout):
+            self.mark_down()
+            return None
+
+    async def ask_async(
+        self, lookup: Callable[[], T], *, timeout: float = LOOKUP_SECONDS
+    ) -> T | None:
+        """`ask` for a caller on the event loop: the lookup runs in the cache's own threads."""
+        future = asyncio.wrap_future(self._lookups.submit(lookup))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except (SQLAlchemyError, TimeoutError):
             self.mark_down()
             return None
 
@@ -147,19 +159,39 @@ def token_opens_source(
 
     `database_down` (the processor finds it unreachable) sends the lookup to the cache at once.
     """
+    answer = None
     if not cache.skip_database(database_down=database_down):
+        answer = cache.ask(_source_hash_lookup(cache, engine, name))
+    return _opens(cache, name, token, answer)
 
-        def lookup() -> tuple[str | None]:
-            with Session(engine) as session:
-                known = get_source(session, name)
-                token_hash = known.token_hash if known is not None else None
-                cache.note(name, token_hash)
-                cache.refresh_if_due(session)
-            return (token_hash,)
 
-        answer = cache.ask(lookup)
-        if answer is not None:
-            return token_matches(token, answer[0])
+async def token_opens_source_async(
+    cache: TokenCache, engine: Engine, name: str, token: str, *, database_down: bool = False
+) -> bool:
+    """`token_opens_source` for a caller on the event loop."""
+    answer = None
+    if not cache.skip_database(database_down=database_down):
+        answer = await cache.ask_async(_source_hash_lookup(cache, engine, name))
+    return _opens(cache, name, token, answer)
+
+
+def _source_hash_lookup(
+    cache: TokenCache, engine: Engine, name: str
+) -> Callable[[], tuple[str | None]]:
+    def lookup() -> tuple[str | None]:
+        with Session(engine) as session:
+            known = get_source(session, name)
+            token_hash = known.token_hash if known is not None else None
+            cache.note(name, token_hash)
+            cache.refresh_if_due(session)
+        return (token_hash,)
+
+    return lookup
+
+
+def _opens(cache: TokenCache, name: str, token: str, answer: tuple[str | None] | None) -> bool:
+    if answer is not None:
+        return token_matches(token, answer[0])
     if token_matches(token, cache.hash_of(name)):
         return True
     raise TokenUnchecked
@@ -169,22 +201,42 @@ def source_for_token(
     cache: TokenCache, engine: Engine, token: str, *, database_down: bool = False
 ) -> str | None:
     """Return the source whose own token is `token`, or None; raise TokenUnchecked if unknown."""
+    answer = None
     if not cache.skip_database(database_down=database_down):
+        answer = cache.ask(_token_source_lookup(cache, engine, token))
+    return _owner(cache, token, answer)
 
-        def lookup() -> tuple[str | None]:
-            with Session(engine) as session:
-                statement = select(Source.name).where(Source.token_hash == hash_token(token))
-                name = session.exec(statement).first()
-                if name is None:
-                    cache.forget(token)
-                else:
-                    cache.note(name, hash_token(token))
-                cache.refresh_if_due(session)
-            return (name,)
 
-        answer = cache.ask(lookup)
-        if answer is not None:
-            return answer[0]
+async def source_for_token_async(
+    cache: TokenCache, engine: Engine, token: str, *, database_down: bool = False
+) -> str | None:
+    """`source_for_token` for a caller on the event loop."""
+    answer = None
+    if not cache.skip_database(database_down=database_down):
+        answer = await cache.ask_async(_token_source_lookup(cache, engine, token))
+    return _owner(cache, token, answer)
+
+
+def _token_source_lookup(
+    cache: TokenCache, engine: Engine, token: str
+) -> Callable[[], tuple[str | None]]:
+    def lookup() -> tuple[str | None]:
+        with Session(engine) as session:
+            statement = select(Source.name).where(Source.token_hash == hash_token(token))
+            name = session.exec(statement).first()
+            if name is None:
+                cache.forget(token)
+            else:
+                cache.note(name, hash_token(token))
+            cache.refresh_if_due(session)
+        return (name,)
+
+    return lookup
+
+
+def _owner(cache: TokenCache, token: str, answer: tuple[str | None] | None) -> str | None:
+    if answer is not None:
+        return answer[0]
     cached = cache.source_of(token)
     if cached is None:
         raise TokenUnchecked

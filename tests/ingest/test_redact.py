@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from service.ingest.entries import Entry, to_records
 from service.ingest.headers import parse_text
-from service.ingest.literals import LiteralGate
-from service.ingest.redact import REDACTED, redact
+from service.ingest.literals import JoinedLines, LiteralGate
+from service.ingest.redact import REDACTED, lines_to_redact, redact
 from tests.secret_corpus import SHAPES, Shape, key_body
 
 JWT = (
@@ -253,3 +253,39 @@ def test_redact_gate_matches_its_fallback() -> None:
         pytest.skip("hyperscan is not installed here: both gates are the fallback")
     for text in ("", "TOKEN=x", "https://a sk-b", "nothing", "pAsS \u212a"):
         assert gate.groups_in(text) == fallback.groups_in(text)
+
+
+def test_the_batch_gate_finds_the_lines_of_the_per_line_gate() -> None:
+    groups = [("token", "pass"), ("://",), ("sk-",)]
+    lines = ["", "TOKEN=x", "nothing", "https://a sk-b", "ünïcödé pass", "é" * 50, "pAsS"]
+    expected = {index for index, line in enumerate(lines) if LiteralGate(groups).groups_in(line)}
+    for gate in (LiteralGate(groups), LiteralGate(groups, hyperscan=False)):
+        assert gate.lines_with(JoinedLines(lines)) == expected == {1, 3, 4, 6}
+
+
+_BATCH_ALPHABET = "ab:=/@ ?&\"'token password Bearer eyJ. xoxb- sk-AKIA-----BEGIN KEYé\n" + (
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(_BATCH_ALPHABET)), max_size=12))
+def test_every_line_redact_would_change_is_found_in_one_pass(texts: list[str]) -> None:
+    lines = [line for text in texts for line in text.split("\n")]
+    changed = {index for index, line in enumerate(lines) if redact(line) != line}
+    assert changed <= lines_to_redact(lines)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
+def test_every_secret_line_of_the_corpus_is_found_in_one_pass(shape: Shape) -> None:
+    lines = ["an ordinary line", *shape.text.split("\n"), "GET /health 200"]
+    changed = {index for index, line in enumerate(lines) if redact(line) != line}
+    assert changed
+    assert changed <= lines_to_redact(lines)
+    assert 0 not in lines_to_redact(lines)
+
+
+def test_a_key_body_line_is_found_by_its_run_of_base64_alone() -> None:
+    body = key_body("batch-key", 192, 64)  # four full lines of 64
+    lines = ["GET /health 200", *body, "done"]
+    assert lines_to_redact(lines) == set(range(1, len(body) + 1))
+    assert all(redact(line) == REDACTED for line in body)

@@ -454,12 +454,16 @@ def test_a_full_spool_is_503_with_retry_after_and_a_data_gap(
 def test_a_spool_that_cannot_be_written_is_503(
     client: TestClient, runtime: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from concurrent.futures import Future
+
     from service.spool.store import SpoolError
 
-    def broken(*_args: object, **_kwargs: object) -> bool:
-        raise SpoolError("disk I/O error")
+    def broken(*_args: object, **_kwargs: object) -> Future[bool]:
+        failed: Future[bool] = Future()
+        failed.set_exception(SpoolError("disk I/O error"))  # the group commit failed
+        return failed
 
-    monkeypatch.setattr(runtime.spool, "append_many", broken)
+    monkeypatch.setattr(runtime.spool, "submit_many", broken)
     response = client.post(
         "/drains/api", content=b"one line\n", headers={**AUTH, "Content-Type": "text/plain"}
     )

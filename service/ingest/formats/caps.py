@@ -5,13 +5,17 @@ Past the cap a body is not parsed: what is left is only counted, in C-speed stri
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import replace
+from itertools import islice
 from typing import TypeVar
 
-from service.ingest.entries import Parsed
+from service.ingest.entries import Entry, Parsed
 
 TOO_MANY = "too_many_lines"
 T = TypeVar("T")
+_LINE = re.compile(r"[^\r\n]+")
 
 
 def within_room(items: Sequence[T], room: int | None, parsed: Parsed) -> Sequence[T]:
@@ -41,3 +45,34 @@ def nonempty_byte_lines(data: bytes) -> int:
         data = data.replace(b"\n\n", b"\n")
     data = data.strip(b"\n")
     return data.count(b"\n") + 1 if data else 0
+
+
+def within_lines(entries: list[Entry], room: int) -> tuple[list[Entry], int, int]:
+    """Return the entries that hold at most `room` lines, the lines left out, and the room left.
+
+    Lines are counted as they will be parsed (non-empty ones), so what is kept never makes more
+    than `room` records. The entry that runs past `room` is cut after its last line within it;
+    what follows is counted, never parsed.
+    """
+    kept: list[Entry] = []
+    over = 0
+    for entry in entries:
+        lines = nonempty_lines(entry.message)
+        if lines <= room:
+            kept.append(entry)
+            room -= lines
+            continue
+        over += lines - room
+        if room:
+            head, _ = _split_after_lines(entry.message, room)
+            kept.append(replace(entry, message=head))
+            room = 0
+    return kept, over, room
+
+
+def _split_after_lines(text: str, count: int) -> tuple[str, str]:
+    """Split `text` after its `count`-th non-empty line."""
+    end = 0
+    for end_match in islice(_LINE.finditer(text), count):
+        end = end_match.end()
+    return text[:end], text[end:]

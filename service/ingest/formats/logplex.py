@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.caps import TOO_MANY, nonempty_byte_lines
-from service.ingest.framing import MAX_FRAME, Framer, FramingError
+from service.ingest.framing import MAX_DIGITS, MAX_FRAME, Framer, FramingError
 
 # Bytes framed at a time, so that framing stops soon after the line cap.
 _PIECE = 64 * 1024
@@ -23,8 +23,14 @@ def parse_logplex(
     `bad_frame`; a body that yields no frame at all is a `BodyError`. Past `max_entries` frames
     the body is no longer framed: its frames are counted as `too_many_lines`, the rest by lines.
     """
-    framer = Framer(max_frame=max_frame)
     parsed = Parsed()
+    counted = _counted_frames(data, max_frame, max_entries)
+    if counted is not None:
+        parsed.entries = [
+            Entry(message=frame.decode("utf-8", errors="replace")) for frame in counted
+        ]
+        return parsed
+    framer = Framer(max_frame=max_frame)
     frames: list[bytes] = []
     offset = 0
     try:
@@ -48,3 +54,31 @@ def parse_logplex(
     for frame in frames:
         parsed.entries.append(Entry(message=frame.decode("utf-8", errors="replace")))
     return parsed
+
+
+def _counted_frames(data: bytes, max_frame: int, max_entries: int | None) -> list[bytes] | None:
+    """Return the frames of a body that is octet-counted frames and nothing else, as `Framer`
+    splits them; None for any other body (a line, a bad count, a cut frame, past the cap),
+    which `Framer` then reads. Heroku's bodies all take this path, in a few C-speed calls a frame.
+    """
+    frames: list[bytes] = []
+    position, end = 0, len(data)
+    while position < end:
+        if data[position] in b"\r\n":  # a stray line break between frames
+            position += 1
+            continue
+        space = data.find(b" ", position, position + MAX_DIGITS + 1)
+        if space <= position or not data[position:space].isdigit():
+            return None
+        if data[space + 1 : space + 2] != b"<":
+            return None
+        stop = space + 1 + int(data[position:space])
+        if stop - space - 1 > max_frame or stop > end:
+            return None
+        frame = data[space + 1 : stop].rstrip(b"\r\n")
+        if frame:
+            frames.append(frame)
+            if max_entries is not None and len(frames) > max_entries:
+                return None
+        position = stop
+    return frames

@@ -6,9 +6,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from service.ingest.entries import BodyError, to_records
-from service.ingest.formats.logplex import parse_logplex
+from service.ingest.formats.logplex import _counted_frames, parse_logplex
+from service.ingest.framing import split_frames
 
 PAYLOAD = (Path(__file__).parent / "payloads" / "logplex_crash.txt").read_bytes()
 
@@ -68,3 +71,32 @@ def test_a_body_with_no_frame_is_a_body_error(body: bytes) -> None:
 
 def test_an_empty_body_has_no_entries() -> None:
     assert parse_logplex(b"\n\n").entries == []
+
+
+def _frame(text: bytes) -> bytes:
+    return b"%d %s" % (len(text), text)
+
+
+_PIECES = st.one_of(
+    st.binary(max_size=30).map(lambda text: _frame(b"<190>1 - host app web.1 - " + text)),
+    st.binary(max_size=30).map(lambda text: _frame(b"<" + text)),
+    st.sampled_from([b"\n", b"\r\n", b"\r", b"12 <", b"5 <ab", b"99999999999 <", b"text\n"]),
+    st.binary(max_size=8),
+)
+
+
+@given(st.lists(_PIECES, max_size=8).map(b"".join))
+def test_the_counted_fast_path_frames_as_the_framer_does(body: bytes) -> None:
+    fast = _counted_frames(body, 64 * 1024, None)
+    if fast is not None:
+        assert fast == split_frames(body)
+
+
+def test_a_heroku_body_takes_the_counted_fast_path() -> None:
+    body = b"".join(_frame(b"<190>1 - host app web.1 - line %d\n" % n) for n in range(3))
+    assert _counted_frames(body, 64 * 1024, None) == [
+        b"<190>1 - host app web.1 - line 0",
+        b"<190>1 - host app web.1 - line 1",
+        b"<190>1 - host app web.1 - line 2",
+    ]
+    assert _counted_frames(body, 64 * 1024, 2) is None  # past the cap: the framer counts
