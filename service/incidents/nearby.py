@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from service.db import add_counts
+from service.db import upsert_rows
 from service.incidents.deploys import Unsettled
 from service.incidents.impact import Impacts
 from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
@@ -99,25 +99,29 @@ class IntakeState:
         self.hits.setdefault(source, deque(maxlen=MAX_RECENT)).append((when, incident_id))
 
     def write(self, session: Session) -> None:
-        """Add the counts gathered since the last write to the database."""
+        """Add the counts gathered since the last write to the database: one bulk upsert a table."""
         self.masked.write(session)
         self.impact.write(session)
-        for (incident_id, method, path, status), hits in sorted(self.endpoints.items()):
-            key = {
-                "incident_id": incident_id,
-                "method": method,
-                "path": path[:300],
-                "status": status,
-            }
-            add_counts(session, IncidentEndpoint, key, {"hits": hits})
-        rows: Counter[tuple[str, datetime]] = Counter()
-        errors: Counter[tuple[str, datetime]] = Counter()
+        endpoints: Counter[tuple[int, str, str, int]] = Counter()
+        for (incident_id, method, path, status), hits in self.endpoints.items():
+            endpoints[(incident_id, method, path[:300], status)] += hits
+        names = ("incident_id", "method", "path", "status")
+        rows = [
+            {**dict(zip(names, key, strict=True)), "hits": n}
+            for key, n in sorted(endpoints.items())
+        ]
+        upsert_rows(session, IncidentEndpoint, names, added=("hits",), rows=rows)
+        minutes: dict[tuple[str, datetime], list[int]] = {}
         for (source, minute, failed), count in self.traffic.items():
-            rows[(source, minute)] += count
-            errors[(source, minute)] += count if failed else 0
-        for source, minute in sorted(rows):
-            counts = {"requests": rows[(source, minute)], "errors": errors[(source, minute)]}
-            add_counts(session, TrafficMinute, {"source": source, "minute": minute}, counts)
+            counts = minutes.setdefault((source, minute), [0, 0])
+            counts[0] += count
+            counts[1] += count if failed else 0
+        rows = [
+            {"source": source, "minute": minute, "requests": requests, "errors": errors}
+            for (source, minute), (requests, errors) in sorted(minutes.items())
+        ]
+        key = ("source", "minute")
+        upsert_rows(session, TrafficMinute, key, added=("requests", "errors"), rows=rows)
         self.endpoints.clear()
         self.traffic.clear()
 

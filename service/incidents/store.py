@@ -9,8 +9,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.db import add_counts, race_guard, utcnow
+from service.db import race_guard, utcnow
+from service.incidents import minutes
 from service.incidents.deploys import blamed_deploy
+from service.incidents.minutes import forget_minutes
 from service.models import (
     Incident,
     IncidentEndpoint,
@@ -25,15 +27,37 @@ from service.models import (
 from service.notify.outbox import enqueue
 from service.outages.grouping import note_recovery, refresh_outage
 from service.signatures.model import Hit
+from service.transactions import remembered
 
 
-def find_active(session: Session, fingerprint_: str) -> Incident | None:
-    """Return the pending, open or acknowledged incident with this fingerprint, if any."""
+def find_active(session: Session, fingerprint_: str, *, fresh: bool = False) -> Incident | None:
+    """Return the pending, open or acknowledged incident with this fingerprint, if any.
+
+    A transaction asks the database once per fingerprint (and locks the row it finds); what it
+    creates, resolves or deletes itself keeps that answer true until it ends. `fresh` asks again:
+    another process may have opened one since.
+    """
+    active = _active(session)
+    if not fresh and fingerprint_ in active:
+        known = active[fingerprint_]
+        if known is None or (known.status != "resolved" and known in session):
+            return known
     statement = select(Incident).where(
         Incident.fingerprint == fingerprint_, Incident.status != "resolved"
     )
     # Several processes may take hits for the same fingerprint: the row lock serialises them.
-    return session.exec(statement.with_for_update()).first()
+    found = session.exec(statement.with_for_update()).first()
+    active[fingerprint_] = found
+    return found
+
+
+def note_active(session: Session, fingerprint_: str, incident: Incident | None) -> None:
+    """Record that `incident` (or none) is now the active incident of a fingerprint."""
+    _active(session)[fingerprint_] = incident
+
+
+def _active(session: Session) -> dict[str, Incident | None]:
+    return remembered(session, "active incidents", dict)
 
 
 def find_latest_resolved(session: Session, fingerprint_: str) -> Incident | None:
@@ -74,10 +98,11 @@ def create_incident(
             session.flush()
     except IntegrityError:
         # Another process opened it first (the partial unique index says so): join theirs.
-        theirs = find_active(session, fingerprint_)
+        theirs = find_active(session, fingerprint_, fresh=True)
         if theirs is None:
             raise
         return theirs
+    note_active(session, fingerprint_, incident)
     if status == "open":
         kind = "recurred" if previous else "opened"
         add_timeline(
@@ -114,19 +139,20 @@ def discard(session: Session, incident: Incident) -> None:
         TimelineEntry,
         Notification,
     )
+    assert incident.id is not None
+    forget_minutes(session, incident.id)
     for table in tables:
         session.execute(delete(table).where(col(table.incident_id) == incident.id))
+    if _active(session).get(incident.fingerprint) is incident:
+        note_active(session, incident.fingerprint, None)
     session.delete(incident)
     session.flush()
 
 
 def count_minute(session: Session, incident: Incident, when: datetime | None) -> None:
-    """Add one hit to the incident's count for the minute of `when` (an atomic upsert)."""
-    if when is None:
-        return
+    """Add one hit to the incident's count for the minute of `when` (written before commit)."""
     assert incident.id is not None
-    minute = when.replace(second=0, microsecond=0)
-    add_counts(session, IncidentMinute, {"incident_id": incident.id, "minute": minute}, {"hits": 1})
+    minutes.count_minute(session, incident.id, when)
 
 
 def extend(incident: Incident, when: datetime | None) -> None:

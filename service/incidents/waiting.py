@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
+from service.incidents.minutes import hits_since
 from service.incidents.store import (
     add_timeline,
     count_minute,
@@ -19,7 +19,7 @@ from service.incidents.store import (
     resolve,
     store_event,
 )
-from service.models import Incident, IncidentMinute
+from service.models import Incident
 from service.signatures.model import Hit, Signature
 
 
@@ -47,11 +47,8 @@ def promote_if_counted(session: Session, incident: Incident, hit: Hit) -> None:
     if when is None:
         return
     since = (when - timedelta(seconds=signature.window_seconds)).replace(second=0, microsecond=0)
-    hits = session.exec(
-        select(func.coalesce(func.sum(IncidentMinute.hits), 0)).where(
-            IncidentMinute.incident_id == incident.id, col(IncidentMinute.minute) >= since
-        )
-    ).one()
+    assert incident.id is not None
+    hits = hits_since(session, incident.id, since)
     if hits >= signature.threshold:
         window = _words(signature.window_seconds)
         promote(session, incident, text=f"{hits} hits within {window}: {hit.event.first.message}")
