@@ -102,18 +102,6 @@ def ensure_source(session: Session, name: str, *, now: datetime, lock: bool = Fa
     return source
 
 
-def ensure_sources(
-    session: Session, names: Iterable[str], *, now: datetime, lock: bool = False
-) -> dict[str, Source]:
-    """Return the sources of these names, creating the missing ones; one lookup for them all."""
-    wanted = sorted(set(names))
-    found = {source.name: source for source in get_sources(session, wanted, lock=lock)}
-    for name in wanted:
-        if name not in found:
-            found[name] = ensure_source(session, name, now=now, lock=lock)
-    return found
-
-
 def _known(session: Session) -> dict[str, tuple[Source, bool]]:
     return remembered(session, "sources", dict)
 

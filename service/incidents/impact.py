@@ -197,7 +197,9 @@ MAX_DEPLOYS = 20
 
 
 @dataclass
-class _Checkpoint:
+class ImpactsCheckpoint:
+    """What `Impacts.restore` returns to."""
+
     open: dict[str, list[int]]
     answered: dict[str, datetime]
     first_answers: dict[str, dict[datetime, datetime | None]]
@@ -236,18 +238,18 @@ class Impacts:
         self._count_gathered()
         return self._open
 
-    def checkpoint(self) -> _Checkpoint:
+    def checkpoint(self) -> ImpactsCheckpoint:
         """Remember the state to return to if the unit of work that starts now fails."""
         self._count_gathered()
         self._groups.clear()
         self._undo = {}
-        return _Checkpoint(
+        return ImpactsCheckpoint(
             {source: list(windows) for source, windows in self._open.items()},
             dict(self.answered),
             {source: dict(answers) for source, answers in self.first_answers.items()},
         )
 
-    def restore(self, checkpoint: _Checkpoint) -> None:
+    def restore(self, checkpoint: ImpactsCheckpoint) -> None:
         """Return to the state of `checkpoint`, undoing every change since."""
         for incident_id, before in (self._undo or {}).items():
             if before is None:

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from service.db import upsert_rows
 from service.incidents.deploys import Unsettled
-from service.incidents.impact import Impacts
+from service.incidents.impact import Impacts, ImpactsCheckpoint
 from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
@@ -32,6 +32,20 @@ class _Failure:
     credited: set[int] = field(default_factory=set)
 
 
+_Recent = tuple[MaskedErrors, dict[str, deque[tuple[datetime, int]]], dict[str, deque[_Failure]]]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What `IntakeState.restore` returns to."""
+
+    clock: dict[str, datetime]
+    impact: ImpactsCheckpoint
+    unsettled: dict[str, list[Unsettled]]
+    endpoints: Counter[tuple[int, str, str, int]]
+    traffic: Counter[tuple[str, datetime, bool]]
+
+
 @dataclass
 class IntakeState:
     """What intake remembers between batches of one stream: the log clock and recent moments."""
@@ -46,6 +60,47 @@ class IntakeState:
     impact: Impacts = field(default_factory=Impacts)
     # Deploy markers of the last batch still waiting for the timed line after them, per source.
     unsettled: dict[str, list[Unsettled]] = field(default_factory=dict)
+    # While a checkpoint stands: the recent moments as they were before they first changed.
+    _saved: _Recent | None = None
+    _saving: bool = False
+
+    def checkpoint(self) -> Checkpoint:
+        """Remember the state to return to if the unit of work that starts now fails.
+
+        Cheap: the recent moments are copied only once they change; the templates learnt are
+        kept whatever happens (a replay finds them, which is all it needs).
+        """
+        self._saved, self._saving = None, True
+        return Checkpoint(
+            clock=self.clock.checkpoint(),
+            impact=self.impact.checkpoint(),
+            unsettled={source: list(waiting) for source, waiting in self.unsettled.items()},
+            endpoints=Counter(self.endpoints),
+            traffic=Counter(self.traffic),
+        )
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Return to the state of `checkpoint`, undoing every change since."""
+        self.clock.restore(checkpoint.clock)
+        self.impact.restore(checkpoint.impact)
+        self.unsettled = checkpoint.unsettled
+        self.endpoints, self.traffic = checkpoint.endpoints, checkpoint.traffic
+        if self._saved is not None:
+            self.masked, self.hits, self.failures = self._saved
+        self._saved, self._saving = None, False
+
+    def _changing(self) -> None:
+        """Copy the recent moments before their first change under a checkpoint."""
+        if not self._saving or self._saved is not None:
+            return
+        failures = {
+            source: deque(
+                (_Failure(f.time, f.access, set(f.credited)) for f in entries), maxlen=MAX_RECENT
+            )
+            for source, entries in self.failures.items()
+        }
+        hits = {source: deque(entries, maxlen=MAX_RECENT) for source, entries in self.hits.items()}
+        self._saved = (self.masked.copy(), hits, failures)
 
     def request(
         self, source: str, when: datetime | None, access: Access
@@ -58,6 +113,7 @@ class IntakeState:
         recovered = self.impact.request(source, when, access)
         if not access.failed:
             return recovered
+        self._changing()
         self.masked.failure(when, source, access)
         failure = _Failure(when, access)
         for time, incident_id in self._recent(self.hits, source, when):
@@ -82,6 +138,7 @@ class IntakeState:
         `by_endpoint`: its failing endpoints answering again may resolve it."""
         if when is None:
             return
+        self._changing()
         fresh = self.impact.hit(source, when, incident_id, quiet, by_endpoint=by_endpoint)
         recent = self._recent(self.failures, source, when)
         if fresh:
@@ -100,6 +157,8 @@ class IntakeState:
 
     def write(self, session: Session) -> None:
         """Add the counts gathered since the last write to the database: one bulk upsert a table."""
+        if self.masked.notes:
+            self._changing()
         self.masked.write(session)
         self.impact.write(session)
         endpoints: Counter[tuple[int, str, str, int]] = Counter()

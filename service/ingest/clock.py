@@ -37,6 +37,14 @@ class LogClock:
     def __init__(self) -> None:
         self._latest: dict[str, datetime] = {}
 
+    def checkpoint(self) -> dict[str, datetime]:
+        """Return what `restore` needs to bring the clock back to this moment."""
+        return dict(self._latest)
+
+    def restore(self, checkpoint: dict[str, datetime]) -> None:
+        """Bring the clock back to a checkpoint."""
+        self._latest = dict(checkpoint)
+
     def stamp(self, events: Iterable[Event]) -> Iterator[Event]:
         """Yield the events in order, untimed ones given the last log time of their source."""
         waiting: list[_Waiting] = []
