@@ -48,9 +48,13 @@ ABOUT = "about "
 _STARTS = ("build", "deploying")
 
 
+# How every marker line starts: a line without one of these is none.
+MARKER_STARTS = ("==> ", "Release v", "Deploy ", "State changed from ")
+
+
 def deploy_marker(message: str) -> Marker | None:
     """Return the deploy marker a log message is, or None (cheap for ordinary lines)."""
-    if not (message.startswith(("==> ", "Release v", "Deploy ", "State changed from "))):
+    if not message.startswith(MARKER_STARTS):
         return None
     for pattern, stage, platform in _MARKERS:
         match = pattern.match(message)

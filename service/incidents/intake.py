@@ -5,34 +5,44 @@ incident into its outage."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from service.incidents.deploys import (
+    MARKER_STARTS,
     Unsettled,
     deploy_marker,
     record_marker,
     settle_marker,
     unsettled_marker,
 )
-from service.incidents.gaps import platform_drop, record_gap
+from service.incidents.gaps import DROP_LITERALS, platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
-from service.ingest.access import parse_access
+from service.ingest.access import ACCESS_LITERALS, parse_access
 from service.ingest.clock import BOUND
-from service.ingest.glued import split_glued
+from service.ingest.glued import MARKER, split_glued
 from service.ingest.records import ABOUT, AFTER, Event
 from service.models import UNRESOLVED_STATUSES, Incident
 from service.outages.grouping import group_incidents
-from service.signatures.engine import Matcher
+from service.signatures.engine import NOTHING, Matcher, Sifted
 from service.signatures.model import Signature
-from service.signatures.templates import TEMPLATE_SIGNATURE
+from service.signatures.templates import TEMPLATE_SIGNATURE, is_error_level
 from service.signatures.wrapping import rejoin_wrapped
 from service.sources import ensure_source
+
+# Literals of every line a platform check reads (deploy markers, dropped lines, access lines,
+# Render lines glued together): a line holding none of them is none of those.
+PLATFORM = frozenset((*MARKER_STARTS, *DROP_LITERALS, *ACCESS_LITERALS, MARKER))
+_PLATFORM_MARK = 0
+# What the sieve found in an event's message and in its line as written.
+_Sight = tuple[Sifted, Sifted]
+# An event the sieve found nothing in: it is only counted.
+_PLAIN: _Sight = (NOTHING, NOTHING)
 
 
 def apply_events(
@@ -43,12 +53,20 @@ def apply_events(
     now: datetime,
     state: IntakeState | None = None,
 ) -> Counter[str]:
-    """Match events and store their incidents; return how many records each source's events held."""
+    """Match events and store their incidents; return how many records each source's events held.
+
+    One prefilter pass over the whole batch (`sift`) tells the few events worth Python's time
+    (a signature's keyword, a platform line, an error level) from the rest, which are only
+    counted; what they add up to is written once, at the end.
+    """
     lines: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
     state = state if state is not None else IntakeState()
     fallback = _template_rule(matcher)
-    for event in state.clock.stamp(rejoin_wrapped(matcher, events)):
+    joined = list(rejoin_wrapped(matcher, events))
+    sights = sift(matcher, joined)
+    wanted = [sight is not _PLAIN for sight in sights]
+    for index, event in state.clock.stamp_wanted(joined, wanted):
         source = event.source
         if source not in lines:
             ensure_source(session, source, now=now)
@@ -58,14 +76,53 @@ def apply_events(
             latest[source] = when
         if when is not None and not event.time_lent and source in state.unsettled:
             _settle(session, state.unsettled.pop(source), when)
-        for part in split_glued(event):
-            _apply_part(session, matcher, state, fallback, part, now=now)
+        sight = sights[index]
+        if sight is _PLAIN:
+            continue
+        glued = sight is None or _PLATFORM_MARK in sight[0].marks
+        for part in split_glued(event) if glued else (event,):
+            _apply_part(
+                session,
+                matcher,
+                state,
+                fallback,
+                part,
+                now=now,
+                sight=None if part is not event else sight,
+            )
     _advance_clocks(session, matcher, state, latest, now=now)
     state.write(session)
     group_incidents(session, matcher.outage_rules, lines, now=now)
     settle(session, {s.id for s in matcher.signatures if s.kind == "pair"})
     session.flush()
     return lines
+
+
+def sift(matcher: Matcher, events: Sequence[Event]) -> list[_Sight | None]:
+    """Return, per event, what one prefilter pass over them all found in its message and in its
+    line as written: `_PLAIN` when nothing, None for an event it does not sift (several lines)."""
+    texts: list[str] = []
+    places: list[tuple[int, int, int]] = []
+    sights: list[_Sight | None] = [None] * len(events)
+    for index, event in enumerate(events):
+        if len(event.records) != 1 or event.unwrapped or event.exception_line:
+            continue
+        record = event.records[0]
+        message, written = record.message, record.written
+        if "\n" in message or "\n" in written:
+            continue
+        texts.append(message)
+        if written:
+            texts.append(written)
+        places.append((index, len(texts) - 1 - bool(written), len(texts) - 1 if written else -1))
+    found = matcher.sift(texts, (PLATFORM,))
+    for index, text, written_at in places:
+        sight = (found[text], found[written_at] if written_at >= 0 else NOTHING)
+        if not sight[0] and not sight[1] and not is_error_level(events[index].first.level):
+            sights[index] = _PLAIN
+        else:
+            sights[index] = sight
+    return sights
 
 
 def _apply_part(
@@ -76,10 +133,17 @@ def _apply_part(
     event: Event,
     *,
     now: datetime,
+    sight: _Sight | None,
 ) -> None:
-    """Match one event (or one part of a line that glued several) and store its incident."""
-    platform = len(event.records) == 1 and _note_platform_line(session, state, event)
-    hit = matcher.match(event)
+    """Match one event (or one part of a line that glued several) and store its incident.
+
+    `sight`: what the sieve found in the event, None when it did not look at it."""
+    platform = (
+        len(event.records) == 1
+        and (sight is None or _PLATFORM_MARK in sight[0].marks)
+        and _note_platform_line(session, state, event)
+    )
+    hit = matcher.match(event, sifted=sight)
     if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
         # Deploy markers, data gaps and access lines tell their story elsewhere.
         hit = None if platform else template_hit(session, state.templates, fallback, event, hit)

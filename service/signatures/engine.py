@@ -12,6 +12,7 @@ whatever such an event gives is an `inferred` hit, unless it matched the line th
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from service.signatures.derive import derive_fields
 from service.signatures.folding import FOLD_MARKERS, fold_text
 from service.signatures.frames import FrameIndex
 from service.signatures.model import Hit, Role
-from service.signatures.prefilter import Implementation, build_prefilter
+from service.signatures.prefilter import Implementation, Prefilter, build_prefilter
 from service.signatures.regexes import compile_pattern, search_within
 from service.signatures.schema import Rule
 
@@ -53,6 +54,21 @@ class _Compiled:
     vetoes: tuple[_Check, ...]
     derive: tuple[str, ...]
     starting: tuple[_Check, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Sifted:
+    """What one prefilter pass found in one line: `owners`, the signatures whose keywords it
+    holds (for `Matcher.match`), and `marks`, which of the caller's literal groups it holds."""
+
+    owners: tuple[int, ...] = ()
+    marks: tuple[int, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.owners or self.marks)
+
+
+NOTHING = Sifted()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +129,7 @@ class Matcher:
         "_fold",
         "_frames",
         "_prefilter",
+        "_sifters",
         "_timeout",
         "_timeouts",
         "outage_rules",
@@ -147,6 +164,7 @@ class Matcher:
             [*(compiled.keywords for compiled in self._compiled), FOLD_MARKERS],
             implementation=prefilter,
         )
+        self._sifters: dict[tuple[frozenset[str], ...], Prefilter] = {}
         self._frames = FrameIndex(
             (index, frame)
             for index, compiled in enumerate(self._compiled)
@@ -174,16 +192,19 @@ class Matcher:
         """Return how many regex timeouts each signature has caused."""
         return MappingProxyType(dict(self._timeouts))
 
-    def match(self, event: Event) -> Hit | None:
+    def match(self, event: Event, *, sifted: tuple[Sifted, Sifted] | None = None) -> Hit | None:
         """Return the hit of the most specific signature that matches the event, or None.
 
         The messages (and an exception the log only named) are tried first, then the lines as
         the app wrote them (header included); each also in its folded form when it has one.
+        `sifted`: what `sift` found in those two texts, so the prefilter need not run again.
         """
         text = event.matched_text
-        best = self._decide(event, text, self._prefilter.owners(text))
+        owners = sifted[0].owners if sifted else self._prefilter.owners(text)
+        best = self._decide(event, text, owners)
         if best is None and (written := event.written_text):
-            best = self._decide(event, written, self._prefilter.owners(written))
+            owners = sifted[1].owners if sifted else self._prefilter.owners(written)
+            best = self._decide(event, written, owners)
         if not event.truncated:
             return best[0] if best is not None else None
         found = [best] if best is not None else []
@@ -192,6 +213,34 @@ class Matcher:
             found.append(inferred)
         ranked = self._weigh_truncated(found, text)
         return ranked[0] if ranked else None
+
+    def sift(self, lines: Sequence[str], marks: Sequence[frozenset[str]] = ()) -> list[Sifted]:
+        """Return what the prefilter finds in each line, in one pass over them all: the
+        signatures worth trying, and which of the literal groups `marks` each line holds.
+
+        A line holds no line feed; most lines hold nothing, and then need no matching at all.
+        """
+        if any("\n" in line for line in lines):
+            raise ValueError("a line to sift holds a line feed")
+        sifter = self._sifter(tuple(marks))
+        found = [NOTHING] * len(lines)
+        fold = self._fold
+        for candidate in sifter.scan("\n".join(lines)):
+            owners = candidate.owners
+            cut = bisect.bisect_right(owners, fold)
+            found[candidate.line] = Sifted(owners[:cut], tuple(o - fold - 1 for o in owners[cut:]))
+        return found
+
+    def _sifter(self, marks: tuple[frozenset[str], ...]) -> Prefilter:
+        """Return the prefilter of the keywords, the fold markers and `marks`, built once."""
+        sifter = self._sifters.get(marks)
+        if sifter is None:
+            groups = [*(compiled.keywords for compiled in self._compiled), FOLD_MARKERS, *marks]
+            implementation: Implementation = (
+                "hyperscan" if self._prefilter.name == "hyperscan" else "python"
+            )
+            sifter = self._sifters[marks] = build_prefilter(groups, implementation=implementation)
+        return sifter
 
     def has_candidates(self, text: str) -> bool:
         """Tell whether any enabled signature's keyword occurs in `text` or its folded form
