@@ -67,11 +67,8 @@ def absence_hit(
     if active is None:
         return None
     if active.status == "pending":
-        if not _late(active, hit):
-            discard(session, active)
-            return None
-        # It came after the deadline: the rule was broken first, whatever a sweep saw by then.
-        _promote_absent(session, active, hit.signature)
+        discard(session, active)
+        return None
     store_event(session, active, hit)
     extend(active, hit.event.when)
     when = hit.event.when or now
@@ -105,24 +102,16 @@ def sweep_pending(
                 discard(session, incident)
             continue
         if signature.kind == "absence":
-            _promote_absent(session, incident, signature)
+            count_minute(session, incident, incident.first_seen)
+            promote(
+                session,
+                incident,
+                text=f"nothing followed within {_words(signature.window_seconds)}",
+            )
             opened.append(incident)
         else:
             discard(session, incident)
     return opened
-
-
-def _promote_absent(session: Session, incident: Incident, signature: Signature) -> None:
-    count_minute(session, incident, incident.first_seen)
-    promote(session, incident, text=f"nothing followed within {_words(signature.window_seconds)}")
-
-
-def _late(incident: Incident, hit: Hit) -> bool:
-    """Tell whether an absence rule's awaited line came only after its deadline."""
-    when, since = hit.event.when, incident.first_seen
-    if when is None or since is None:
-        return False
-    return when > since + timedelta(seconds=hit.signature.window_seconds)
 
 
 def _stale(incident: Incident, hit: Hit) -> bool:

@@ -107,21 +107,3 @@ def test_late_completion_resolves_an_open_hang(engine: Engine) -> None:
             at(130),
         )
 
-
-def test_a_completion_after_the_deadline_keeps_the_hang_when_no_sweep_ran_between(
-    engine: Engine,
-) -> None:
-    # Both lines in one unit of work (a scan, a backlog stored many batches a step): the same
-    # hang as when a sweep between them had opened it.
-    hang = signature("app.startup-hang", kind="absence", window_seconds=60, group_by=("instance",))
-    with Session(engine) as session:
-        ensure_source(session, "api", now=NOW)
-        startup(session, hang, "Waiting for application startup.", 0, "start")
-        startup(session, hang, "Application startup complete.", 130, "close")
-        [incident] = list_incidents(session)
-        assert (incident.status, incident.resolution, incident.resolved_at) == (
-            "resolved",
-            "recovered",
-            at(130),
-        )
-        assert (incident.first_seen, incident.occurrences) == (at(0), 1)
