@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
@@ -26,23 +27,28 @@ from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import ACCESS_LITERALS, parse_access
 from service.ingest.clock import BOUND
 from service.ingest.glued import MARKER, split_glued
-from service.ingest.records import ABOUT, AFTER, Event
+from service.ingest.records import ABOUT, AFTER, Event, LogRecord
 from service.models import UNRESOLVED_STATUSES, Incident
 from service.outages.grouping import group_incidents
-from service.signatures.engine import NOTHING, Matcher, Sifted
+from service.signatures.engine import Matcher, Owners
 from service.signatures.model import Signature
-from service.signatures.templates import TEMPLATE_SIGNATURE, is_error_level
+from service.signatures.templates import ERROR_LEVELS, TEMPLATE_SIGNATURE
 from service.signatures.wrapping import rejoin_wrapped
 from service.sources import ensure_source
 
-# Literals of every line a platform check reads (deploy markers, dropped lines, access lines,
-# Render lines glued together): a line holding none of them is none of those.
-PLATFORM = frozenset((*MARKER_STARTS, *DROP_LITERALS, *ACCESS_LITERALS, MARKER))
-_PLATFORM_MARK = 0
-# What the sieve found in an event's message and in its line as written.
-_Sight = tuple[Sifted, Sifted]
+
+@dataclass(frozen=True, slots=True)
+class _Sight:
+    """What the sieve found in a one-line event: the prefilter's owners of its message and of
+    its line as written, and whether it has the shape of a platform line."""
+
+    message: Owners
+    written: Owners
+    platform: bool
+
+
 # An event the sieve found nothing in: it is only counted.
-_PLAIN: _Sight = (NOTHING, NOTHING)
+_PLAIN = _Sight((), (), platform=False)
 
 
 def apply_events(
@@ -79,8 +85,7 @@ def apply_events(
         sight = sights[index]
         if sight is _PLAIN:
             continue
-        glued = sight is None or _PLATFORM_MARK in sight[0].marks
-        for part in split_glued(event) if glued else (event,):
+        for part in split_glued(event) if sight is None or sight.platform else (event,):
             _apply_part(
                 session,
                 matcher,
@@ -99,30 +104,47 @@ def apply_events(
 
 
 def sift(matcher: Matcher, events: Sequence[Event]) -> list[_Sight | None]:
-    """Return, per event, what one prefilter pass over them all found in its message and in its
-    line as written: `_PLAIN` when nothing, None for an event it does not sift (several lines)."""
+    """Return what one prefilter pass over all their lines found in each one-line event:
+    `_PLAIN` when nothing, None for an event it does not look at (several lines)."""
     texts: list[str] = []
-    places: list[tuple[int, int, int]] = []
-    sights: list[_Sight | None] = [None] * len(events)
+    places: list[tuple[int, LogRecord, int]] = []
     for index, event in enumerate(events):
-        if len(event.records) != 1 or event.unwrapped or event.exception_line:
+        records = event.records
+        if len(records) != 1 or event.unwrapped or event.exception_line:
             continue
-        record = event.records[0]
+        record = records[0]
         message, written = record.message, record.written
         if "\n" in message or "\n" in written:
             continue
+        places.append((index, record, len(texts)))
         texts.append(message)
         if written:
             texts.append(written)
-        places.append((index, len(texts) - 1 - bool(written), len(texts) - 1 if written else -1))
-    found = matcher.sift(texts, (PLATFORM,))
-    for index, text, written_at in places:
-        sight = (found[text], found[written_at] if written_at >= 0 else NOTHING)
-        if not sight[0] and not sight[1] and not is_error_level(events[index].first.level):
-            sights[index] = _PLAIN
+    found = matcher.sift(texts)
+    sights: list[_Sight | None] = [None] * len(events)
+    for index, record, at in places:
+        owners = found[at]
+        as_written = found[at + 1] if record.written else ()
+        platform = _platform_shaped(record.message)
+        if owners or as_written or platform or record.level in ERROR_LEVELS:
+            sights[index] = _Sight(owners, as_written, platform)
         else:
-            sights[index] = sight
+            sights[index] = _PLAIN
     return sights
+
+
+# What every line `_note_platform_line` or `split_glued` reads holds: deploy markers, dropped
+# lines, access lines, Render lines glued together. Most lines hold none; plain `in` tests find
+# that faster than a prefilter could, whose callbacks would fire on every access line.
+_SHAPES = (*ACCESS_LITERALS, MARKER, *DROP_LITERALS)
+
+
+def _platform_shaped(message: str) -> bool:
+    """Tell whether a line may be a platform line."""
+    for literal in _SHAPES:
+        if literal in message:
+            return True
+    return message.startswith(MARKER_STARTS)
 
 
 def _apply_part(
@@ -140,10 +162,10 @@ def _apply_part(
     `sight`: what the sieve found in the event, None when it did not look at it."""
     platform = (
         len(event.records) == 1
-        and (sight is None or _PLATFORM_MARK in sight[0].marks)
+        and (sight is None or sight.platform)
         and _note_platform_line(session, state, event)
     )
-    hit = matcher.match(event, sifted=sight)
+    hit = matcher.match(event, sifted=(sight.message, sight.written) if sight else None)
     if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
         # Deploy markers, data gaps and access lines tell their story elsewhere.
         hit = None if platform else template_hit(session, state.templates, fallback, event, hit)

@@ -12,7 +12,6 @@ whatever such an event gives is an `inferred` hit, unless it matched the line th
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +26,7 @@ from service.signatures.derive import derive_fields
 from service.signatures.folding import FOLD_MARKERS, fold_text
 from service.signatures.frames import FrameIndex
 from service.signatures.model import Hit, Role
-from service.signatures.prefilter import Implementation, Prefilter, build_prefilter
+from service.signatures.prefilter import Implementation, build_prefilter
 from service.signatures.regexes import compile_pattern, search_within
 from service.signatures.schema import Rule
 
@@ -56,19 +55,9 @@ class _Compiled:
     starting: tuple[_Check, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Sifted:
-    """What one prefilter pass found in one line: `owners`, the signatures whose keywords it
-    holds (for `Matcher.match`), and `marks`, which of the caller's literal groups it holds."""
-
-    owners: tuple[int, ...] = ()
-    marks: tuple[int, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.owners or self.marks)
-
-
-NOTHING = Sifted()
+# What the prefilter found in a text: the signatures whose keywords it holds, and the fold
+# marker; empty for most lines, which then need no matching at all.
+Owners = tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +118,6 @@ class Matcher:
         "_fold",
         "_frames",
         "_prefilter",
-        "_sifters",
         "_timeout",
         "_timeouts",
         "outage_rules",
@@ -164,7 +152,6 @@ class Matcher:
             [*(compiled.keywords for compiled in self._compiled), FOLD_MARKERS],
             implementation=prefilter,
         )
-        self._sifters: dict[tuple[frozenset[str], ...], Prefilter] = {}
         self._frames = FrameIndex(
             (index, frame)
             for index, compiled in enumerate(self._compiled)
@@ -192,7 +179,7 @@ class Matcher:
         """Return how many regex timeouts each signature has caused."""
         return MappingProxyType(dict(self._timeouts))
 
-    def match(self, event: Event, *, sifted: tuple[Sifted, Sifted] | None = None) -> Hit | None:
+    def match(self, event: Event, *, sifted: tuple[Owners, Owners] | None = None) -> Hit | None:
         """Return the hit of the most specific signature that matches the event, or None.
 
         The messages (and an exception the log only named) are tried first, then the lines as
@@ -200,10 +187,10 @@ class Matcher:
         `sifted`: what `sift` found in those two texts, so the prefilter need not run again.
         """
         text = event.matched_text
-        owners = sifted[0].owners if sifted else self._prefilter.owners(text)
+        owners = sifted[0] if sifted is not None else self._prefilter.owners(text)
         best = self._decide(event, text, owners)
         if best is None and (written := event.written_text):
-            owners = sifted[1].owners if sifted else self._prefilter.owners(written)
+            owners = sifted[1] if sifted is not None else self._prefilter.owners(written)
             best = self._decide(event, written, owners)
         if not event.truncated:
             return best[0] if best is not None else None
@@ -214,33 +201,15 @@ class Matcher:
         ranked = self._weigh_truncated(found, text)
         return ranked[0] if ranked else None
 
-    def sift(self, lines: Sequence[str], marks: Sequence[frozenset[str]] = ()) -> list[Sifted]:
-        """Return what the prefilter finds in each line, in one pass over them all: the
-        signatures worth trying, and which of the literal groups `marks` each line holds.
-
-        A line holds no line feed; most lines hold nothing, and then need no matching at all.
-        """
+    def sift(self, lines: Sequence[str]) -> list[Owners]:
+        """Return what the prefilter finds in each line, in one pass over them all (a line
+        holds no line feed); give it back to `match` for the events of those lines."""
         if any("\n" in line for line in lines):
             raise ValueError("a line to sift holds a line feed")
-        sifter = self._sifter(tuple(marks))
-        found = [NOTHING] * len(lines)
-        fold = self._fold
-        for candidate in sifter.scan("\n".join(lines)):
-            owners = candidate.owners
-            cut = bisect.bisect_right(owners, fold)
-            found[candidate.line] = Sifted(owners[:cut], tuple(o - fold - 1 for o in owners[cut:]))
+        found: list[Owners] = [()] * len(lines)
+        for candidate in self._prefilter.scan("\n".join(lines)):
+            found[candidate.line] = candidate.owners
         return found
-
-    def _sifter(self, marks: tuple[frozenset[str], ...]) -> Prefilter:
-        """Return the prefilter of the keywords, the fold markers and `marks`, built once."""
-        sifter = self._sifters.get(marks)
-        if sifter is None:
-            groups = [*(compiled.keywords for compiled in self._compiled), FOLD_MARKERS, *marks]
-            implementation: Implementation = (
-                "hyperscan" if self._prefilter.name == "hyperscan" else "python"
-            )
-            sifter = self._sifters[marks] = build_prefilter(groups, implementation=implementation)
-        return sifter
 
     def has_candidates(self, text: str) -> bool:
         """Tell whether any enabled signature's keyword occurs in `text` or its folded form
