@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, func, type_coerce
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from service.db import UTCDateTime
 from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Deploy, Incident, Outage
 from service.outages.rules import CauseRule, Span, story_between
 
@@ -165,21 +167,36 @@ def members(session: Session, outage_id: int) -> list[Incident]:
 
 
 def refresh_outage(session: Session, outage: Outage) -> Outage:
-    """Set the outage's status, times and title from its incidents."""
+    """Set the outage's status, times and title from its incidents.
+
+    One aggregate over its incidents, not the incidents themselves: an outage may hold
+    hundreds, and this runs whenever one of them resolves.
+    """
     assert outage.id is not None
-    incidents = members(session, outage.id)
-    if not incidents:
+    member = col(Incident.outage_id) == outage.id
+    # `failure_end`, in SQL: a quiet period only shows that the failure had ended by its last hit.
+    quiet = (col(Incident.resolution) == "quiet") | col(Incident.resolved_at).is_(None)
+    end = type_coerce(
+        case((quiet, col(Incident.last_seen)), else_=col(Incident.resolved_at)), UTCDateTime
+    )
+    unresolved = case((col(Incident.status).in_(UNRESOLVED_STATUSES), 1), else_=0)
+    statement = sql_select(
+        func.count(), func.min(col(Incident.first_seen)), func.sum(unresolved), func.max(end)
+    ).where(member)
+    count, started, open_count, ended = session.execute(statement).one()
+    if not count:
         return outage
-    starts = [i.first_seen for i in incidents if i.first_seen is not None]
-    outage.started_at = min(starts) if starts else None
-    if any(i.status in UNRESOLVED_STATUSES for i in incidents):
+    outage.started_at = started
+    if open_count:
         outage.status = "open"
         outage.ended_at = None
     else:
         outage.status = "resolved"
-        ends = [end for end in (failure_end(i) for i in incidents) if end is not None]
-        outage.ended_at = max(ends) if ends else None
-    cause = next((i for i in incidents if i.id == outage.cause_id), incidents[0])
+        outage.ended_at = ended
+    cause = session.get(Incident, outage.cause_id) if outage.cause_id is not None else None
+    if cause is None or cause.outage_id != outage.id:
+        first = select(Incident).where(member).order_by(col(Incident.first_seen), col(Incident.id))
+        cause = session.exec(first.limit(1)).one()
     outage.cause_id = cause.id
     outage.title = cause.title
     session.add(outage)
