@@ -22,6 +22,7 @@ from service.incidents.deploys import (
 from service.incidents.gaps import DROP_LITERALS, platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
+from service.incidents.store import load_active
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import ACCESS_LITERALS, parse_access
@@ -70,6 +71,7 @@ def apply_events(
     state = state if state is not None else IntakeState()
     fallback = _template_rule(matcher)
     joined = list(rejoin_wrapped(matcher, events))
+    load_active(session, {event.source for event in joined})
     sights = sift(matcher, joined)
     wanted = [sight is not _PLAIN for sight in sights]
     for index, event in state.clock.stamp_wanted(joined, wanted):

@@ -3,6 +3,7 @@ that hang off an incident (events, per-minute counts, timeline entries)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete
@@ -30,18 +31,44 @@ from service.signatures.model import Hit
 from service.transactions import remembered
 
 
-def find_active(session: Session, fingerprint_: str, *, fresh: bool = False) -> Incident | None:
+def load_active(session: Session, sources: Iterable[str]) -> None:
+    """Look up the unresolved incidents of these sources in one statement, locking their rows,
+    so that `find_active` need not ask again for them until the transaction ends.
+
+    Only one processor stores a source's lines at a time (it holds the source's row), so what
+    this transaction does not create itself cannot appear meanwhile; should it all the same,
+    the unique index refuses the second and `create_incident` joins the first.
+    """
+    covered = _covered(session)
+    names = sorted(set(sources) - covered)
+    if not names:
+        return
+    statement = select(Incident).where(
+        col(Incident.source).in_(names), Incident.status != "resolved"
+    )
+    active = _active(session)
+    for incident in session.exec(statement.order_by(col(Incident.id)).with_for_update()):
+        active.setdefault(incident.fingerprint, incident)
+    covered.update(names)
+
+
+def find_active(
+    session: Session, fingerprint_: str, *, source: str = "", fresh: bool = False
+) -> Incident | None:
     """Return the pending, open or acknowledged incident with this fingerprint, if any.
 
-    A transaction asks the database once per fingerprint (and locks the row it finds); what it
-    creates, resolves or deletes itself keeps that answer true until it ends. `fresh` asks again:
-    another process may have opened one since.
+    A transaction asks the database once per fingerprint (and locks the row it finds), or
+    not at all for the fingerprints of a `source` whose incidents it loaded (`load_active`);
+    what it creates, resolves or deletes itself keeps that answer true until it ends. `fresh`
+    asks again: another process may have opened one since.
     """
     active = _active(session)
-    if not fresh and fingerprint_ in active:
-        known = active[fingerprint_]
-        if known is None or (known.status != "resolved" and known in session):
+    if not fresh:
+        known = active.get(fingerprint_)
+        if known is not None and known.status != "resolved" and known in session:
             return known
+        if source in _covered(session) or (fingerprint_ in active and known is None):
+            return None
     statement = select(Incident).where(
         Incident.fingerprint == fingerprint_, Incident.status != "resolved"
     )
@@ -60,14 +87,29 @@ def _active(session: Session) -> dict[str, Incident | None]:
     return remembered(session, "active incidents", dict)
 
 
+def _covered(session: Session) -> set[str]:
+    return remembered(session, "sources of loaded incidents", set)
+
+
 def find_latest_resolved(session: Session, fingerprint_: str) -> Incident | None:
-    """Return the most recent resolved incident with this fingerprint, if there is one."""
+    """Return the most recent resolved incident with this fingerprint, if there is one.
+
+    Asked once per fingerprint in a transaction: an incident it resolves is the latest then
+    (a fingerprint's active incident is newer than all its resolved ones)."""
+    latest = _latest_resolved(session)
+    if fingerprint_ in latest:
+        return latest[fingerprint_]
     statement = (
         select(Incident)
         .where(Incident.fingerprint == fingerprint_, Incident.status == "resolved")
         .order_by(col(Incident.id).desc())
     )
-    return session.exec(statement.limit(1)).first()
+    found = latest[fingerprint_] = session.exec(statement.limit(1)).first()
+    return found
+
+
+def _latest_resolved(session: Session) -> dict[str, Incident | None]:
+    return remembered(session, "latest resolved incidents", dict)
 
 
 def create_incident(
@@ -120,6 +162,7 @@ def resolve(
     incident.resolution = resolution
     session.add(incident)
     session.flush()
+    _latest_resolved(session)[incident.fingerprint] = incident
     add_timeline(session, incident, time=at, kind="resolved", text=text or resolution)
     outage = session.get(Outage, incident.outage_id) if incident.outage_id else None
     if outage is not None:

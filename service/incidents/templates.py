@@ -96,9 +96,9 @@ def _open_templates(session: Session, source: str) -> list[str]:
 
 def _widen(session: Session, rule: Signature, source: str, previous: str, template: str) -> None:
     """Carry the open incident of a template over to the wider template it became."""
-    before = find_active(session, fingerprint(rule.id, (previous,), source))
+    before = find_active(session, fingerprint(rule.id, (previous,), source), source=source)
     after = fingerprint(rule.id, (template,), source)
-    if before is None or find_active(session, after) is not None:
+    if before is None or find_active(session, after, source=source) is not None:
         return
     note_active(session, before.fingerprint, None)
     before.fingerprint = after
