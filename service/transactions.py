@@ -1,5 +1,7 @@
 """What one unit of work keeps for the length of its transaction: rows it looked up once
-(sources, active incidents) and counts it gathered to write once, just before it commits.
+(sources, active incidents), every row it loaded (the session's identity map holds rows only
+while something else does: a row read again would be loaded again), and counts it gathered to
+write once, just before it commits.
 
 Kept in `session.info` and forgotten when the outermost transaction ends, committed or rolled
 back: a lookup remembered there is true only while that transaction (and its row locks) lasts.
@@ -43,6 +45,15 @@ def _write_gathered(session: OrmSession) -> None:
     writers: dict[str, Callable[[OrmSession], None]] = session.info.pop(_WRITERS, {})
     for write in writers.values():
         write(session)
+
+
+@event.listens_for(OrmSession, "loaded_as_persistent")
+def _hold(session: OrmSession, instance: object) -> None:
+    remembered(session, "loaded rows", _rows).append(instance)
+
+
+def _rows() -> list[object]:
+    return []
 
 
 @event.listens_for(OrmSession, "after_transaction_end")

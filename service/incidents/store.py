@@ -78,6 +78,23 @@ def find_active(
     return found
 
 
+def unresolved_of(session: Session, source: str, statuses: Iterable[str]) -> list[Incident]:
+    """Return the source's incidents in these unresolved statuses (pending too), oldest first:
+    from what `load_active` loaded when it did, else from the database."""
+    wanted = set(statuses)
+    if source in _covered(session):
+        found = (
+            incident
+            for incident in _active(session).values()
+            if incident is not None and incident.source == source and incident.status in wanted
+        )
+        return sorted(found, key=lambda incident: incident.id or 0)
+    statement = select(Incident).where(
+        Incident.source == source, col(Incident.status).in_(sorted(wanted))
+    )
+    return list(session.exec(statement.order_by(col(Incident.id))).all())
+
+
 def note_active(session: Session, fingerprint_: str, incident: Incident | None) -> None:
     """Record that `incident` (or none) is now the active incident of a fingerprint."""
     _active(session)[fingerprint_] = incident

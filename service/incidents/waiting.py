@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from service.incidents.minutes import hits_since
 from service.incidents.store import (
@@ -18,6 +18,7 @@ from service.incidents.store import (
     extend,
     resolve,
     store_event,
+    unresolved_of,
 )
 from service.models import Incident
 from service.signatures.model import Hit, Signature
@@ -89,9 +90,8 @@ def sweep_pending(
     session: Session, source: str, signatures: Mapping[str, Signature], *, horizon: datetime
 ) -> list[Incident]:
     """Open absence incidents whose deadline passed; discard thresholds that were not met."""
-    statement = select(Incident).where(Incident.source == source, Incident.status == "pending")
     opened = []
-    for incident in session.exec(statement).all():
+    for incident in unresolved_of(session, source, ("pending",)):
         signature = signatures.get(incident.signature)
         window = timedelta(seconds=signature.window_seconds) if signature else timedelta(0)
         seen = (
