@@ -202,7 +202,9 @@ def show(args: argparse.Namespace, results: dict[str, dict[str, object]]) -> Non
     print(f"tree: {ROOT}")
     print(f"corpus: seed {args.seed}, ~0.5% failure lines from the signatures' examples")
     print()
-    print(f"{'what':34} {'lines':>9} {'seconds':>8} {'lines/s':>11} {'CPU us/line':>11} {'RSS MiB':>8}")
+    print(
+        f"{'what':34} {'lines':>9} {'seconds':>8} {'lines/s':>11} {'CPU us/line':>11} {'RSS MiB':>8}"
+    )
     for name, figures in results.items():
         cpu = figures.get("cpu")
         per_line = f"{1e6 * float(cpu) / float(figures['lines']):11.1f}" if cpu else f"{'-':>11}"  # type: ignore[arg-type]
@@ -226,6 +228,10 @@ def show(args: argparse.Namespace, results: dict[str, dict[str, object]]) -> Non
             f"{p['incidents']} incidents, {p['occurrences']} occurrences"
         )
         print(f"processor: incidents by signature {p['signatures']}")
+        same = p["received"] == p["processed"]
+        print(
+            f"processor: COUNTS {'OK' if same else 'MISMATCH'} (every line received is processed)"
+        )
     if "scan" in results:
         s = results["scan"]
         print(
@@ -235,7 +241,9 @@ def show(args: argparse.Namespace, results: dict[str, dict[str, object]]) -> Non
     if "processor" in results:
         for name in ("matcher", "naive"):
             if name in results:
-                print(f"processor vs {name}: {rate(results['processor']) / rate(results[name]):.3f}x")
+                print(
+                    f"processor vs {name}: {rate(results['processor']) / rate(results[name]):.3f}x"
+                )
     if "scan" in results and "naive" in results:
         print(f"scan vs naive: {rate(results['scan']) / rate(results['naive']):.1f}x")
 
@@ -248,7 +256,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scan-lines", type=int, default=1_000_000, help="scan file (1,000,000)")
     parser.add_argument("--naive-lines", type=int, default=20_000, help="naive loop (20,000)")
     parser.add_argument("--seed", type=int, default=20251009)
-    parser.add_argument("--database", default="", help="a database URL (default: a SQLite file)")
+    parser.add_argument(
+        "--database", default="", help="an empty database's URL (default: a new SQLite file)"
+    )
     parser.add_argument("--profile", type=Path, default=None, help="write py-spy profiles here")
     parser.add_argument("--skip", nargs="*", choices=PHASES, default=[], help="phases to skip")
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
