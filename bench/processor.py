@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import corpus
 from engine import compile_baseline, cpu_name, run_baseline
@@ -40,6 +41,8 @@ PHASES = ("processor", "matcher", "naive", "scan")
 # The processor's clock stands still: nothing held back expires by wall time, so every run of
 # the same corpus gives the same events and the same incidents.
 START = datetime(2025, 10, 9, 7, 40, tzinfo=UTC)
+# What a phase measured, as it prints it (JSON).
+Figures = dict[str, Any]
 
 
 def corpus_lines(lines: int, seed: int) -> list[str]:
@@ -58,7 +61,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def phase_processor(args: argparse.Namespace) -> dict[str, object]:
+def phase_processor(args: argparse.Namespace) -> Figures:
     """Spool the corpus in batches, then time the processor draining the spool."""
     from sqlmodel import Session, select
 
@@ -112,7 +115,7 @@ def phase_processor(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def phase_matcher(args: argparse.Namespace) -> dict[str, object]:
+def phase_matcher(args: argparse.Namespace) -> Figures:
     """Time the engine's whole-text scan of the same corpus (best of three)."""
     from service.signatures.engine import Matcher
     from service.signatures.loader import load_signatures
@@ -127,7 +130,7 @@ def phase_matcher(args: argparse.Namespace) -> dict[str, object]:
     return {"lines": args.lines, "seconds": best, "hits": hits, "rss": peak_rss_mb()}
 
 
-def phase_naive(args: argparse.Namespace) -> dict[str, object]:
+def phase_naive(args: argparse.Namespace) -> Figures:
     """Time every signature regex on every line, on the first `--naive-lines` lines."""
     from service.signatures.loader import load_signatures
 
@@ -143,7 +146,7 @@ def phase_naive(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
-def phase_scan(args: argparse.Namespace) -> dict[str, object]:
+def phase_scan(args: argparse.Namespace) -> Figures:
     """Time `drainwatch scan` of a file of `--scan-lines` lines, end to end, in a subprocess."""
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as directory:
         path = Path(directory) / "app.log"
@@ -178,7 +181,7 @@ def profiled(command: list[str], output: Path) -> list[str]:
     return [str(spy), "record", "-r", "250", "-f", "raw", "-o", str(output), "--", *command]
 
 
-def run_phase(name: str, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, object]:
+def run_phase(name: str, args: argparse.Namespace, argv: Sequence[str]) -> Figures:
     """Run one phase in a subprocess of its own and return what it printed."""
     command = [sys.executable, __file__, "--phase", name, *argv]
     if name == "processor" and args.profile:
@@ -188,64 +191,61 @@ def run_phase(name: str, args: argparse.Namespace, argv: Sequence[str]) -> dict[
         raise SystemExit(f"phase {name} failed:\n{result.stderr}")
     # py-spy, when it runs the phase, prints lines of its own
     last = [line for line in result.stdout.splitlines() if line.startswith("{")][-1]
-    figures: dict[str, object] = json.loads(last)
+    figures: Figures = json.loads(last)
     return figures
 
 
-def show(args: argparse.Namespace, results: dict[str, dict[str, object]]) -> None:
+LABELS = {
+    "processor": "processor ({batch}-line batches)",
+    "matcher": "matcher alone (scan_lines)",
+    "naive": "naive (every regex, every line)",
+    "scan": "drainwatch scan, end to end",
+}
+
+
+def rate(figures: Figures) -> float:
+    """Return the lines per second of a phase."""
+    return float(figures["lines"]) / float(figures["seconds"])
+
+
+def show(args: argparse.Namespace, results: dict[str, Figures]) -> None:
     """Print the figures of one run side by side."""
-
-    def rate(figures: dict[str, object]) -> float:
-        return float(figures["lines"]) / float(figures["seconds"])  # type: ignore[arg-type]
-
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     print(f"tree: {ROOT}")
     print(f"corpus: seed {args.seed}, ~0.5% failure lines from the signatures' examples")
     print()
-    print(
-        f"{'what':34} {'lines':>9} {'seconds':>8} {'lines/s':>11} {'CPU us/line':>11} {'RSS MiB':>8}"
-    )
+    head = f"{'lines':>9} {'seconds':>8} {'lines/s':>11} {'CPU us/line':>11} {'RSS MiB':>8}"
+    print(f"{'what':34} {head}")
     for name, figures in results.items():
         cpu = figures.get("cpu")
-        per_line = f"{1e6 * float(cpu) / float(figures['lines']):11.1f}" if cpu else f"{'-':>11}"  # type: ignore[arg-type]
-        label = {
-            "processor": f"processor ({args.batch_lines}-line batches)",
-            "matcher": "matcher alone (scan_lines)",
-            "naive": "naive (every regex, every line)",
-            "scan": "drainwatch scan, end to end",
-        }[name]
+        per_line = f"{1e6 * cpu / figures['lines']:11.1f}" if cpu else f"{'-':>11}"
+        label = LABELS[name].format(batch=args.batch_lines)
         print(
-            f"{label:34} {figures['lines']:>9,} {float(figures['seconds']):8.2f} "  # type: ignore[arg-type]
-            f"{rate(figures):11,.0f} {per_line} {float(figures['rss']):8.0f}"  # type: ignore[arg-type]
+            f"{label:34} {figures['lines']:>9,} {figures['seconds']:8.2f} "
+            f"{rate(figures):11,.0f} {per_line} {figures['rss']:8.0f}"
         )
     print()
     if "processor" in results:
         p = results["processor"]
+        store = "the given database" if args.database else "SQLite (a file, WAL)"
         print(
             f"processor: {p['batches']} batches of {args.batch_lines} lines over {args.sources} "
-            f"sources on {'the given database' if args.database else 'SQLite (a file, WAL)'}; "
-            f"received {p['received']:,}, processed {p['processed']:,}; "
+            f"sources on {store}; received {p['received']:,}, processed {p['processed']:,}; "
             f"{p['incidents']} incidents, {p['occurrences']} occurrences"
         )
         print(f"processor: incidents by signature {p['signatures']}")
-        same = p["received"] == p["processed"]
-        print(
-            f"processor: COUNTS {'OK' if same else 'MISMATCH'} (every line received is processed)"
-        )
-    if "scan" in results:
-        s = results["scan"]
-        print(
-            f"scan: {s['incidents']} incidents, {s['occurrences']} occurrences, "
-            f"{s['outages']} outages"
-        )
-    if "processor" in results:
+        verdict = "OK" if p["received"] == p["processed"] else "MISMATCH"
+        print(f"processor: COUNTS {verdict} (every line received is processed)")
         for name in ("matcher", "naive"):
             if name in results:
-                print(
-                    f"processor vs {name}: {rate(results['processor']) / rate(results[name]):.3f}x"
-                )
-    if "scan" in results and "naive" in results:
-        print(f"scan vs naive: {rate(results['scan']) / rate(results['naive']):.1f}x")
+                ratio = rate(p) / rate(results[name])
+                print(f"processor vs {name}: {ratio:.3f}x")
+    if "scan" in results:
+        s = results["scan"]
+        found = f"{s['incidents']} incidents, {s['occurrences']} occurrences"
+        print(f"scan: {found}, {s['outages']} outages")
+        if "naive" in results:
+            print(f"scan vs naive: {rate(s) / rate(results['naive']):.1f}x")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
