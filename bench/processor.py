@@ -162,7 +162,8 @@ def phase_scan(args: argparse.Namespace) -> Figures:
         seconds = time.perf_counter() - start
         if status != 0:
             raise SystemExit(f"scan exited with status {status}")
-        report = json.loads(out.read_text())
+        text = out.read_text()  # py-spy, when it runs the scan, prints lines of its own
+        report, _ = json.JSONDecoder().raw_decode(text, text.index("{"))
     incidents = report["incidents"]
     return {
         "lines": report["lines"],
