@@ -63,26 +63,7 @@ def test_scan_gives_the_expected_incidents_and_report(
     assert capsys.readouterr().out == report
 
 
-# Known: served in batches of 50 lines, each its own unit of work as when a drain trickles in,
-# the request window of the incident a deploy resolved in seed_render_deploys (#5) counts 21
-# requests where one scan of the file counts 35; the incidents, outages and statuses agree.
-# Kept visible until the counting is batch-independent.
-SERVED_DIFFERS = {"seed_render_deploys"}
-
-
-@pytest.mark.parametrize(
-    "scenario",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(strict=True, reason="impact window counts depend on batches"),
-        )
-        if p.name in SERVED_DIFFERS
-        else p
-        for p in SCENARIOS
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda p: p.name)
 def test_the_served_app_gives_the_same(scenario: Path, settings: Settings) -> None:
     from service.app import create_app
 

@@ -32,7 +32,10 @@ _MARKERS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"^==> Deploying\.\.\."), "deploying", "render"),
     (re.compile(r"^==> Your service is live"), "live", "render"),
     (
-        re.compile(r"^==> (?:Build failed|Pre-deploy (?:has )?failed|Exited with status [1-9])"),
+        re.compile(
+            r"^==> (?:Build failed|Pre-deploy (?:has )?failed|Exited with status [1-9]"
+            r"|Port scan timeout reached)"
+        ),
         "failed",
         "render",
     ),
@@ -235,12 +238,14 @@ def blamed_deploy(
 
     A recurrence is the failure of `previous` back again: a deploy counts only if it started
     after that incident's last hit (it may have brought the failure back), never the one
-    credited with ending it, nor one the failure was already there before.
+    credited with ending it, nor one the failure was already there before. An incident its
+    quiet period resolved was never shown fixed (nothing reached the failing code, or nothing
+    failed by chance): its recurrence is the same failure, older than any deploy since.
     """
     deploy = deploy_before(session, source, when)
     if deploy is None or previous is None:
         return deploy
-    if deploy.id == previous.resolved_by_deploy_id:
+    if deploy.id == previous.resolved_by_deploy_id or previous.resolution == "quiet":
         return None
     last = previous.last_seen
     if deploy.started_at is None or last is None:

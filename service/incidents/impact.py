@@ -20,6 +20,9 @@ from service.settings import Settings
 # answer 2xx this many times in a row (no failure of a failing endpoint, no hit between): an
 # intermittent failure (one code path of an endpoint) answers 2xx now and then all along.
 RECOVERY_STREAK = 10
+# A failed request logged this soon after a hit is the hit's own (Flask logs the traceback, then
+# the 500): the counts as they stood then end the window of an incident its quiet period resolves.
+HIT_MARGIN = timedelta(seconds=5)
 MAX_ENDPOINTS = 500
 MAX_CLIENTS = 1000
 
@@ -123,10 +126,15 @@ class Window:
     # recovery ends the window where it began.
     streak_from: datetime | None = None
     at_streak: _Counts | None = None
+    streak_answer: str = ""  # the answer that began the streak: "POST /x answered 200"
     # The first deploy live after the last hit, and the counts as they stood then: a deploy
     # that resolves the incident ends its window when it went live.
     live_at: datetime | None = None
     at_live: _Counts | None = None
+    # The counts at the last hit (and the failed requests logged with it), and when that was: an
+    # incident resolved by its quiet period ends its window at its last failure, not after it.
+    at_hit: _Counts | None = None
+    hit_to: datetime | None = None
     counted_to: datetime | None = None
     end: datetime | None = None
     written: _Counts = field(default_factory=_Counts)
@@ -136,9 +144,17 @@ class Window:
         self.counted_to = when
         if access.client and len(self.clients) < MAX_CLIENTS:
             self.clients.add(access.client)
+        if access.failed and when - self.last_hit <= HIT_MARGIN:
+            self.mark_hit(when)
+
+    def mark_hit(self, when: datetime) -> None:
+        """Keep the counts as they stand at a hit (or a failed request logged with it)."""
+        self.at_hit = self.counts.copy()
+        self.hit_to = max(when, self.hit_to) if self.hit_to is not None else when
 
     def absorb(self, tally: _Tally) -> None:
-        """Count a tally's requests, none of them at a failing endpoint, as `count` would."""
+        """Count a tally's requests as `count` would: none of them is at a failing endpoint,
+        and none is a failure logged with a hit."""
         counts = self.counts
         counts.requests += tally.requests
         counts.failed += tally.failed
@@ -168,6 +184,7 @@ class Window:
             failing=set(self.failing),
             at_streak=self.at_streak.copy() if self.at_streak is not None else None,
             at_live=self.at_live.copy() if self.at_live is not None else None,
+            at_hit=self.at_hit.copy() if self.at_hit is not None else None,
         )
 
 
@@ -182,13 +199,16 @@ class _Group:
     # The earliest end of their quiet periods, and the latest of the windows left out.
     until: datetime | None
     since: datetime | None
+    # Until when a failed request is one logged with a window's hit (`HIT_MARGIN`).
+    with_hits: datetime | None
     tally: _Tally = field(default_factory=_Tally)
 
-    def takes(self, when: datetime, key: _Key) -> bool:
+    def takes(self, when: datetime, access: Access, key: _Key) -> bool:
         return (
             key not in self.failing
             and (self.until is None or when <= self.until)
             and (self.since is None or when > self.since)
+            and not (access.failed and self.with_hits is not None and when <= self.with_hits)
         )
 
 
@@ -266,9 +286,17 @@ class Impacts:
         self._dirty.clear()
         self._undo = None
 
-    def first_answer(self, source: str, live: datetime) -> tuple[bool, datetime | None]:
-        """Return whether intake saw the deploy go live, and the first answer after it."""
+    def first_answer(
+        self, source: str, live: datetime, incident_id: int | None = None
+    ) -> tuple[bool, datetime | None]:
+        """Return whether intake saw the deploy go live, and the first answer after it that can
+        prove the incident fixed. An incident whose failures were requests to known endpoints is
+        proven fixed only by one of them answering again (a recovery of its own), never by other
+        endpoints answering: so (True, None) for it."""
         answers = self.first_answers.get(source, {})
+        window = self._windows.get(incident_id) if incident_id is not None else None
+        if window is not None and window.by_endpoint and window.failing and live in answers:
+            return True, None
         return live in answers, answers.get(live)
 
     def hit(
@@ -279,20 +307,29 @@ class Impacts:
         quiet: timedelta | None,
         *,
         by_endpoint: bool = True,
+        first: bool = False,
     ) -> bool:
-        """Start or extend an incident's window at a hit; return True if it starts here."""
+        """Start or extend an incident's window at a hit; return True if it starts here.
+        `first`: the incident's first hit; a window under its id is a discarded pending
+        incident's whose id the database gave out again (SQLite reuses ids), and is dropped."""
         window = self._windows.get(incident_id)
         self._settle(source)
         if window is not None:
             self._settle(window.source)
         self._keep(incident_id)
         self._dirty.add(incident_id)
+        if window is not None and first:
+            self._open.get(window.source, {}).pop(incident_id, None)
+            self._groups.pop(window.source, None)
+            del self._windows[incident_id]
+            window = None
         if window is not None:
             # A hit after its window closed (a recovery the lifecycle did not take) reopens it.
             window.end = None
             window.last_hit = max(window.last_hit, when)
             window.answered_after = window.failing_after = window.streak = 0
             window.live_at = window.at_live = window.streak_from = window.at_streak = None
+            window.mark_hit(when)
             self._open.setdefault(source, {})[incident_id] = window
             self._groups.pop(source, None)
             self._groups.pop(window.source, None)
@@ -300,6 +337,7 @@ class Impacts:
         window = Window(
             source=source, last_hit=when, quiet=quiet, counted_to=when, by_endpoint=by_endpoint
         )
+        window.mark_hit(when)
         self._windows[incident_id] = window
         self._open.setdefault(source, {})[incident_id] = window
         self._groups.pop(source, None)
@@ -328,7 +366,7 @@ class Impacts:
         self, source: str, when: datetime, access: Access
     ) -> list[tuple[int, str, datetime]]:
         """Count a request in the open windows of its source; return the incidents it shows
-        recovered, each with what makes it a recovery and when the recovery was."""
+        recovered, each with the words that tell the recovery and when it was."""
         if self.probes.match(access):
             return []
         if not access.failed:
@@ -345,7 +383,7 @@ class Impacts:
         group = self._groups.get(source)
         if group is None:
             group = self._groups[source] = _group(windows, when)
-        if group.takes(when, key):
+        if group.takes(when, access, key):
             group.tally.add(when, access, key)
             return []
         self._settle(source)
@@ -355,6 +393,7 @@ class Impacts:
     def _count_one_by_one(
         self, windows: dict[int, Window], when: datetime, access: Access, key: _Key
     ) -> list[tuple[int, str, datetime]]:
+        answer = f"{access.method} {access.path} answered {access.status}"
         recovered = []
         for incident_id, window in list(windows.items()):
             if window.quiet is not None and when > window.last_hit + window.quiet:
@@ -366,15 +405,17 @@ class Impacts:
                 reason = _recovery(window)
                 if reason is not None:
                     # The answer that shows the recovery ends the window; it is not part of it.
-                    at = when
+                    at, text = when, f"{answer} again{reason}"
                     if window.streak and window.at_streak is not None:
                         window.counts, window.counted_to = window.at_streak, window.streak_from
                         at = window.streak_from or when
-                    recovered.append((incident_id, reason, at))
+                        text = f"{window.streak_answer} again{reason}"
+                    recovered.append((incident_id, text, at))
                     self.close(incident_id, at)
                     continue
             if access.succeeded and key in window.failing and not window.streak:
                 window.streak_from, window.at_streak = when, window.counts.copy(window.failing)
+                window.streak_answer = answer
             window.count(when, access, key)
             if access.succeeded:
                 window.answered_after += 1
@@ -393,13 +434,15 @@ class Impacts:
             del answers[min(answers)]
         self._settle(source)
         for incident_id, window in self._open.get(source, {}).items():
-            if window.live_at is None and window.last_hit <= when:
+            # Strictly after the last hit, as the sweep picks the deploy that may end it.
+            if window.live_at is None and window.last_hit < when:
                 self._keep(incident_id)
                 window.live_at = when
                 window.at_live = window.counts.copy(window.failing)
 
-    def close(self, incident_id: int, at: datetime | None) -> None:
-        """End an incident's window at its resolution (a deploy's: when it went live)."""
+    def close(self, incident_id: int, at: datetime | None, resolution: str = "") -> None:
+        """End an incident's window at its resolution (a deploy's: when it went live; a quiet
+        period's: at its last failure)."""
         window = self._windows.get(incident_id)
         if window is None or window.end is not None:
             return
@@ -409,6 +452,9 @@ class Impacts:
         if at is not None and window.at_live is not None and at == window.live_at:
             window.counts = window.at_live
             window.counted_to = at
+        elif resolution == "quiet" and window.at_hit is not None:
+            window.counts = window.at_hit
+            window.counted_to = window.hit_to
         window.end = at or window.counted_to or window.last_hit
         self._open.get(window.source, {}).pop(incident_id, None)
         self._groups.pop(window.source, None)
@@ -419,10 +465,10 @@ class Impacts:
         if not self._windows:
             return
         ids = sorted(self._windows)
-        statement = select(Incident.id, Incident.status, Incident.resolved_at).where(
-            col(Incident.id).in_(ids)
-        )
-        known = {row[0]: (row[1], row[2]) for row in session.exec(statement).all()}
+        statement = select(
+            Incident.id, Incident.status, Incident.resolved_at, Incident.resolution
+        ).where(col(Incident.id).in_(ids))
+        known = {row[0]: (row[1], row[2], row[3]) for row in session.exec(statement).all()}
         changed: list[tuple[int, Window]] = []
         for incident_id in ids:
             window = self._windows[incident_id]
@@ -433,12 +479,12 @@ class Impacts:
                 del self._windows[incident_id]
                 self._dirty.discard(incident_id)
                 continue
-            status, resolved_at = known[incident_id]
+            status, resolved_at, resolution = known[incident_id]
             if status == "pending":
                 continue  # still changed when it opens: written then
             if status == "resolved":
                 # Resolved elsewhere (by hand): its window ends at its log time.
-                self.close(incident_id, resolved_at)
+                self.close(incident_id, resolved_at, resolution or "")
             if incident_id in self._dirty:
                 self._keep(incident_id)
                 changed.append((incident_id, window))
@@ -474,6 +520,7 @@ def _group(windows: dict[int, Window], when: datetime) -> _Group:
     failing: set[_Key] = set()
     until: datetime | None = None
     since: datetime | None = None
+    with_hits: datetime | None = None
     for incident_id, window in windows.items():
         end = window.last_hit + window.quiet if window.quiet is not None else None
         if end is not None and when > end:
@@ -483,7 +530,9 @@ def _group(windows: dict[int, Window], when: datetime) -> _Group:
         failing.update(window.failing)
         if end is not None:
             until = end if until is None else min(until, end)
-    return _Group(members, frozenset(failing), until, since)
+        margin = window.last_hit + HIT_MARGIN
+        with_hits = margin if with_hits is None else max(with_hits, margin)
+    return _Group(members, frozenset(failing), until, since, with_hits)
 
 
 def _recovery(window: Window) -> str | None:
@@ -495,7 +544,10 @@ def _recovery(window: Window) -> str | None:
         noun = "request" if counts.requests == 1 else "requests"
         return f", the first answer after {counts.requests} failed {noun}"
     if window.streak + 1 >= RECOVERY_STREAK:
-        return f", {window.streak + 1} times in a row from {window.streak_from:%H:%M:%S} on"
+        return (
+            f" at {window.streak_from:%H:%M:%S}, and the failing endpoints answered 2xx"
+            f" {window.streak + 1} times in a row from then on"
+        )
     return None
 
 

@@ -179,7 +179,7 @@ def _apply_part(
     if hit.signature.id == TEMPLATE_SIGNATURE:
         note_first_seen(session, incident)
     if incident.status == "resolved":
-        state.impact.close(incident.id, incident.resolved_at)
+        state.impact.close(incident.id, incident.resolved_at, incident.resolution or "")
     elif hit.role in ("open", "start"):
         minutes = hit.signature.quiet_minutes
         # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
@@ -191,6 +191,7 @@ def _apply_part(
             quiet=timedelta(minutes=minutes) if minutes > 0 else None,
             shown=incident.status in UNRESOLVED_STATUSES,
             by_endpoint=hit.signature.kind != "pair",
+            first=incident.occurrences <= 1,
         )
 
 
@@ -233,11 +234,10 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
         return True
     access = parse_access(message)
     if access is not None:
-        for incident_id, reason, when in state.request(event.source, event.when, access):
+        for incident_id, text, when in state.request(event.source, event.when, access):
             incident = session.get(Incident, incident_id)
             window = state.impact.windows[incident_id]
             if incident is not None and incident.status in UNRESOLVED_STATUSES:
-                text = f"{access.method} {access.path} answered {access.status} again{reason}"
                 resolve_recovered(session, incident, at=when, text=text, live=window.live_at)
         return True
     return False
@@ -268,4 +268,4 @@ def _advance_clocks(
             )
             for incident in swept:
                 if incident.id is not None:
-                    state.impact.close(incident.id, incident.resolved_at)
+                    state.impact.close(incident.id, incident.resolved_at, incident.resolution or "")

@@ -46,7 +46,7 @@ def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
     if active is not None and _quiet_period_over(active, when, hit.signature.quiet_minutes):
         assert active.last_seen is not None
         quiet_end = active.last_seen + timedelta(minutes=hit.signature.quiet_minutes)
-        text = "no new hits in the quiet period"
+        text = f"no new hits for {hit.signature.quiet_minutes} min"  # as the sweep says it
         resolve(session, active, at=quiet_end, resolution="quiet", text=text)
         active = None
     active = waiting.current_or_new(session, hit, fp, active, now=now)

@@ -132,14 +132,18 @@ class IntakeState:
         quiet: timedelta | None = None,
         shown: bool = True,
         by_endpoint: bool = True,
+        first: bool = False,
     ) -> None:
         """Remember a hit and open or extend its incident's window; credit failed requests
         logged just before it to a shown incident (a pending one may yet be discarded).
-        `by_endpoint`: its failing endpoints answering again may resolve it."""
+        `by_endpoint`: its failing endpoints answering again may resolve it. `first`: the
+        incident's first hit, so a window kept under its id belonged to a discarded one."""
         if when is None:
             return
         self._changing()
-        fresh = self.impact.hit(source, when, incident_id, quiet, by_endpoint=by_endpoint)
+        fresh = self.impact.hit(
+            source, when, incident_id, quiet, by_endpoint=by_endpoint, first=first
+        )
         recent = self._recent(self.failures, source, when)
         if fresh:
             # Failures logged just before the window opened are part of the incident all the same.

@@ -25,7 +25,7 @@ def sweep_source(
     signatures: Mapping[str, Signature],
     *,
     deploy_quiet: timedelta = DEPLOY_QUIET,
-    first_answer: Callable[[str, datetime], tuple[bool, datetime | None]] | None = None,
+    first_answer: Callable[[str, datetime, int | None], tuple[bool, datetime | None]] | None = None,
 ) -> list[Incident]:
     """Resolve the source's incidents that its log shows have gone quiet; return them."""
     horizon = source.last_log_time
@@ -52,7 +52,7 @@ def sweep_source(
         quiet_end = last_seen + timedelta(minutes=quiet) if quiet > 0 else None
         # Silence after a deploy says something only if requests were answered after it: with
         # nothing but health checks, a failure of the app's endpoints could not have shown.
-        proven = _deploy_proven(source, deploy, deploy_quiet, first_answer)
+        proven = _deploy_proven(source, incident, deploy, deploy_quiet, first_answer)
         # Whichever the log showed first decides, as it would have read line by line: a scan of
         # a whole file, whose clock is far ahead, resolves as the served processor did.
         by_deploy = (
@@ -79,17 +79,19 @@ def sweep_source(
 
 def _deploy_proven(
     source: Source,
+    incident: Incident,
     deploy: Deploy | None,
     deploy_quiet: timedelta,
-    first_answer: Callable[[str, datetime], tuple[bool, datetime | None]] | None,
+    first_answer: Callable[[str, datetime, int | None], tuple[bool, datetime | None]] | None,
 ) -> datetime | None:
     """Return when the log proved a deploy fixed what went silent after it: `deploy_quiet` after
-    it went live, once a request was answered after it (with nothing but health checks a
-    failure of the app's endpoints could not have shown); None while it has not."""
+    it went live, once a request that could have failed was answered after it (with nothing but
+    health checks, or only other endpoints than the failing ones, the failure could not have
+    shown); None while it has not."""
     if deploy is None or deploy.live_at is None:
         return None
     live = deploy.live_at
-    seen, first = first_answer(source.name, live) if first_answer else (False, None)
+    seen, first = first_answer(source.name, live, incident.id) if first_answer else (False, None)
     if not seen:
         # Intake did not see it go live (a restart since): the source's latest answer tells.
         answered = source.last_answered_at

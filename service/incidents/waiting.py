@@ -67,13 +67,25 @@ def absence_hit(
         return incident
     if active is None:
         return None
+    when = hit.event.when
     if active.status == "pending":
-        discard(session, active)
-        return None
+        late = (
+            when is not None
+            and active.first_seen is not None
+            and when > active.first_seen + timedelta(seconds=hit.signature.window_seconds)
+        )
+        if not late:
+            discard(session, active)
+            return None
+        # Awaited, but only after the deadline (read in one batch, the sweep came too late to
+        # say so): it was missing for that long, so it opens and the awaited line resolves it.
+        count_minute(session, active, active.first_seen)
+        promote(
+            session, active, text=f"nothing followed within {_words(hit.signature.window_seconds)}"
+        )
     store_event(session, active, hit)
-    extend(active, hit.event.when)
-    when = hit.event.when or now
-    resolve(session, active, at=when, resolution="recovered", text=hit.event.first.message)
+    extend(active, when)
+    resolve(session, active, at=when or now, resolution="recovered", text=hit.event.first.message)
     return active
 
 

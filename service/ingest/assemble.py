@@ -69,10 +69,12 @@ _Key = tuple[str, str, str]
 
 @dataclass(frozen=True, slots=True)
 class AssemblerCheckpoint:
-    """What `Assembler.restore` brings back: the records held per key, and each source's key."""
+    """What `Assembler.restore` brings back: the records held per key, each source's key, and
+    the events waiting behind a held record."""
 
     states: dict[_Key, _Pending]
     last: dict[str, _Key]
+    ready: list[Event]
 
 
 def _copy(state: _Pending) -> _Pending:
@@ -89,8 +91,10 @@ class Assembler:
     State is kept per (source, instance, stream), so interleaved instances do not mix; a line with
     no header and no instance (a plain traceback line) belongs to the key of the line before it. One
     ERROR-level or traceback-header record per key is held back until the next record of that key
-    shows whether a traceback follows it. `feed` returns what it completed, sorted by first seq;
-    the events of feed(a) + feed(b) + flush() are those of feed(a + b) + flush().
+    shows whether a traceback follows it. Events come out in log order (by first seq): one that
+    completes while an earlier record of another key is still held waits for it, so the events of
+    feed(a) + feed(b) + flush() are those of feed(a + b) + flush(), in the same order, wherever
+    a batch ends (the incident that happened first is opened first).
     """
 
     def __init__(
@@ -101,11 +105,14 @@ class Assembler:
         self._max_tail = max_tail
         self._states: dict[_Key, _Pending] = {}
         self._last: dict[str, _Key] = {}
+        # Completed events that wait for an earlier record still held under another key.
+        self._ready: list[Event] = []
 
     @property
     def pending(self) -> int:
         """Return how many records are held back, waiting for what follows them."""
-        return sum(len(state.held) + len(state.records) for state in self._states.values())
+        waiting = sum(len(state.held) + len(state.records) for state in self._states.values())
+        return waiting + sum(len(event.records) for event in self._ready)
 
     def held(self) -> list[LogRecord]:
         """Return every record held back, oldest first: feeding them to a new assembler gives
@@ -113,46 +120,64 @@ class Assembler:
         records = [
             record for state in self._states.values() for record in (*state.held, *state.records)
         ]
+        records.extend(record for event in self._ready for record in event.records)
         records.sort(key=lambda record: record.seq)
         return records
 
     def checkpoint(self) -> AssemblerCheckpoint:
         """Return what `restore` needs to bring the assembler back to this moment."""
         states = {key: _copy(state) for key, state in self._states.items()}
-        return AssemblerCheckpoint(states, dict(self._last))
+        return AssemblerCheckpoint(states, dict(self._last), list(self._ready))
 
     def restore(self, checkpoint: AssemblerCheckpoint) -> None:
         """Bring the assembler back to a checkpoint (which stays usable for another restore)."""
         self._states = {key: _copy(state) for key, state in checkpoint.states.items()}
         self._last = dict(checkpoint.last)
+        self._ready = list(checkpoint.ready)
 
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
-        """Consume records and return the events they completed, sorted by first seq."""
-        out: list[Event] = []
+        """Consume records and return the events they completed, in log order."""
         for record in records:
-            self._take(record, out)
-        out.sort(key=_first_seq)
-        return out
+            self._take(record, self._ready)
+        return self._due()
 
     def flush(self) -> list[Event]:
-        """Emit everything still pending (end of stream), sorted by first seq."""
-        out: list[Event] = []
+        """Emit everything still pending (end of stream), in log order."""
         for state in self._states.values():
-            self._release(state, out)
+            self._release(state, self._ready)
         self._states.clear()
-        out.sort(key=_first_seq)
-        return out
+        return self._due()
 
     def expire(self, now: datetime) -> list[Event]:
-        """Emit what has waited longer than the gap since its key's last record arrived."""
-        out: list[Event] = []
+        """Emit what has waited longer than the gap since its key's last record arrived (and
+        what waited behind it)."""
         for key, state in list(self._states.items()):
             seen = state.last_received or state.last_time
             if seen is not None and now - seen > self._gap:
-                self._release(state, out)
+                self._release(state, self._ready)
                 del self._states[key]
-        out.sort(key=_first_seq)
-        return out
+        return self._due()
+
+    def _due(self) -> list[Event]:
+        """Return the completed events that no held record comes before, in log order."""
+        if not self._ready:
+            return []
+        firsts = [
+            min(first[0].seq for first in (state.held, state.records) if first)
+            for state in self._states.values()
+            if state.held or state.records
+        ]
+        self._ready.sort(key=_first_seq)
+        if not firsts:
+            due, self._ready = self._ready, []
+            return due
+        mark = min(firsts)
+        cut = next((n for n, event in enumerate(self._ready) if _first_seq(event) > mark), None)
+        if cut is None:
+            due, self._ready = self._ready, []
+        else:
+            due, self._ready = self._ready[:cut], self._ready[cut:]
+        return due
 
     def _key(self, record: LogRecord) -> _Key:
         """Return the record's key; a bare line belongs to whoever logged the line before it."""

@@ -227,7 +227,10 @@ def outage_duration(
         if end_of_log is not None:
             seen.append(end_of_log)
         end = max(seen) if seen else None
-    return end - outage.started_at if end is not None else None
+    if end is None:
+        return None
+    # To the second, as reports print the times: a reader's subtraction gives the same figure.
+    return end.replace(microsecond=0) - outage.started_at.replace(microsecond=0)
 
 
 RECOVERED_OUTAGES = "drainwatch.outages_recovered"

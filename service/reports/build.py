@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -24,6 +24,7 @@ from service.reports.evidence import (
     merged_timeline,
     minute_counts,
     peak_minute,
+    worker_pids,
 )
 from service.reports.headline import incident_headline
 from service.reports.impact import Impact, gather_impact, incident_length, log_end
@@ -86,6 +87,11 @@ class OutageReport:
     root_cause_cut: bool = False
     # What the log shows went right (503s instead of 500s, a recovery after N attempts).
     worked: tuple[str, ...] = ()
+    # It recovered with no deploy between its first hit and the recovery (`recovered_alone`).
+    recovered_alone: bool = False
+    # The incident this one is a recurrence of, and the deploy that one came after.
+    previous: Incident | None = None
+    previous_trigger: Deploy | None = None
 
 
 def incident_duration(incident: Incident) -> timedelta | None:
@@ -94,6 +100,25 @@ def incident_duration(incident: Incident) -> timedelta | None:
     if incident.first_seen is None or end is None:
         return None
     return end - incident.first_seen
+
+
+def recovered_alone(incident: Incident, deploys: Sequence[Deploy]) -> bool:
+    """Return True when the incident recovered with no deploy starting or going live between its
+    first hit and its recovery (so what failed came back by itself: no code or setting changed)."""
+    if incident.status != "resolved" or incident.resolution != "recovered":
+        return False
+    if incident.resolved_by_deploy_id or incident.first_seen is None:
+        return False
+    start, end = (
+        incident.first_seen,
+        incident.resolved_at or incident.last_seen or incident.first_seen,
+    )
+    return not any(
+        start <= moment <= end
+        for deploy in deploys
+        for moment in (deploy.started_at, deploy.live_at)
+        if moment is not None
+    )
 
 
 def build_report(
@@ -128,6 +153,7 @@ def build_report(
         if other.id != incident.id
     )
     messages = distinct_messages(events)
+    deploys = deploys_around(session, incident)
     shown = variant_evidence(
         incident.fields,
         traceback=traceback,
@@ -135,6 +161,7 @@ def build_report(
         endpoints=endpoints,
         impact=impact,
         siblings=siblings,
+        recovered_alone=recovered_alone(incident, deploys),
     )
     knowledge = filled_knowledge(signature, incident.fields, evidence, shown) if signature else None
     resolved_by = (
@@ -143,7 +170,10 @@ def build_report(
         else None
     )
     trigger = session.get(Deploy, incident.deploy_id) if incident.deploy_id else None
-    deploys = deploys_around(session, incident)
+    previous = session.get(Incident, incident.previous_id) if incident.previous_id else None
+    previous_trigger = (
+        session.get(Deploy, previous.deploy_id) if previous and previous.deploy_id else None
+    )
     borrowed = {d.id: borrowed_times(session, d) for d in [*deploys, trigger] if d and d.id}
     report = OutageReport(
         incident=incident,
@@ -173,6 +203,9 @@ def build_report(
         worked=what_worked(
             incident, knowledge, resolved_text=resolved_text, resolved_by=resolved_by
         ),
+        recovered_alone=shown.recovered_alone,
+        previous=previous,
+        previous_trigger=previous_trigger,
     )
     return _with_form(report, shown)
 
@@ -189,7 +222,11 @@ def _with_form(report: OutageReport, shown: Evidence | None = None) -> OutageRep
     return replace(
         report,
         severity=assess(
-            report.incident, report.impact, instances=len(report.instances), alone=alone
+            report.incident,
+            report.impact,
+            # Several worker processes of one host hit is no wider than one: hosts count.
+            instances=0 if worker_pids(report.instances) else len(report.instances),
+            alone=alone,
         ),
         headline=incident_headline(report),
         fix=(

@@ -191,3 +191,16 @@ def merged_timeline(
     return tuple(
         sorted(rows, key=lambda r: (r.time is None, r.time or _NEVER, order.get(r.kind, 2)))
     )
+
+
+def worker_pids(instances: Sequence[str]) -> bool:
+    """Return True when the instances a log names are worker processes of one host (gunicorn's
+    `[27]`), not hosts or dynos (`web.1`)."""
+    return bool(instances) and all(instance.isdigit() for instance in instances)
+
+
+def instance_words(instances: Sequence[str]) -> str:
+    """Return `2 instances` or `2 worker processes`, as the log names them."""
+    noun = "worker process" if worker_pids(instances) else "instance"
+    plural = "es" if noun.endswith("s") else "s"
+    return f"{len(instances)} {noun}{plural if len(instances) != 1 else ''}"

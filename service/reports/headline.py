@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from service.models import Incident
+from service.reports.evidence import instance_words, worker_pids
 from service.reports.impact import Impact
 from service.reports.markdown import code, prose
 from service.reports.steps import first_step
@@ -74,19 +75,36 @@ def named(incident: Incident) -> str:
     return f"{incident.signature} {fields}"[:120].strip()
 
 
-def since_line(start: datetime | None, end: datetime | None, length: str) -> str:
-    """Return when it began and, ended, when it ended; `length` as the report words it."""
+def since_line(
+    start: datetime | None,
+    end: datetime | None,
+    length: str,
+    *,
+    last_seen: datetime | None = None,
+) -> str:
+    """Return when it began and, ended, when it ended (or, gone quiet, when it was last seen);
+    `length` as the report words it."""
+    if end is not None and last_seen is not None:
+        return f"**Since:** {stamp(start)}, last seen {stamp(last_seen)} ({length})."
     if end is not None:
         return f"**Since:** {stamp(start)}, until {stamp(end)} ({length})."
     return f"**Since:** {stamp(start)}; still open, {length}."
 
 
 def impact_line(
-    counted: Impact | None, *, occurrences: int, incidents: int, instances: int, of: str = ""
+    counted: Impact | None,
+    *,
+    occurrences: int,
+    incidents: int,
+    instances: Sequence[str],
+    of: str = "",
 ) -> str:
     """Return the impact: failed requests with their window when the log counted any, and the
     matching events."""
-    where = f", on {instances} instances" if instances > 1 else ""
+    where = ""
+    if len(instances) > 1:
+        where = f", in {instance_words(instances)}" if worker_pids(instances) else ""
+        where = where or f", on {instance_words(instances)}"
     noun = "incident" if incidents == 1 else "incidents"
     events = f"{occurrences} matching event{'s' if occurrences != 1 else ''}"
     events += f" in {incidents} {noun}" if incidents > 1 else ""
@@ -106,7 +124,10 @@ def impact_line(
 
 
 def status_line(resolved: bool, ended: datetime | None, resolution: str, still: str) -> str:
-    """Return the status: resolved when and how, or what is still open."""
+    """Return the status: resolved when and how, or what is still open (`still`: what the log
+    shows after the last hit, also said of an incident its quiet period resolved)."""
+    if resolved and resolution == "quiet" and still:
+        return f"**Status:** resolved at {clock(ended)} by its quiet period: {still}."
     if resolved:
         return f"**Status:** resolved at {clock(ended)} ({HOW.get(resolution, resolution)})."
     return f"**Status:** open: {still}."
@@ -125,13 +146,16 @@ def incident_headline(report: OutageReport) -> tuple[str, ...]:
     lines = [
         broke_line(report),
         since_line(
-            incident.first_seen, incident.resolved_at if resolved else None, report.duration
+            incident.first_seen,
+            incident.resolved_at if resolved else None,
+            report.duration,
+            last_seen=incident.last_seen if incident.resolution == "quiet" else None,
         ),
         impact_line(
             report.impact,
             occurrences=incident.occurrences,
             incidents=1,
-            instances=len(report.instances),
+            instances=report.instances,
         ),
         status_line(resolved, incident.resolved_at, incident.resolution, report.impact.after),
         step_line(report),

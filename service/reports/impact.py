@@ -12,13 +12,13 @@ from sqlmodel import Session, col, select
 
 from service.models import Incident, IncidentEndpoint, IncidentImpact, IncidentRequest, Source
 from service.reports.markdown import code
-from service.reports.timefmt import clock, duration
+from service.reports.timefmt import between, clock, duration
 
 MAX_ENDPOINTS = 10
 _ENDS = {
     "recovered": "the recovery",
     "deploy": "the deploy",
-    "quiet": "the end of its quiet period",
+    "quiet": "its last hit",
     "manual": "the hand resolve",
 }
 
@@ -53,8 +53,11 @@ def log_end(session: Session, incident: Incident) -> datetime | None:
 
 
 def window_end(incident: Incident, end_of_log: datetime | None) -> datetime | None:
-    """Return where the incident's window ends: its resolution, else the end of the log."""
+    """Return where the incident's window ends: its resolution (for a quiet period, which only
+    says nothing more came, its last hit), else the end of the log."""
     if incident.status == "resolved":
+        if incident.resolution == "quiet" and incident.last_seen is not None:
+            return incident.last_seen
         return incident.resolved_at
     times = [t for t in (end_of_log, incident.last_seen) if t is not None]
     return max(times) if times else None
@@ -65,7 +68,7 @@ def incident_length(incident: Incident, end_of_log: datetime | None) -> str:
     end = window_end(incident, end_of_log)
     if incident.first_seen is None or end is None:
         return "unknown"
-    length = duration(end - incident.first_seen)
+    length = duration(between(incident.first_seen, end))
     if incident.status == "resolved":
         return length
     return f"{length} so far (from the first hit to the end of the log at {clock(end)})"
@@ -123,8 +126,9 @@ def _endpoints(session: Session, incident_id: int) -> tuple[EndpointImpact, ...]
 def _after(
     incident: Incident, row: IncidentImpact | None, endpoints: Sequence[EndpointImpact]
 ) -> str:
-    """Return what the log shows after the last hit of an unresolved incident."""
-    if incident.status == "resolved":
+    """Return what the log shows after the last hit of an incident that is unresolved or that
+    its quiet period resolved."""
+    if incident.status == "resolved" and incident.resolution != "quiet":
         return ""
     if incident.last_seen is None:
         return "the log carried no times to count requests by"

@@ -143,6 +143,7 @@ def variant_evidence(
     endpoints: Sequence[IncidentEndpoint] = (),
     impact: Impact | None = None,
     siblings: Sequence[Incident] = (),
+    recovered_alone: bool = False,
 ) -> Evidence:
     """Return what the log shows about an incident, for choosing its knowledge's variant."""
     exceptions = [kind for kind, _ in traceback.chain]
@@ -161,6 +162,7 @@ def variant_evidence(
             Sibling(other.signature, {k: str(v) for k, v in other.fields.items()})
             for other in siblings
         ),
+        recovered_alone=recovered_alone,
     )
 
 

@@ -4,7 +4,7 @@ and the timeline of all of them, and the full report of the incident the story s
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -57,6 +57,8 @@ class OutageStory:
     # The request counts of the member whose window saw the most requests, and that member.
     requests: Impact | None = None
     requests_of: Incident | None = None
+    # Per deploy id, which of its times ("started", "live", "failed") were lent: "about".
+    about: Mapping[int, frozenset[str]] = field(default_factory=dict)
 
     @property
     def single(self) -> bool:
@@ -83,18 +85,21 @@ def build_outage_story(
     stories = tuple(dict.fromkeys(m.story for m in told if m.story))
     busiest = busiest_impact(session, incidents, cause.id)
     counted = next((i for i in incidents if busiest and i.id == busiest.incident_id), None)
+    deploys = _deploys(session, outage, incidents)
+    about = {d.id: borrowed_times(session, d) for d in deploys if d.id}
     return OutageStory(
         outage=outage,
         members=tuple(told),
         cause=build_report(session, cause, signatures, public_url=public_url),
         stories=stories,
-        deploys=tuple(_deploys(session, outage, incidents)),
-        timeline=_timeline(session, outage, incidents),
+        deploys=tuple(deploys),
+        timeline=_timeline(session, incidents, deploys, about),
         duration=duration(outage_duration(outage, incidents, log_end(session, cause))),
         occurrences=sum(i.occurrences for i in incidents),
         url=f"{public_url.rstrip('/')}/outages/{outage.id}",
         requests=gather_impact(session, counted, log_end(session, counted)) if counted else None,
         requests_of=counted,
+        about=about,
     )
 
 
@@ -146,7 +151,10 @@ def _deploys(session: Session, outage: Outage, incidents: Sequence[Incident]) ->
 
 
 def _timeline(
-    session: Session, outage: Outage, incidents: Sequence[Incident]
+    session: Session,
+    incidents: Sequence[Incident],
+    deploys: Sequence[Deploy],
+    about: Mapping[int, frozenset[str]],
 ) -> tuple[TimelineRow, ...]:
     entries = []
     for incident in incidents:
@@ -157,9 +165,7 @@ def _timeline(
             entries.append(
                 TimelineEntry(source=entry.source, time=entry.time, kind=entry.kind, text=text)
             )
-    deploys = _deploys(session, outage, incidents)
-    borrowed = {d.id: borrowed_times(session, d) for d in deploys if d.id}
-    return merged_timeline(entries, deploys, (), borrowed)
+    return merged_timeline(entries, deploys, (), about)
 
 
 def level(story: OutageStory) -> str:
@@ -200,7 +206,7 @@ def headline(story: OutageStory) -> tuple[str, ...]:
             story.requests,
             occurrences=story.occurrences,
             incidents=len(story.members),
-            instances=len(story.cause.instances),
+            instances=story.cause.instances,
             of=f", the window of #{story.requests_of.id}" if story.requests_of else "",
         ),
         status,

@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from service.incidents.actions import ActionItem, stored_items
+from service.reports.evidence import instance_words, worker_pids
 from service.reports.markdown import code
-from service.reports.timefmt import clock, duration
+from service.reports.timefmt import between, clock, duration
 
 if TYPE_CHECKING:
     from service.reports.build import OutageReport
@@ -34,7 +35,7 @@ class Detection:
 def _since(start: datetime | None, end: datetime | None) -> str | None:
     if start is None or end is None or end < start:
         return None
-    return duration(end - start)
+    return duration(between(start, end))
 
 
 def detection(report: OutageReport) -> Detection:
@@ -62,9 +63,14 @@ def contributing_factors(report: OutageReport) -> tuple[str, ...]:
     factors = []
     if incident.previous_id:
         factors.append(f"A regression: the same failure as #{incident.previous_id} came back.")
-    if len(report.instances) > 1:
+    if len(report.instances) > 1 and worker_pids(report.instances):
         factors.append(
-            f"It hit {len(report.instances)} instances, so it is in the code or the "
+            f"It hit {instance_words(report.instances)}, so it is in the code they all run, "
+            "not one stuck worker."
+        )
+    elif len(report.instances) > 1:
+        factors.append(
+            f"It hit {instance_words(report.instances)}, so it is in the code or the "
             "configuration they share, not one bad host."
         )
     # The incidents it came with are named in the first lines, with their outage.
@@ -91,8 +97,11 @@ def action_items(report: OutageReport) -> tuple[tuple[ActionItem, ...], bool]:
     test += f" in {code(where[-1].file)}" if where else ""
     items = [ActionItem(text=_short(test) + ".", priority="P1")]
     prevention = report.knowledge.prevention if report.knowledge else ()
-    for index, step in enumerate(prevention[:SUGGESTED_PREVENTION]):
-        items.append(ActionItem(text=_short(step), priority="P2" if index == 0 else "P3"))
+    if report.recovered_alone:
+        # What came back by itself, with no deploy, was not the code's doing: no regression test.
+        items = []
+    for step in prevention[: SUGGESTED_PREVENTION + 1 - len(items)]:
+        items.append(ActionItem(text=_short(step), priority=f"P{len(items) + 1}"))
     return tuple(items), True
 
 

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from service.models import Incident, Outage
 from service.outages.rules import CauseRule
-from service.reports import markdown, timefmt
+from service.reports import evidence, markdown, timefmt
 from service.reports.build import OutageReport, build_report
 from service.reports.headline import title
 from service.reports.outage import OutageStory, build_outage_story, headline, outage_title
@@ -35,6 +35,8 @@ def report_environment(templates_dir: Path) -> Environment:
         cell=markdown.cell,
         stamp=timefmt.stamp,
         clock=timefmt.clock,
+        worker_pids=evidence.worker_pids,
+        instance_words=evidence.instance_words,
     )
     return env
 

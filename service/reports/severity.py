@@ -10,7 +10,7 @@ from service.reports.impact import Impact
 from service.signatures.model import SEVERITIES, Severity
 
 # Requests needed before a share of failures counts as evidence either way.
-MIN_REQUESTS = 5
+MIN_REQUESTS = 10
 MOST_FAILED = 0.5
 MANY_FAILED = 0.25
 

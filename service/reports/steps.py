@@ -80,7 +80,9 @@ def first_step(fix: str) -> str:
                 break
             prose.append(line.strip())
         if prose:
-            return _NUMBERED.sub("", " ".join(prose))
+            text = _NUMBERED.sub("", " ".join(prose))
+            # "Rewrite the query and await it:" introduces its code; as a line of its own it ends.
+            return text[:-1] + "." if text.endswith(":") else text
     return ""
 
 

@@ -17,6 +17,12 @@ def clock(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%H:%M:%S") if value is not None else "?"
 
 
+def between(start: datetime, end: datetime) -> timedelta:
+    """Return the time from `start` to `end` as the report's second-precision stamps show it
+    (both cut to the second), so a reader who subtracts the printed times gets the same figure."""
+    return end.replace(microsecond=0) - start.replace(microsecond=0)
+
+
 def duration(delta: timedelta | None) -> str:
     """Return `1 h 4 min 9 s`, `12 s`, or `unknown`."""
     if delta is None:

@@ -81,6 +81,11 @@ class TableReader:
             return allowed[0]
         return value
 
+    def flag(self, key: str) -> bool | None:
+        """Return an optional boolean value (None when absent)."""
+        value = self._get(key, bool, False)
+        return value if isinstance(value, bool) else None
+
     def integer(self, key: str, *, required: bool = True, default: int = 0) -> int:
         """Return an integer value."""
         value = self._get(key, int, required)

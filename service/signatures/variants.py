@@ -3,8 +3,8 @@
 A variant is chosen at report time, never per line: `when` compares captured fields, and the
 `when_*` keys look at what the report found in the log (the exception chain, the messages, the
 traceback's frames and the failing application line, the statuses of the failed requests, the
-other incidents of the outage). Every key given must hold; `read_condition` reads them from a
-signature file.
+other incidents of the outage, whether it recovered with no deploy in between). Every key given
+must hold; `read_condition` reads them from a signature file.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ CONDITION_KEYS = (
     "when_code",
     "when_status",
     "when_sibling",
+    "when_recovered_alone",
 )
 # Report-time searches of trusted regexes over hostile log text still get a budget.
 SEARCH_BUDGET_SECONDS = 0.05
@@ -58,6 +59,9 @@ class Evidence:
     # The statuses the failed requests next to the hits (or in its window) were answered with.
     statuses: tuple[int, ...] = ()
     siblings: tuple[Sibling, ...] = ()
+    # Resolved as recovered (a recovery line, the failing endpoint answering again) with no deploy
+    # going live between its first hit and the recovery: whatever failed came back by itself.
+    recovered_alone: bool = False
 
     @property
     def failing_line(self) -> str:
@@ -116,9 +120,12 @@ class Condition:
     code: regex.Pattern[str] | None = None
     statuses: tuple[int, ...] = ()
     sibling: SiblingRule | None = None
+    recovered_alone: bool = False
 
     def holds(self, evidence: Evidence) -> bool:
         """Return True when the evidence shows everything this condition asks for."""
+        if self.recovered_alone and not evidence.recovered_alone:
+            return False
         if self.exceptions and not any(
             _same_exception(seen, wanted)
             for seen in evidence.exceptions
@@ -172,6 +179,9 @@ def read_condition(table: TableReader, captures: frozenset[str]) -> Condition:
             continue
         function = match["function"] or match["bare"] or ""
         specs.append(FrameSpec(file=match["file"] or "", function=function))
+    alone = table.flag("when_recovered_alone")
+    if alone is False:
+        table.error("when_recovered_alone", "only `true` is a condition; leave the key out instead")
     statuses = table.integers("when_status")
     for index, status in enumerate(statuses):
         if not 100 <= status <= 599:
@@ -183,6 +193,7 @@ def read_condition(table: TableReader, captures: frozenset[str]) -> Condition:
         code=_read_regex(table, "when_code"),
         statuses=statuses,
         sibling=_read_sibling(table, captures),
+        recovered_alone=alone is True,
     )
 
 

@@ -29,6 +29,48 @@ def failing(state: IntakeState, count: int, *, start: float = 0) -> float:
     return start + count
 
 
+def test_a_streak_over_two_failing_endpoints_names_the_answer_that_began_it() -> None:
+    state = IntakeState()
+    items_fail = Access("GET", "/api/items", 500, "10.0.0.4")
+    for n in range(20):
+        state.request("api", at(n), FAIL if n % 2 else items_fail)
+        state.hit("api", at(n), 1, quiet=timedelta(hours=1))
+    state.request("api", at(20), HEALTH)
+    state.request("api", at(21), Access("GET", "/api/other", 200, "10.0.0.5"))
+    recovered = state.request("api", at(22), OK)  # the streak begins on POST /api/login
+    for n in range(9):
+        recovered += state.request("api", at(23 + n), OTHER)  # and goes on on GET /api/items
+    [(incident_id, text, when)] = recovered
+    assert incident_id == 1 and when == at(22)
+    assert text.startswith(f"POST /api/login answered 200 again at {at(22):%H:%M:%S}")
+    assert "answered 2xx 10 times in a row" in text
+
+
+def test_a_quiet_period_ends_the_window_at_the_last_failure() -> None:
+    state = IntakeState()
+    now = failing(state, 3)  # three failures at 0, 1, 2
+    for n in range(5):
+        state.request("api", at(now + 60 + n), OTHER)  # later answers, after the last hit
+    state.request("api", at(now + 120), Access("GET", "/api/other", 500, "10.0.0.8"))
+    window = state.impact.windows[1]
+    assert (window.counts.requests, window.counts.failed) == (9, 4)
+    state.impact.close(1, at(3600), "quiet")
+    assert (window.counts.requests, window.counts.failed) == (3, 3)
+    assert window.counted_to == at(2)
+    assert window.answered_after == 5  # what came after the last hit is still told
+
+
+def test_a_first_hit_under_a_reused_id_starts_a_window_of_its_own() -> None:
+    # SQLite gives a discarded pending incident's id out again: its window must not carry over.
+    impacts = Impacts()
+    assert impacts.hit("api", at(0), 1, timedelta(hours=1), first=True)
+    impacts.request("api", at(1), OTHER)
+    assert impacts.windows[1].counts.requests == 1
+    assert impacts.hit("api", at(100), 1, timedelta(hours=1), first=True)
+    assert impacts.windows[1].counts.requests == 0 and impacts.windows[1].last_hit == at(100)
+    assert not impacts.hit("api", at(101), 1, timedelta(hours=1))  # a later hit extends it
+
+
 def test_forty_answers_in_a_row_after_forty_failures_recover_it() -> None:
     state = IntakeState()
     now = failing(state, 40)
@@ -60,7 +102,7 @@ def test_the_first_answer_after_a_fix_deploy_recovers_it() -> None:
     state.request("api", at(now), OTHER)
     state.impact.deploy_live("api", at(now + 1))
     [(incident_id, reason, when)] = state.request("api", at(now + 2), OK)
-    assert (incident_id, reason, when) == (1, "", at(now + 2))
+    assert (incident_id, reason, when) == (1, "POST /api/login answered 200 again", at(now + 2))
 
 
 def test_the_first_answer_after_a_total_outage_recovers_it() -> None:
@@ -68,7 +110,7 @@ def test_the_first_answer_after_a_total_outage_recovers_it() -> None:
     now = failing(state, 10)
     state.request("api", at(now), HEALTH)  # health checks answer all along: not traffic
     [(_, reason, _)] = state.request("api", at(now + 1), OK)
-    assert reason == ", the first answer after 10 failed requests"
+    assert reason == "POST /api/login answered 200 again, the first answer after 10 failed requests"
     window = state.impact.windows[1]
     assert (window.counts.requests, window.counts.failed) == (10, 10)
 

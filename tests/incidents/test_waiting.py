@@ -79,6 +79,20 @@ def test_absence_is_cancelled_by_the_awaited_line(engine: Engine) -> None:
         assert all_incidents(session) == []
 
 
+def test_the_awaited_line_after_the_deadline_opens_and_resolves_it(engine: Engine) -> None:
+    # Read in one batch, no sweep ran between the two lines: it still hung for two hours.
+    hang = signature("app.startup-hang", kind="absence", window_seconds=60, group_by=("instance",))
+    with Session(engine) as session:
+        ensure_source(session, "api", now=NOW)
+        startup(session, hang, "Waiting for application startup.", 0, "start")
+        startup(session, hang, "Application startup complete.", 7200, "close")
+        [incident] = list_incidents(session)
+        assert (incident.status, incident.resolution) == ("resolved", "recovered")
+        assert (incident.first_seen, incident.resolved_at) == (at(0), at(7200))
+        kinds = session.exec(select(TimelineEntry.kind).order_by(col(TimelineEntry.id))).all()
+        assert list(kinds) == ["opened", "resolved"]
+
+
 def test_a_direct_hit_of_an_absence_rule_opens_at_once(engine: Engine) -> None:
     hang = signature("app.startup-hang", kind="absence", window_seconds=60)
     with Session(engine) as session:
@@ -106,4 +120,3 @@ def test_late_completion_resolves_an_open_hang(engine: Engine) -> None:
             "recovered",
             at(130),
         )
-

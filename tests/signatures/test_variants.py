@@ -65,8 +65,9 @@ def chosen(rule: Rule, evidence: Evidence) -> str:
                 fields={"code": "7"}, siblings=(Sibling("demo.other", {"kind": "T", "code": "8"}),)
             ),
         ),
+        ("when_recovered_alone = true", Evidence(recovered_alone=True), Evidence()),
     ],
-    ids=["exception", "message", "frame", "code", "status", "sibling"],
+    ids=["exception", "message", "frame", "code", "status", "sibling", "alone"],
 )
 def test_a_variant_is_chosen_by_what_the_log_shows(
     tmp_path: Path, variant: str, fits: Evidence, misses: Evidence
@@ -96,6 +97,8 @@ def test_no_status_seen_is_not_every_status_in_the_list(tmp_path: Path) -> None:
         ),
         ('when_sibling = { signature = "demo.*", same = ["host"] }', "'host' is not captured"),
         ('when_exception = ["not an exception"]', "must be an exception name"),
+        ('when_recovered_alone = "yes"', "when_recovered_alone: expected a boolean"),
+        ("when_recovered_alone = false", "when_recovered_alone: only `true` is a condition"),
         ('worked = ["It worked."]', "when: required: a table of field = value, or a when_* key"),
     ],
 )
