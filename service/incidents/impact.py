@@ -5,12 +5,13 @@ recovery the log shows. Counts gather in memory and are written once per batch."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from service.db import upsert_rows
+from service.incidents.windows import Group, Key, Tally, Window, group_windows
 from service.ingest.access import Access
 from service.models import Incident, IncidentImpact, IncidentRequest
 from service.settings import Settings
@@ -20,13 +21,6 @@ from service.settings import Settings
 # answer 2xx this many times in a row (no failure of a failing endpoint, no hit between): an
 # intermittent failure (one code path of an endpoint) answers 2xx now and then all along.
 RECOVERY_STREAK = 10
-# A failed request logged this soon after a hit is the hit's own (Flask logs the traceback, then
-# the 500): the counts as they stood then end the window of an incident its quiet period resolves.
-HIT_MARGIN = timedelta(seconds=5)
-MAX_ENDPOINTS = 500
-MAX_CLIENTS = 1000
-
-_Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -51,167 +45,6 @@ def probes_from(settings: Settings) -> Probes:
     return Probes(paths=settings.probe_path_list, agents=settings.probe_agent_list)
 
 
-@dataclass
-class _Counts:
-    requests: int = 0
-    failed: int = 0
-    endpoints: dict[_Key, list[int]] = field(default_factory=dict)
-
-    def add(self, key: _Key, failed: bool) -> None:
-        self.requests += 1
-        self.failed += failed
-        counts = self.endpoints.get(key)
-        if counts is None:
-            if len(self.endpoints) >= MAX_ENDPOINTS:
-                return
-            counts = self.endpoints[key] = [0, 0]
-        counts[0] += 1
-        counts[1] += failed
-
-    def copy(self, keys: set[_Key] | None = None) -> _Counts:
-        """Return a copy that keeps the counts of these endpoints only (None: of all)."""
-        endpoints = self.endpoints
-        if keys is None:
-            kept = {key: list(counts) for key, counts in endpoints.items()}
-        else:
-            kept = {key: list(endpoints[key]) for key in keys if key in endpoints}
-        return _Counts(self.requests, self.failed, kept)
-
-
-@dataclass
-class _Tally:
-    """Requests of one source not counted in its windows yet, in the order they came: what a
-    window does with a request depends only on the window, never on the other requests."""
-
-    requests: int = 0
-    failed: int = 0
-    succeeded: int = 0
-    # In the order each endpoint and client first came: a window that fills up while counting
-    # them keeps the same ones as counting request by request would.
-    endpoints: dict[_Key, list[int]] = field(default_factory=dict)
-    clients: dict[str, None] = field(default_factory=dict)
-    last: datetime | None = None
-
-    def add(self, when: datetime, access: Access, key: _Key) -> None:
-        failed = access.failed
-        self.requests += 1
-        self.failed += failed
-        self.succeeded += access.succeeded
-        counts = self.endpoints.get(key)
-        if counts is None:
-            counts = self.endpoints[key] = [0, 0]
-        counts[0] += 1
-        counts[1] += failed
-        if access.client:
-            self.clients[access.client] = None
-        self.last = when
-
-
-@dataclass
-class Window:
-    """One incident's requests so far, and the state of its recovery."""
-
-    source: str
-    last_hit: datetime
-    quiet: timedelta | None
-    # False for an incident whose signature has a recovery line of its own (a pair).
-    by_endpoint: bool = True
-    counts: _Counts = field(default_factory=_Counts)
-    clients: set[str] = field(default_factory=set)
-    failing: set[_Key] = field(default_factory=set)
-    answered_after: int = 0
-    failing_after: int = 0
-    streak: int = 0
-    # When the streak of 2xx answers began, and the counts then: a streak that proves the
-    # recovery ends the window where it began.
-    streak_from: datetime | None = None
-    at_streak: _Counts | None = None
-    streak_answer: str = ""  # the answer that began the streak: "POST /x answered 200"
-    # The first deploy live after the last hit, and the counts as they stood then: a deploy
-    # that resolves the incident ends its window when it went live.
-    live_at: datetime | None = None
-    at_live: _Counts | None = None
-    # The counts at the last hit (and the failed requests logged with it), and when that was: an
-    # incident resolved by its quiet period ends its window at its last failure, not after it.
-    at_hit: _Counts | None = None
-    hit_to: datetime | None = None
-    counted_to: datetime | None = None
-    end: datetime | None = None
-    written: _Counts = field(default_factory=_Counts)
-
-    def count(self, when: datetime, access: Access, key: _Key) -> None:
-        self.counts.add(key, access.failed)
-        self.counted_to = when
-        if access.client and len(self.clients) < MAX_CLIENTS:
-            self.clients.add(access.client)
-        if access.failed and when - self.last_hit <= HIT_MARGIN:
-            self.mark_hit(when)
-
-    def mark_hit(self, when: datetime) -> None:
-        """Keep the counts as they stand at a hit (or a failed request logged with it)."""
-        self.at_hit = self.counts.copy()
-        self.hit_to = max(when, self.hit_to) if self.hit_to is not None else when
-
-    def absorb(self, tally: _Tally) -> None:
-        """Count a tally's requests as `count` would: none of them is at a failing endpoint,
-        and none is a failure logged with a hit."""
-        counts = self.counts
-        counts.requests += tally.requests
-        counts.failed += tally.failed
-        endpoints = counts.endpoints
-        for key, (requests, failed) in tally.endpoints.items():
-            mine = endpoints.get(key)
-            if mine is None:
-                if len(endpoints) >= MAX_ENDPOINTS:
-                    continue
-                mine = endpoints[key] = [0, 0]
-            mine[0] += requests
-            mine[1] += failed
-        clients = self.clients
-        for client in tally.clients:
-            if len(clients) >= MAX_CLIENTS:
-                break
-            clients.add(client)
-        self.counted_to = tally.last
-        self.answered_after += tally.succeeded
-
-    def copy(self) -> Window:
-        """Return a copy that shares nothing this window may still change."""
-        return replace(
-            self,
-            counts=self.counts.copy(),
-            clients=set(self.clients),
-            failing=set(self.failing),
-            at_streak=self.at_streak.copy() if self.at_streak is not None else None,
-            at_live=self.at_live.copy() if self.at_live is not None else None,
-            at_hit=self.at_hit.copy() if self.at_hit is not None else None,
-        )
-
-
-@dataclass
-class _Group:
-    """The open windows of one source that count a request of this moment, and the requests
-    they have not counted yet. A request at a failing endpoint of one of them, or at a time
-    some window's quiet period decides differently, is counted window by window instead."""
-
-    windows: list[tuple[int, Window]]
-    failing: frozenset[_Key]
-    # The earliest end of their quiet periods, and the latest of the windows left out.
-    until: datetime | None
-    since: datetime | None
-    # Until when a failed request is one logged with a window's hit (`HIT_MARGIN`).
-    with_hits: datetime | None
-    tally: _Tally = field(default_factory=_Tally)
-
-    def takes(self, when: datetime, access: Access, key: _Key) -> bool:
-        return (
-            key not in self.failing
-            and (self.until is None or when <= self.until)
-            and (self.since is None or when > self.since)
-            and not (access.failed and self.with_hits is not None and when <= self.with_hits)
-        )
-
-
 # Deploys per source whose first answer is remembered (the sweep asks about recent ones).
 MAX_DEPLOYS = 20
 
@@ -230,7 +63,7 @@ class Impacts:
     """The windows of the incidents intake has seen hits of, and each source's last answer.
 
     A request most windows count alike is not counted window by window: each source's open
-    windows gather the requests they all count (`_Group`) and count them at once when one of
+    windows gather the requests they all count (`Group`) and count them at once when one of
     them is read or changed, and each batch's write goes only to the windows that changed.
     """
 
@@ -240,7 +73,7 @@ class Impacts:
     answered: dict[str, datetime] = field(default_factory=dict)
     # Per source and deploy live time: the first request answered after it (None: none yet).
     first_answers: dict[str, dict[datetime, datetime | None]] = field(default_factory=dict)
-    _groups: dict[str, _Group] = field(default_factory=dict)
+    _groups: dict[str, Group] = field(default_factory=dict)
     _dirty: set[int] = field(default_factory=set)
     # While a checkpoint stands: each window as it was before this unit of work changed it
     # (None: it is new), so a failed unit of work can be undone (`restore`).
@@ -382,7 +215,7 @@ class Impacts:
         key = (access.method, access.path[:300])
         group = self._groups.get(source)
         if group is None:
-            group = self._groups[source] = _group(windows, when)
+            group = self._groups[source] = group_windows(windows, when)
         if group.takes(when, access, key):
             group.tally.add(when, access, key)
             return []
@@ -391,7 +224,7 @@ class Impacts:
         return self._count_one_by_one(windows, when, access, key)
 
     def _count_one_by_one(
-        self, windows: dict[int, Window], when: datetime, access: Access, key: _Key
+        self, windows: dict[int, Window], when: datetime, access: Access, key: Key
     ) -> list[tuple[int, str, datetime]]:
         answer = f"{access.method} {access.path} answered {access.status}"
         recovered = []
@@ -502,7 +335,7 @@ class Impacts:
         group = self._groups.get(source)
         if group is None or not group.tally.requests:
             return
-        tally, group.tally = group.tally, _Tally()
+        tally, group.tally = group.tally, Tally()
         for incident_id, window in group.windows:
             self._keep(incident_id)
             window.absorb(tally)
@@ -512,27 +345,6 @@ class Impacts:
         if self._undo is not None and incident_id not in self._undo:
             window = self._windows.get(incident_id)
             self._undo[incident_id] = window.copy() if window is not None else None
-
-
-def _group(windows: dict[int, Window], when: datetime) -> _Group:
-    """Return the group of the windows that count a request at `when` (not past their quiet)."""
-    members: list[tuple[int, Window]] = []
-    failing: set[_Key] = set()
-    until: datetime | None = None
-    since: datetime | None = None
-    with_hits: datetime | None = None
-    for incident_id, window in windows.items():
-        end = window.last_hit + window.quiet if window.quiet is not None else None
-        if end is not None and when > end:
-            since = end if since is None else max(since, end)
-            continue
-        members.append((incident_id, window))
-        failing.update(window.failing)
-        if end is not None:
-            until = end if until is None else min(until, end)
-        margin = window.last_hit + HIT_MARGIN
-        with_hits = margin if with_hits is None else max(with_hits, margin)
-    return _Group(members, frozenset(failing), until, since, with_hits)
 
 
 def _recovery(window: Window) -> str | None:

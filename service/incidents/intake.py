@@ -5,51 +5,36 @@ incident into its outage."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from service.incidents.deploys import (
-    MARKER_STARTS,
     Unsettled,
     deploy_marker,
     record_marker,
     settle_marker,
     unsettled_marker,
 )
-from service.incidents.gaps import DROP_LITERALS, platform_drop, record_gap
+from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
+from service.incidents.sieve import PLAIN, Sight, sift
 from service.incidents.store import load_active
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
-from service.ingest.access import ACCESS_LITERALS, parse_access
+from service.ingest.access import parse_access
 from service.ingest.clock import BOUND
-from service.ingest.glued import MARKER, split_glued
-from service.ingest.records import ABOUT, AFTER, Event, LogRecord
+from service.ingest.glued import split_glued
+from service.ingest.records import ABOUT, AFTER, Event
 from service.models import UNRESOLVED_STATUSES, Incident
 from service.outages.grouping import group_incidents
-from service.signatures.engine import Matcher, Owners
+from service.signatures.engine import Matcher
 from service.signatures.model import Signature
-from service.signatures.templates import ERROR_LEVELS, TEMPLATE_SIGNATURE
+from service.signatures.templates import TEMPLATE_SIGNATURE
 from service.signatures.wrapping import rejoin_wrapped
 from service.sources import ensure_source
-
-
-@dataclass(frozen=True, slots=True)
-class _Sight:
-    """What the sieve found in a one-line event: the prefilter's owners of its message and of
-    its line as written, and whether it has the shape of a platform line."""
-
-    message: Owners
-    written: Owners
-    platform: bool
-
-
-# An event the sieve found nothing in: it is only counted.
-_PLAIN = _Sight((), (), platform=False)
 
 
 def apply_events(
@@ -73,7 +58,7 @@ def apply_events(
     joined = list(rejoin_wrapped(matcher, events))
     load_active(session, {event.source for event in joined})
     sights = sift(matcher, joined)
-    wanted = [sight is not _PLAIN for sight in sights]
+    wanted = [sight is not PLAIN for sight in sights]
     for index, event in state.clock.stamp_wanted(joined, wanted):
         source = event.source
         if source not in lines:
@@ -85,7 +70,7 @@ def apply_events(
         if when is not None and not event.time_lent and source in state.unsettled:
             _settle(session, state.unsettled.pop(source), when)
         sight = sights[index]
-        if sight is _PLAIN:
+        if sight is PLAIN:
             continue
         for part in split_glued(event) if sight is None or sight.platform else (event,):
             _apply_part(
@@ -105,50 +90,6 @@ def apply_events(
     return lines
 
 
-def sift(matcher: Matcher, events: Sequence[Event]) -> list[_Sight | None]:
-    """Return what one prefilter pass over all their lines found in each one-line event:
-    `_PLAIN` when nothing, None for an event it does not look at (several lines)."""
-    texts: list[str] = []
-    places: list[tuple[int, LogRecord, int]] = []
-    for index, event in enumerate(events):
-        records = event.records
-        if len(records) != 1 or event.unwrapped or event.exception_line:
-            continue
-        record = records[0]
-        message, written = record.message, record.written
-        if "\n" in message or "\n" in written:
-            continue
-        places.append((index, record, len(texts)))
-        texts.append(message)
-        if written:
-            texts.append(written)
-    found = matcher.sift(texts)
-    sights: list[_Sight | None] = [None] * len(events)
-    for index, record, at in places:
-        owners = found[at]
-        as_written = found[at + 1] if record.written else ()
-        platform = _platform_shaped(record.message)
-        if owners or as_written or platform or record.level in ERROR_LEVELS:
-            sights[index] = _Sight(owners, as_written, platform)
-        else:
-            sights[index] = _PLAIN
-    return sights
-
-
-# What every line `_note_platform_line` or `split_glued` reads holds: deploy markers, dropped
-# lines, access lines, Render lines glued together. Most lines hold none; plain `in` tests find
-# that faster than a prefilter could, whose callbacks would fire on every access line.
-_SHAPES = (*ACCESS_LITERALS, MARKER, *DROP_LITERALS)
-
-
-def _platform_shaped(message: str) -> bool:
-    """Tell whether a line may be a platform line."""
-    for literal in _SHAPES:
-        if literal in message:
-            return True
-    return message.startswith(MARKER_STARTS)
-
-
 def _apply_part(
     session: Session,
     matcher: Matcher,
@@ -157,7 +98,7 @@ def _apply_part(
     event: Event,
     *,
     now: datetime,
-    sight: _Sight | None,
+    sight: Sight | None,
 ) -> None:
     """Match one event (or one part of a line that glued several) and store its incident.
 
