@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench bench-ingest bench-load clean
+.PHONY: run test lint typecheck pytest bench bench-ingest bench-load clean bench-processor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench-ingest: $(STAMP)
 LOAD_ARGS ?= --repeat 2
 bench-load: $(STAMP)
 	$(BIN)/python bench/load.py $(LOAD_ARGS)
+
+bench-processor: $(STAMP)
+	$(BIN)/python bench/processor.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

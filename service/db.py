@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
@@ -159,15 +161,44 @@ def add_counts(
 ) -> None:
     """Add to counter columns of the row with this primary key, creating it if needed, in one
     atomic statement (INSERT ... ON CONFLICT DO UPDATE on both databases)."""
+    upsert_rows(session, model, tuple(key), added=tuple(counts), rows=[{**key, **counts}])
+
+
+def upsert_rows(
+    session: OrmSession,
+    model: type[SQLModel],
+    key: tuple[str, ...],
+    *,
+    added: tuple[str, ...] = (),
+    replaced: tuple[str, ...] = (),
+    rows: Sequence[Mapping[str, Any]],
+) -> None:
+    """Insert rows, or on a conflict of `key` add the `added` columns to the stored ones and
+    overwrite the `replaced` ones: one statement executed for all rows (executemany)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    statement = _upsert_statement(model, dialect, key, added, replaced)
+    session.execute(statement, list(rows))
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    model: type[SQLModel],
+    dialect: str,
+    key: tuple[str, ...],
+    added: tuple[str, ...],
+    replaced: tuple[str, ...],
+) -> Any:
+    """Build an upsert once: building one (its `excluded` columns above all) costs far more than
+    running it, and it is the same statement for every batch."""
     from sqlalchemy.dialects.postgresql import insert as postgresql_insert
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = model.__table__  # type: ignore[attr-defined]
-    statement = insert(table).values(**key, **counts)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=list(key),
-            set_={name: table.c[name] + statement.excluded[name] for name in counts},
-        )
-    )
+    statement = insert(table)
+    excluded = statement.excluded
+    updates = {name: table.c[name] + excluded[name] for name in added}
+    updates.update({name: excluded[name] for name in replaced})
+    return statement.on_conflict_do_update(index_elements=list(key), set_=updates)

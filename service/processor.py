@@ -11,7 +11,6 @@ Nothing acknowledged is lost and nothing waits on one bad record:
 
 from __future__ import annotations
 
-import copy
 import logging
 import threading
 import time
@@ -22,7 +21,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from service.db import session_scope, utcnow
 from service.dbwatch import DEADLINE
@@ -36,7 +35,7 @@ from service.ingest.assemble import Assembler
 from service.ingest.records import Event, LogRecord
 from service.models import AppliedBatch, HeldRecords
 from service.signatures.engine import Matcher
-from service.sources import ensure_source
+from service.sources import ensure_source, get_sources
 from service.spool.codec import decode_records, encode_records
 from service.spool.store import KEY_RETENTION, Batch, Spool
 from service.worker import Worker, WorkerState
@@ -158,11 +157,17 @@ class Processor:
         careful: dict[_Key, str] | None = None,
     ) -> None:
         """Store and acknowledge `batches` in one transaction, or change nothing and raise."""
-        before = copy.deepcopy((self.assembler, self.intake, self._held_loaded))
+        assembled, intake, loaded = (
+            self.assembler.checkpoint(),
+            self.intake.checkpoint(),
+            self._held_loaded,
+        )
         try:
             held = self._store(batches, refused, flush=flush, careful=careful)
         except BaseException:
-            self.assembler, self.intake, self._held_loaded = before
+            self.assembler.restore(assembled)
+            self.intake.restore(intake)
+            self._held_loaded = loaded
             raise
         self._saved_held = held
         self.spool.ack([batch.seq for batch in batches])
@@ -227,11 +232,18 @@ class Processor:
             if not self._held_loaded:
                 restored = self._load_held(session)
                 processed += self._apply(session, matcher, restored, now, careful)
+            # The step's sources in one statement, locked in name order until it commits.
+            get_sources(session, [*refused, *(b.source for b in batches)], lock=True)
             for name in refused:
                 ensure_source(session, name, now=now)
             record_refusals(session, refused)
+            keys = [batch.key for batch in batches]
+            applied = set(
+                session.exec(select(AppliedBatch.key).where(col(AppliedBatch.key).in_(keys)))
+            )
+            events: list[Event] = []
             for batch in batches:
-                if session.get(AppliedBatch, batch.key) is not None:
+                if batch.key in applied:
                     continue
                 if batch.damage:
                     quarantine_damaged(
@@ -250,11 +262,15 @@ class Processor:
                     )
                 else:
                     self._receive(session, batch, now=now, careful=careful)
-                    events = self.assembler.feed(batch.records)
-                    processed += self._apply(session, matcher, events, now, careful, batch)
+                    fed = self.assembler.feed(batch.records)
+                    if careful is None:
+                        events.extend(fed)  # the whole step is matched and stored at once
+                    else:
+                        processed += self._apply(session, matcher, fed, now, careful, batch)
+                applied.add(batch.key)
                 session.add(AppliedBatch(key=batch.key, applied_at=now))
-            released = self.assembler.flush() if flush else self.assembler.expire(now)
-            processed += self._apply(session, matcher, released, now, careful)
+            events.extend(self.assembler.flush() if flush else self.assembler.expire(now))
+            processed += self._apply(session, matcher, events, now, careful)
             for name, lines in processed.items():
                 ensure_source(session, name, now=now, lock=True).lines_processed += lines
             held = self.assembler.held()

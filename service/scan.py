@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import io
 import itertools
+import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -55,28 +57,57 @@ def source_name_for(path: str) -> str:
     return cleaned[:100] or "scan"
 
 
-def _open_text(path: str) -> io.TextIOBase:
-    try:
-        if path == "-":
-            raw = sys.stdin.buffer
-            return io.TextIOWrapper(raw, encoding="utf-8", errors="replace", newline="")
-        with open(path, "rb") as probe:
-            magic = probe.read(2)
-        if magic == b"\x1f\x8b":
-            return io.TextIOWrapper(
-                gzip.open(path, "rb"), encoding="utf-8", errors="replace", newline=""
-            )
-        return open(path, encoding="utf-8", errors="replace", newline="")
-    except OSError as error:
-        raise InputError(f"{path}: {error.strerror or error}") from error
+@dataclass(frozen=True)
+class Progress:
+    """How far a scan has read: the input, the lines read so far (of every input), and the
+    bytes of this input read so far of its size on disk (compressed for `.gz`), when known."""
+
+    path: str
+    lines: int
+    done: int | None = None
+    size: int | None = None
 
 
-def read_chunks(path: str) -> Iterator[str]:
+class _Input:
+    """An open input: its text, and how far into its bytes on disk the reading has come."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._raw: BinaryIO | None = None
+        try:
+            if path == "-":
+                self.text = _text(sys.stdin.buffer)
+            else:
+                self._raw = raw = open(path, "rb")  # noqa: SIM115 - closed by `close`
+                gzipped = raw.read(2) == b"\x1f\x8b"
+                raw.seek(0)
+                binary = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+                self.text = _text(binary)
+        except OSError as error:
+            raise InputError(f"{path}: {error.strerror or error}") from error
+        self.size = os.fstat(self._raw.fileno()).st_size if self._raw is not None else None
+
+    @property
+    def done(self) -> int | None:
+        """Return the bytes of the file read so far (the text layer reads ahead a block)."""
+        return self._raw.tell() if self._raw is not None else None
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self.text.close()
+            self._raw.close()  # a GzipFile leaves the file it reads open
+
+
+def _text(binary: IO[bytes] | gzip.GzipFile) -> io.TextIOWrapper:
+    return io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="")
+
+
+def read_chunks(path: str, opened: _Input | None = None) -> Iterator[str]:
     """Yield the file's text in chunks of whole lines; `.gz` is read transparently."""
-    stream = _open_text(path)
+    source = opened or _Input(path)
     try:
         lines: list[str] = []
-        for line in stream:
+        for line in source.text:
             lines.append(line)
             if len(lines) >= CHUNK_LINES:
                 yield "".join(lines)
@@ -86,13 +117,12 @@ def read_chunks(path: str) -> Iterator[str]:
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise InputError(f"{path}: {error}") from error
     finally:
-        if path != "-":
-            stream.close()
+        source.close()
 
 
-def _read_records(item: ScanInput, *, start_seq: int) -> Iterator[list[LogRecord]]:
+def _read_records(item: ScanInput, *, start_seq: int, opened: _Input) -> Iterator[list[LogRecord]]:
     """Yield the records of one input, chunk by chunk; a JSON document is read whole."""
-    chunks = read_chunks(item.path)
+    chunks = read_chunks(item.path, opened)
     first = next(chunks, "")
     if _JSON_DOCUMENT.match(first):
         text = first + "".join(chunks)
@@ -116,11 +146,12 @@ def scan_inputs(
     now: datetime,
     gap_seconds: float = 5.0,
     probes: Probes | None = None,
+    progress: Callable[[Progress], None] | None = None,
 ) -> int:
     """Diagnose every input into the database behind `engine`; return the number of lines read.
 
     A scan tells no one (its sessions are `silent`): a scan into a served database must not
-    page anyone about an old log.
+    page anyone about an old log. `progress` hears how far it has read after every chunk.
     """
     total = 0
     # One intake state for every input: files of several sources scanned together can be
@@ -128,11 +159,14 @@ def scan_inputs(
     state = IntakeState(impact=Impacts(probes=probes or Probes()))
     for item in inputs:
         assembler = Assembler(gap_seconds=gap_seconds)
+        opened = _Input(item.path)
         with Session(engine, expire_on_commit=False) as session:
             silence(session)
-            for records in _read_records(item, start_seq=total):
+            for records in _read_records(item, start_seq=total, opened=opened):
                 total += len(records)
                 apply_events(session, matcher, assembler.feed(records), now=now, state=state)
+                if progress is not None:
+                    progress(Progress(item.path, total, opened.done, opened.size))
             apply_events(session, matcher, assembler.flush(), now=now, state=state)
             session.commit()
     return total

@@ -6,13 +6,15 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.db import race_guard
 from service.models import Source
+from service.transactions import remembered
 
 SOURCE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -44,11 +46,39 @@ def token_matches(token: str, token_hash: str | None) -> bool:
 
 
 def get_source(session: Session, name: str, *, lock: bool = False) -> Source | None:
-    """Return the source called `name`, or None; `lock` holds its row until commit."""
+    """Return the source called `name`, or None; `lock` holds its row until commit.
+
+    A transaction looks a source up once: it is remembered (with its lock) until it ends.
+    """
     if not SOURCE_NAME.match(name):
         return None  # no source has such a name (and a NUL is no text PostgreSQL can compare)
+    known = _known(session)
+    found = known.get(name)
+    if found is not None and (found[1] or not lock) and found[0] in session:
+        return found[0]
     statement = select(Source).where(Source.name == name)
-    return session.exec(statement.with_for_update() if lock else statement).first()
+    source = session.exec(statement.with_for_update() if lock else statement).first()
+    if source is not None:
+        known[name] = (source, lock)
+    return source
+
+
+def get_sources(session: Session, names: Iterable[str], *, lock: bool = False) -> list[Source]:
+    """Return the sources of these names that exist, looked up in one statement."""
+    wanted = sorted({name for name in names if SOURCE_NAME.match(name)})
+    known = _known(session)
+    missing = [
+        name
+        for name in wanted
+        if not (name in known and (known[name][1] or not lock) and known[name][0] in session)
+    ]
+    if missing:
+        statement = select(Source).where(col(Source.name).in_(missing))
+        # Locked in name order, as every processor locks them: two never wait on each other.
+        statement = statement.order_by(col(Source.name))
+        for source in session.exec(statement.with_for_update() if lock else statement):
+            known[source.name] = (source, lock)
+    return [known[name][0] for name in wanted if name in known]
 
 
 def ensure_source(session: Session, name: str, *, now: datetime, lock: bool = False) -> Source:
@@ -67,7 +97,13 @@ def ensure_source(session: Session, name: str, *, now: datetime, lock: bool = Fa
         if found is None:
             raise
         return found
+    # Created in this transaction: no other sees it before the commit, as good as locked.
+    _known(session)[name] = (source, True)
     return source
+
+
+def _known(session: Session) -> dict[str, tuple[Source, bool]]:
+    return remembered(session, "sources", dict)
 
 
 def issue_token(session: Session, name: str, *, now: datetime) -> str:

@@ -49,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
 def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     from sqlmodel import Session, col, select
 
+    from service.commands.progress import ProgressBar
     from service.incidents.impact import probes_from
     from service.incidents.queries import incident_json
     from service.models import VISIBLE_STATUSES, Incident
@@ -61,14 +62,21 @@ def _scan_and_print(args: argparse.Namespace, engine: Any) -> int:
     settings = Settings()
     book = SignatureBook(settings)
     inputs = [ScanInput(p, args.source or source_name_for(p)) for p in args.paths]
-    lines = scan_inputs(
-        engine,
-        book.matcher,
-        inputs,
-        now=OFFLINE,
-        gap_seconds=settings.traceback_gap_seconds,
-        probes=probes_from(settings),
-    )
+    # A bar on a terminal only: piped or redirected, stderr stays what it was (empty).
+    bar = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        lines = scan_inputs(
+            engine,
+            book.matcher,
+            inputs,
+            now=OFFLINE,
+            gap_seconds=settings.traceback_gap_seconds,
+            probes=probes_from(settings),
+            progress=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     reports: dict[int | None, str] = {}
     with Session(engine) as session:
         visible = col(Incident.status).in_(VISIBLE_STATUSES)

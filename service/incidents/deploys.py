@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from service.models import Deploy, Incident, TimelineEntry
+from service.transactions import remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,13 @@ ABOUT = "about "
 _STARTS = ("build", "deploying")
 
 
+# How every marker line starts: a line without one of these is none.
+MARKER_STARTS = ("==> ", "Release v", "Deploy ", "State changed from ")
+
+
 def deploy_marker(message: str) -> Marker | None:
     """Return the deploy marker a log message is, or None (cheap for ordinary lines)."""
-    if not (message.startswith(("==> ", "Release v", "Deploy ", "State changed from "))):
+    if not message.startswith(MARKER_STARTS):
         return None
     for pattern, stage, platform in _MARKERS:
         match = pattern.match(message)
@@ -64,9 +69,17 @@ def deploy_marker(message: str) -> Marker | None:
 
 
 def latest_deploy(session: Session, source: str) -> Deploy | None:
-    """Return the source's most recent deploy."""
-    statement = select(Deploy).where(Deploy.source == source).order_by(col(Deploy.id).desc())
-    return session.exec(statement.limit(1)).first()
+    """Return the source's most recent deploy (asked once per source in a transaction: only
+    `record_marker` makes deploys, and it says when it made one)."""
+    latest = _latest(session)
+    if source not in latest:
+        statement = select(Deploy).where(Deploy.source == source).order_by(col(Deploy.id).desc())
+        latest[source] = session.exec(statement.limit(1)).first()
+    return latest[source]
+
+
+def _latest(session: Session) -> dict[str, Deploy | None]:
+    return remembered(session, "latest deploys", dict)
 
 
 def record_marker(
@@ -107,6 +120,7 @@ def record_marker(
         current = Deploy(
             source=source, platform=marker.platform, started_at=start, status="building"
         )
+        _latest(session)[source] = current
     assert current is not None
     current.version = current.version or marker.version
     current.status = {"build": "building", "deploying": "deploying"}.get(marker.stage, marker.stage)
@@ -205,12 +219,13 @@ def deploy_before(session: Session, source: str, when: datetime | None) -> Deplo
     Deploy markers often carry no time of their own (Render prints `==> Deploying...` bare), so a
     deploy without a time counts as before whatever comes after it in the log.
     """
+    latest = latest_deploy(session, source)
+    if latest is None or when is None or latest.started_at is None or latest.started_at <= when:
+        return latest  # the one recorded last qualifies (or there is none): no need to ask
     statement = (
         select(Deploy)
         .where(Deploy.source == source)
-        .where(
-            col(Deploy.started_at).is_(None) | (col(Deploy.started_at) <= when) if when else True
-        )
+        .where(col(Deploy.started_at).is_(None) | (col(Deploy.started_at) <= when))
         .order_by(col(Deploy.id).desc())
     )
     return session.exec(statement.limit(1)).first()

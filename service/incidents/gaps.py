@@ -17,6 +17,8 @@ from sqlmodel import Session, col, select
 from service.models import TimelineEntry
 
 KIND = "data-gap"
+# What every line `platform_drop` reads holds.
+DROP_LITERALS = ("Error L10 (output buffer overflow):",)
 _L10 = re.compile(
     r"Error L10 \(output buffer overflow\):(?: drain '[^'\n]{1,200}')? (?:dropped )?"
     r"(\d{1,9}) messages(?: dropped)? since (\S{1,40}?)\.?$"

@@ -20,6 +20,8 @@ from service.incidents.deploys import (
 from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
+from service.incidents.sieve import PLAIN, Sight, sift
+from service.incidents.store import load_active
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
 from service.ingest.access import parse_access
@@ -43,12 +45,21 @@ def apply_events(
     now: datetime,
     state: IntakeState | None = None,
 ) -> Counter[str]:
-    """Match events and store their incidents; return how many records each source's events held."""
+    """Match events and store their incidents; return how many records each source's events held.
+
+    One prefilter pass over the whole batch (`sift`) tells the few events worth Python's time
+    (a signature's keyword, a platform line, an error level) from the rest, which are only
+    counted; what they add up to is written once, at the end.
+    """
     lines: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
     state = state if state is not None else IntakeState()
     fallback = _template_rule(matcher)
-    for event in state.clock.stamp(rejoin_wrapped(matcher, events)):
+    joined = list(rejoin_wrapped(matcher, events))
+    load_active(session, {event.source for event in joined})
+    sights = sift(matcher, joined)
+    wanted = [sight is not PLAIN for sight in sights]
+    for index, event in state.clock.stamp_wanted(joined, wanted):
         source = event.source
         if source not in lines:
             ensure_source(session, source, now=now)
@@ -58,8 +69,19 @@ def apply_events(
             latest[source] = when
         if when is not None and not event.time_lent and source in state.unsettled:
             _settle(session, state.unsettled.pop(source), when)
-        for part in split_glued(event):
-            _apply_part(session, matcher, state, fallback, part, now=now)
+        sight = sights[index]
+        if sight is PLAIN:
+            continue
+        for part in split_glued(event) if sight is None or sight.platform else (event,):
+            _apply_part(
+                session,
+                matcher,
+                state,
+                fallback,
+                part,
+                now=now,
+                sight=None if part is not event else sight,
+            )
     _advance_clocks(session, matcher, state, latest, now=now)
     state.write(session)
     group_incidents(session, matcher.outage_rules, lines, now=now)
@@ -76,10 +98,17 @@ def _apply_part(
     event: Event,
     *,
     now: datetime,
+    sight: Sight | None,
 ) -> None:
-    """Match one event (or one part of a line that glued several) and store its incident."""
-    platform = len(event.records) == 1 and _note_platform_line(session, state, event)
-    hit = matcher.match(event)
+    """Match one event (or one part of a line that glued several) and store its incident.
+
+    `sight`: what the sieve found in the event, None when it did not look at it."""
+    platform = (
+        len(event.records) == 1
+        and (sight is None or sight.platform)
+        and _note_platform_line(session, state, event)
+    )
+    hit = matcher.match(event, sifted=(sight.message, sight.written) if sight else None)
     if hit is None or hit.signature.id == TEMPLATE_SIGNATURE:
         # Deploy markers, data gaps and access lines tell their story elsewhere.
         hit = None if platform else template_hit(session, state.templates, fallback, event, hit)

@@ -31,7 +31,7 @@ __all__ = ["RESOLUTIONS", "attach_hit", "resolve", "settle"]
 def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
     """Apply one hit: open, join, recur or resolve an incident; return the incident it touched."""
     fp = fingerprint(hit.signature.id, hit.group_key, hit.event.source)
-    active = find_active(session, fp)
+    active = find_active(session, fp, source=hit.event.source)
     when = hit.event.when
     if hit.signature.kind == "absence" and hit.role != "open":
         return waiting.absence_hit(session, hit, fp, active, now=now)

@@ -33,6 +33,15 @@ class MaskedErrors:
     paired: set[tuple[int, datetime, str]] = field(default_factory=set)
     notes: list[tuple[int, datetime, str]] = field(default_factory=list)
 
+    def copy(self) -> MaskedErrors:
+        """Return a copy that shares nothing this one may still change."""
+        return MaskedErrors(
+            deque(self.failures, maxlen=MAX_RECENT),
+            deque(self.cors_hits, maxlen=MAX_RECENT),
+            set(self.paired),
+            list(self.notes),
+        )
+
     def failure(self, when: datetime, source: str, access: Access) -> None:
         """Remember a server error; pair it with CORS errors seen just before it."""
         self._forget(when)

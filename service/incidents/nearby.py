@@ -12,9 +12,9 @@ from typing import TypeVar
 
 from sqlmodel import Session
 
-from service.db import add_counts
+from service.db import upsert_rows
 from service.incidents.deploys import Unsettled
-from service.incidents.impact import Impacts
+from service.incidents.impact import Impacts, ImpactsCheckpoint
 from service.incidents.masked import CORS_SIGNATURE, MAX_RECENT, MaskedErrors
 from service.ingest.access import Access
 from service.ingest.clock import LogClock
@@ -32,6 +32,20 @@ class _Failure:
     credited: set[int] = field(default_factory=set)
 
 
+_Recent = tuple[MaskedErrors, dict[str, deque[tuple[datetime, int]]], dict[str, deque[_Failure]]]
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """What `IntakeState.restore` returns to."""
+
+    clock: dict[str, datetime]
+    impact: ImpactsCheckpoint
+    unsettled: dict[str, list[Unsettled]]
+    endpoints: Counter[tuple[int, str, str, int]]
+    traffic: Counter[tuple[str, datetime, bool]]
+
+
 @dataclass
 class IntakeState:
     """What intake remembers between batches of one stream: the log clock and recent moments."""
@@ -46,6 +60,47 @@ class IntakeState:
     impact: Impacts = field(default_factory=Impacts)
     # Deploy markers of the last batch still waiting for the timed line after them, per source.
     unsettled: dict[str, list[Unsettled]] = field(default_factory=dict)
+    # While a checkpoint stands: the recent moments as they were before they first changed.
+    _saved: _Recent | None = None
+    _saving: bool = False
+
+    def checkpoint(self) -> Checkpoint:
+        """Remember the state to return to if the unit of work that starts now fails.
+
+        Cheap: the recent moments are copied only once they change; the templates learnt are
+        kept whatever happens (a replay finds them, which is all it needs).
+        """
+        self._saved, self._saving = None, True
+        return Checkpoint(
+            clock=self.clock.checkpoint(),
+            impact=self.impact.checkpoint(),
+            unsettled={source: list(waiting) for source, waiting in self.unsettled.items()},
+            endpoints=Counter(self.endpoints),
+            traffic=Counter(self.traffic),
+        )
+
+    def restore(self, checkpoint: Checkpoint) -> None:
+        """Return to the state of `checkpoint`, undoing every change since."""
+        self.clock.restore(checkpoint.clock)
+        self.impact.restore(checkpoint.impact)
+        self.unsettled = checkpoint.unsettled
+        self.endpoints, self.traffic = checkpoint.endpoints, checkpoint.traffic
+        if self._saved is not None:
+            self.masked, self.hits, self.failures = self._saved
+        self._saved, self._saving = None, False
+
+    def _changing(self) -> None:
+        """Copy the recent moments before their first change under a checkpoint."""
+        if not self._saving or self._saved is not None:
+            return
+        failures = {
+            source: deque(
+                (_Failure(f.time, f.access, set(f.credited)) for f in entries), maxlen=MAX_RECENT
+            )
+            for source, entries in self.failures.items()
+        }
+        hits = {source: deque(entries, maxlen=MAX_RECENT) for source, entries in self.hits.items()}
+        self._saved = (self.masked.copy(), hits, failures)
 
     def request(
         self, source: str, when: datetime | None, access: Access
@@ -58,6 +113,7 @@ class IntakeState:
         recovered = self.impact.request(source, when, access)
         if not access.failed:
             return recovered
+        self._changing()
         self.masked.failure(when, source, access)
         failure = _Failure(when, access)
         for time, incident_id in self._recent(self.hits, source, when):
@@ -84,6 +140,7 @@ class IntakeState:
         incident's first hit, so a window kept under its id belonged to a discarded one."""
         if when is None:
             return
+        self._changing()
         fresh = self.impact.hit(
             source, when, incident_id, quiet, by_endpoint=by_endpoint, first=first
         )
@@ -103,25 +160,31 @@ class IntakeState:
         self.hits.setdefault(source, deque(maxlen=MAX_RECENT)).append((when, incident_id))
 
     def write(self, session: Session) -> None:
-        """Add the counts gathered since the last write to the database."""
+        """Add the counts gathered since the last write to the database: one bulk upsert a table."""
+        if self.masked.notes:
+            self._changing()
         self.masked.write(session)
         self.impact.write(session)
-        for (incident_id, method, path, status), hits in sorted(self.endpoints.items()):
-            key = {
-                "incident_id": incident_id,
-                "method": method,
-                "path": path[:300],
-                "status": status,
-            }
-            add_counts(session, IncidentEndpoint, key, {"hits": hits})
-        rows: Counter[tuple[str, datetime]] = Counter()
-        errors: Counter[tuple[str, datetime]] = Counter()
+        endpoints: Counter[tuple[int, str, str, int]] = Counter()
+        for (incident_id, method, path, status), hits in self.endpoints.items():
+            endpoints[(incident_id, method, path[:300], status)] += hits
+        names = ("incident_id", "method", "path", "status")
+        rows = [
+            {**dict(zip(names, key, strict=True)), "hits": n}
+            for key, n in sorted(endpoints.items())
+        ]
+        upsert_rows(session, IncidentEndpoint, names, added=("hits",), rows=rows)
+        minutes: dict[tuple[str, datetime], list[int]] = {}
         for (source, minute, failed), count in self.traffic.items():
-            rows[(source, minute)] += count
-            errors[(source, minute)] += count if failed else 0
-        for source, minute in sorted(rows):
-            counts = {"requests": rows[(source, minute)], "errors": errors[(source, minute)]}
-            add_counts(session, TrafficMinute, {"source": source, "minute": minute}, counts)
+            counts = minutes.setdefault((source, minute), [0, 0])
+            counts[0] += count
+            counts[1] += count if failed else 0
+        rows = [
+            {"source": source, "minute": minute, "requests": requests, "errors": errors}
+            for (source, minute), (requests, errors) in sorted(minutes.items())
+        ]
+        key = ("source", "minute")
+        upsert_rows(session, TrafficMinute, key, added=("requests", "errors"), rows=rows)
         self.endpoints.clear()
         self.traffic.clear()
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from service.incidents.deploys import live_deploys_after
-from service.incidents.store import resolve
+from service.incidents.store import resolve, unresolved_of
 from service.incidents.waiting import sweep_pending
 from service.models import UNRESOLVED_STATUSES, Deploy, Incident, Source
 from service.signatures.model import Signature
@@ -32,12 +32,9 @@ def sweep_source(
     if horizon is None:
         return []
     sweep_pending(session, source.name, signatures, horizon=horizon)
-    statement = select(Incident).where(
-        Incident.source == source.name, col(Incident.status).in_(UNRESOLVED_STATUSES)
-    )
     incidents = [
         (incident, incident.last_seen)
-        for incident in session.exec(statement).all()
+        for incident in unresolved_of(session, source.name, UNRESOLVED_STATUSES)
         if incident.last_seen is not None
     ]
     if not incidents:

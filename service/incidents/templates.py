@@ -12,7 +12,7 @@ from dataclasses import replace
 from sqlmodel import Session, col, select
 
 from service.incidents.fingerprint import fingerprint
-from service.incidents.store import add_timeline, find_active
+from service.incidents.store import add_timeline, find_active, note_active
 from service.ingest.records import Event
 from service.models import Deploy, Incident
 from service.signatures.model import Hit, Signature
@@ -96,11 +96,13 @@ def _open_templates(session: Session, source: str) -> list[str]:
 
 def _widen(session: Session, rule: Signature, source: str, previous: str, template: str) -> None:
     """Carry the open incident of a template over to the wider template it became."""
-    before = find_active(session, fingerprint(rule.id, (previous,), source))
+    before = find_active(session, fingerprint(rule.id, (previous,), source), source=source)
     after = fingerprint(rule.id, (template,), source)
-    if before is None or find_active(session, after) is not None:
+    if before is None or find_active(session, after, source=source) is not None:
         return
+    note_active(session, before.fingerprint, None)
     before.fingerprint = after
+    note_active(session, after, before)
     before.title = template[:MAX_TITLE_CHARACTERS]
     before.fields = {**before.fields, "template": template}
     session.add(before)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from service.incidents.minutes import hits_since
 from service.incidents.store import (
     add_timeline,
     count_minute,
@@ -18,8 +18,9 @@ from service.incidents.store import (
     extend,
     resolve,
     store_event,
+    unresolved_of,
 )
-from service.models import Incident, IncidentMinute
+from service.models import Incident
 from service.signatures.model import Hit, Signature
 
 
@@ -47,11 +48,8 @@ def promote_if_counted(session: Session, incident: Incident, hit: Hit) -> None:
     if when is None:
         return
     since = (when - timedelta(seconds=signature.window_seconds)).replace(second=0, microsecond=0)
-    hits = session.exec(
-        select(func.coalesce(func.sum(IncidentMinute.hits), 0)).where(
-            IncidentMinute.incident_id == incident.id, col(IncidentMinute.minute) >= since
-        )
-    ).one()
+    assert incident.id is not None
+    hits = hits_since(session, incident.id, since)
     if hits >= signature.threshold:
         window = _words(signature.window_seconds)
         promote(session, incident, text=f"{hits} hits within {window}: {hit.event.first.message}")
@@ -104,9 +102,8 @@ def sweep_pending(
     session: Session, source: str, signatures: Mapping[str, Signature], *, horizon: datetime
 ) -> list[Incident]:
     """Open absence incidents whose deadline passed; discard thresholds that were not met."""
-    statement = select(Incident).where(Incident.source == source, Incident.status == "pending")
     opened = []
-    for incident in session.exec(statement).all():
+    for incident in unresolved_of(session, source, ("pending",)):
         signature = signatures.get(incident.signature)
         window = timedelta(seconds=signature.window_seconds) if signature else timedelta(0)
         seen = (

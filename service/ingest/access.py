@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# What every line `parse_access` reads holds: a quoted request line, or a router's fields.
+ACCESS_LITERALS = (" HTTP/", "method=")
 _QUOTED = re.compile(
     # uvicorn's `10.0.0.1:5432 - "GET ..."`, common log format's `10.0.0.1 - user [time] "GET ..."`
     r"(?:(?P<client>\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F]{0,4}(?::[0-9a-fA-F]{0,4}){2,7}?)"

@@ -6,7 +6,7 @@ Every record comes out exactly once: in a traceback event or as a single-record 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from service.ingest.records import Event, LogRecord
@@ -67,6 +67,20 @@ class _Pending:
 _Key = tuple[str, str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class AssemblerCheckpoint:
+    """What `Assembler.restore` brings back: the records held per key, each source's key, and
+    the events waiting behind a held record."""
+
+    states: dict[_Key, _Pending]
+    last: dict[str, _Key]
+    ready: list[Event]
+
+
+def _copy(state: _Pending) -> _Pending:
+    return replace(state, held=list(state.held), records=list(state.records))
+
+
 def _first_seq(event: Event) -> int:
     return event.records[0].seq
 
@@ -109,6 +123,17 @@ class Assembler:
         records.extend(record for event in self._ready for record in event.records)
         records.sort(key=lambda record: record.seq)
         return records
+
+    def checkpoint(self) -> AssemblerCheckpoint:
+        """Return what `restore` needs to bring the assembler back to this moment."""
+        states = {key: _copy(state) for key, state in self._states.items()}
+        return AssemblerCheckpoint(states, dict(self._last), list(self._ready))
+
+    def restore(self, checkpoint: AssemblerCheckpoint) -> None:
+        """Bring the assembler back to a checkpoint (which stays usable for another restore)."""
+        self._states = {key: _copy(state) for key, state in checkpoint.states.items()}
+        self._last = dict(checkpoint.last)
+        self._ready = list(checkpoint.ready)
 
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
         """Consume records and return the events they completed, in log order."""

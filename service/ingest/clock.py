@@ -11,7 +11,7 @@ when a deploy started (a deploy with an unknown start beats one that started bef
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
 from service.ingest.records import ABOUT, AFTER, Event
@@ -25,6 +25,7 @@ MAX_WAITING = 5000
 
 @dataclasses.dataclass(slots=True)
 class _Waiting:
+    index: int
     event: Event
     lent: datetime | None = None  # the time the event borrows from the timed line before it
     open: bool = False  # still waiting for the timed line after it
@@ -37,22 +38,42 @@ class LogClock:
     def __init__(self) -> None:
         self._latest: dict[str, datetime] = {}
 
+    def checkpoint(self) -> dict[str, datetime]:
+        """Return what `restore` needs to bring the clock back to this moment."""
+        return dict(self._latest)
+
+    def restore(self, checkpoint: dict[str, datetime]) -> None:
+        """Bring the clock back to a checkpoint."""
+        self._latest = dict(checkpoint)
+
     def stamp(self, events: Iterable[Event]) -> Iterator[Event]:
         """Yield the events in order, untimed ones given the last log time of their source."""
+        for _, event in self.stamp_wanted(events):
+            yield event
+
+    def stamp_wanted(
+        self, events: Iterable[Event], wanted: Sequence[bool] | None = None
+    ) -> Iterator[tuple[int, Event]]:
+        """Yield (index, event) as `stamp` yields events, lending a time only to the untimed
+        events `wanted` says need one: the others come at once, ahead of any event still
+        waiting for the timed line after it (they carry no time to order them by)."""
         waiting: list[_Waiting] = []
         unbounded = 0  # how many of them still wait for a timed line after them
-        for event in events:
+        for index, event in enumerate(events):
             own = event.time
             source = event.source
             if own is not None and unbounded:
                 unbounded -= _bound(waiting, source, own)
             if own is not None:
                 self._latest[source] = _last_time(event) or own
+            elif wanted is not None and not wanted[index]:
+                yield index, event
+                continue
             previous = self._latest.get(source) if own is None else None
             if previous is None and not waiting:
-                yield event
+                yield index, event
                 continue
-            waiting.append(_Waiting(event, previous, open=previous is not None))
+            waiting.append(_Waiting(index, event, previous, open=previous is not None))
             unbounded += previous is not None
             if not unbounded or len(waiting) >= MAX_WAITING:
                 yield from _release(waiting)
@@ -71,12 +92,12 @@ def _bound(waiting: list[_Waiting], source: str, after: datetime) -> int:
     return closed
 
 
-def _release(waiting: list[_Waiting]) -> Iterator[Event]:
+def _release(waiting: list[_Waiting]) -> Iterator[tuple[int, Event]]:
     for item in waiting:
         if item.lent is None:
-            yield item.event
+            yield item.index, item.event
         else:
-            yield lend(item.event, item.lent, ABOUT if item.bounded else AFTER)
+            yield item.index, lend(item.event, item.lent, ABOUT if item.bounded else AFTER)
 
 
 def lend(event: Event, time: datetime, how: str) -> Event:

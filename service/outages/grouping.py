@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import case, func, type_coerce
+from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
+from service.db import UTCDateTime
 from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Deploy, Incident, Outage
 from service.outages.rules import CauseRule, Span, story_between
 
@@ -55,18 +58,18 @@ def join_outage(
     mine = span_of(session, incident)
     found: set[int] = set()
     becomes_cause = False
-    for partner in _partners(session, rules, incident):
-        story = story_between(rules, mine, span_of(session, partner))
-        if story is None or partner.outage_id is None:
+    for partner_id, outage_id, span in _partners(session, rules, incident):
+        story = story_between(rules, mine, span)
+        if story is None:
             continue
-        found.add(partner.outage_id)
+        found.add(outage_id)
         # The new incident caused its outage's cause (the database went away before the loops
         # that noticed it were logged): the story now starts from it.
-        partner_outage = session.get(Outage, partner.outage_id)
+        partner_outage = session.get(Outage, outage_id)
         if (
             story[1] is mine
             and partner_outage is not None
-            and partner_outage.cause_id == partner.id
+            and partner_outage.cause_id == partner_id
         ):
             becomes_cause = True
     if not found:
@@ -99,16 +102,32 @@ def join_outage(
     return refresh_outage(session, target)
 
 
-def _partners(session: Session, rules: Sequence[CauseRule], incident: Incident) -> list[Incident]:
-    """Return the incidents of the same source near enough in time for some rule to join."""
+def _partners(
+    session: Session, rules: Sequence[CauseRule], incident: Incident
+) -> list[tuple[int, int, Span]]:
+    """Return the incidents of the same source near enough in time for some rule to join, as
+    (id, outage id, span), in one statement (their deploys joined in)."""
     if incident.first_seen is None or not rules:
         return []
     reach = max(rule.within for rule in rules)
     end = incident.last_seen or incident.first_seen
+    # SQLAlchemy's own `select` for rows of columns: SQLModel's is typed up to four.
     statement = (
-        select(Incident)
+        sql_select(
+            col(Incident.id),
+            col(Incident.outage_id),
+            col(Incident.signature),
+            col(Incident.fields),
+            col(Incident.first_seen),
+            col(Incident.last_seen),
+            col(Incident.deploy_id),
+            col(Deploy.started_at),
+            col(Deploy.live_at),
+            col(Deploy.failed_at),
+        )
+        .outerjoin(Deploy, col(Deploy.id) == col(Incident.deploy_id))
         .where(
-            Incident.source == incident.source,
+            col(Incident.source) == incident.source,
             col(Incident.outage_id).is_not(None),
             col(Incident.id) != incident.id,
             col(Incident.first_seen) <= end + reach,
@@ -117,7 +136,13 @@ def _partners(session: Session, rules: Sequence[CauseRule], incident: Incident) 
         .order_by(col(Incident.last_seen).desc())
         .limit(MAX_PARTNERS)
     )
-    return list(session.exec(statement).all())
+    partners = []
+    for row in session.execute(statement):
+        ident, outage_id, signature, fields, first, last, deploy_id, *times = row
+        deploy_at = next((time for time in times if time is not None), None)
+        span = Span(signature, fields, first, last, deploy_id, deploy_at)
+        partners.append((ident, outage_id, span))
+    return partners
 
 
 def _merge_into(session: Session, outage: Outage, other_id: int) -> None:
@@ -142,21 +167,36 @@ def members(session: Session, outage_id: int) -> list[Incident]:
 
 
 def refresh_outage(session: Session, outage: Outage) -> Outage:
-    """Set the outage's status, times and title from its incidents."""
+    """Set the outage's status, times and title from its incidents.
+
+    One aggregate over its incidents, not the incidents themselves: an outage may hold
+    hundreds, and this runs whenever one of them resolves.
+    """
     assert outage.id is not None
-    incidents = members(session, outage.id)
-    if not incidents:
+    member = col(Incident.outage_id) == outage.id
+    # `failure_end`, in SQL: a quiet period only shows that the failure had ended by its last hit.
+    quiet = (col(Incident.resolution) == "quiet") | col(Incident.resolved_at).is_(None)
+    end = type_coerce(
+        case((quiet, col(Incident.last_seen)), else_=col(Incident.resolved_at)), UTCDateTime
+    )
+    unresolved = case((col(Incident.status).in_(UNRESOLVED_STATUSES), 1), else_=0)
+    statement = sql_select(
+        func.count(), func.min(col(Incident.first_seen)), func.sum(unresolved), func.max(end)
+    ).where(member)
+    count, started, open_count, ended = session.execute(statement).one()
+    if not count:
         return outage
-    starts = [i.first_seen for i in incidents if i.first_seen is not None]
-    outage.started_at = min(starts) if starts else None
-    if any(i.status in UNRESOLVED_STATUSES for i in incidents):
+    outage.started_at = started
+    if open_count:
         outage.status = "open"
         outage.ended_at = None
     else:
         outage.status = "resolved"
-        ends = [end for end in (failure_end(i) for i in incidents) if end is not None]
-        outage.ended_at = max(ends) if ends else None
-    cause = next((i for i in incidents if i.id == outage.cause_id), incidents[0])
+        outage.ended_at = ended
+    cause = session.get(Incident, outage.cause_id) if outage.cause_id is not None else None
+    if cause is None or cause.outage_id != outage.id:
+        first = select(Incident).where(member).order_by(col(Incident.first_seen), col(Incident.id))
+        cause = session.exec(first.limit(1)).one()
     outage.cause_id = cause.id
     outage.title = cause.title
     session.add(outage)

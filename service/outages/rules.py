@@ -16,6 +16,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +76,8 @@ class CauseRule:
         return _near(cause, effect, self.within)
 
 
-def _listed(signature: str, patterns: Sequence[str]) -> bool:
+@lru_cache(maxsize=4096)
+def _listed(signature: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatchcase(signature, pattern) for pattern in patterns)
 
 

@@ -55,6 +55,11 @@ class _Compiled:
     starting: tuple[_Check, ...] = ()
 
 
+# What the prefilter found in a text: the signatures whose keywords it holds, and the fold
+# marker; empty for most lines, which then need no matching at all.
+Owners = tuple[int, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class LineHit:
     """The winning hit of one line of a body: its 0-based index, signature id, role, fields."""
@@ -174,16 +179,19 @@ class Matcher:
         """Return how many regex timeouts each signature has caused."""
         return MappingProxyType(dict(self._timeouts))
 
-    def match(self, event: Event) -> Hit | None:
+    def match(self, event: Event, *, sifted: tuple[Owners, Owners] | None = None) -> Hit | None:
         """Return the hit of the most specific signature that matches the event, or None.
 
         The messages (and an exception the log only named) are tried first, then the lines as
         the app wrote them (header included); each also in its folded form when it has one.
+        `sifted`: what `sift` found in those two texts, so the prefilter need not run again.
         """
         text = event.matched_text
-        best = self._decide(event, text, self._prefilter.owners(text))
+        owners = sifted[0] if sifted is not None else self._prefilter.owners(text)
+        best = self._decide(event, text, owners)
         if best is None and (written := event.written_text):
-            best = self._decide(event, written, self._prefilter.owners(written))
+            owners = sifted[1] if sifted is not None else self._prefilter.owners(written)
+            best = self._decide(event, written, owners)
         if not event.truncated:
             return best[0] if best is not None else None
         found = [best] if best is not None else []
@@ -192,6 +200,16 @@ class Matcher:
             found.append(inferred)
         ranked = self._weigh_truncated(found, text)
         return ranked[0] if ranked else None
+
+    def sift(self, lines: Sequence[str]) -> list[Owners]:
+        """Return what the prefilter finds in each line, in one pass over them all (a line
+        holds no line feed); give it back to `match` for the events of those lines."""
+        if any("\n" in line for line in lines):
+            raise ValueError("a line to sift holds a line feed")
+        found: list[Owners] = [()] * len(lines)
+        for candidate in self._prefilter.scan("\n".join(lines)):
+            found[candidate.line] = candidate.owners
+        return found
 
     def has_candidates(self, text: str) -> bool:
         """Tell whether any enabled signature's keyword occurs in `text` or its folded form

@@ -156,15 +156,6 @@ class TemplateMiner:
     max_sources: int = MAX_SOURCES
     _trees: OrderedDict[str, _Tree] = field(default_factory=OrderedDict)
 
-    def __deepcopy__(self, memo: dict[int, object]) -> TemplateMiner:
-        """Return this miner itself: what it learnt is not undone with a rolled-back batch.
-
-        The processor copies its state before each unit of work to restore it on a database
-        error; the replay then finds the templates it learnt, which is all it needs, and a
-        copy would cost O(templates) per unit of work.
-        """
-        return self
-
     def seeded(self, source: str) -> bool:
         """Return True once `seed` has run for `source` (since it was last evicted)."""
         tree = self._trees.get(source)

@@ -45,3 +45,28 @@ def test_a_burst_in_one_second_keeps_memory_bounded() -> None:
     assert len(state.failures["api"]) == MAX_RECENT
     assert len(state.hits["api"]) == MAX_RECENT
     assert len(state.masked.failures) == MAX_RECENT
+
+
+def test_a_restored_state_forgets_what_the_failed_unit_of_work_did() -> None:
+    state = IntakeState()
+    state.hit("api", at(0), 1)
+    state.request("api", at(1), FAIL)
+    state.request("api", at(2), Access("GET", "/", 200, "10.0.0.7"))
+    before = (
+        state.impact.windows[1].copy(),
+        dict(state.endpoints),
+        list(state.hits["api"]),
+        len(state.failures["api"]),
+    )
+    checkpoint = state.checkpoint()
+    state.hit("api", at(3), 1)
+    state.hit("api", at(3), 2)
+    for second in range(4, 9):
+        state.request("api", at(second), FAIL)
+        state.request("api", at(second), Access("GET", "/", 200, f"10.0.0.{second}"))
+    state.restore(checkpoint)
+    assert 2 not in state.impact.windows
+    assert state.impact.windows[1] == before[0]
+    assert (dict(state.endpoints), list(state.hits["api"])) == (before[1], before[2])
+    assert len(state.failures["api"]) == before[3]
+    assert list(state.impact.open["api"]) == [1]

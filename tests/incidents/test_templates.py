@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import html
 import json
 from datetime import UTC, datetime
@@ -179,10 +178,9 @@ def events(text: str) -> list[Any]:
     return assemble(parse_text(text, source="api"), gap_seconds=5.0)
 
 
-def test_a_copy_of_intake_state_shares_the_miner_instead_of_copying_it() -> None:
+def test_a_restored_intake_state_keeps_the_templates_it_learnt() -> None:
     state = IntakeState()
-    for number in range(300):
-        state.templates.learn("api", f"kind{number} failed")
-    copied = copy.deepcopy(state)
-    assert copied.templates is state.templates
-    assert copied.clock is not state.clock
+    checkpoint = state.checkpoint()
+    state.templates.learn("api", "kind1 failed")
+    state.restore(checkpoint)
+    assert state.templates.templates("api") == ["kind1 failed"]
