@@ -38,19 +38,21 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         with self._lock:
-            now = self._clock()
-            tokens, then = self._buckets.get(source, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            tokens, _ = self._refilled(source)
         return (1 - tokens) / self.rate if tokens <= 0 else 0.0
+
+    def _refilled(self, source: str) -> tuple[float, float]:
+        """Return the source's tokens as refilled to now, and now (call with the lock held)."""
+        now = self._clock()
+        tokens, then = self._buckets.get(source, (self.burst, now))
+        return min(self.burst, tokens + (now - then) * self.rate), now
 
     def take(self, source: str, lines: int) -> float:
         """Spend `lines` tokens of `source` and return 0; or spend none and return the wait."""
         if not self.enabled:
             return 0.0
         with self._lock:
-            now = self._clock()
-            tokens, then = self._buckets.get(source, (self.burst, now))
-            tokens = min(self.burst, tokens + (now - then) * self.rate)
+            tokens, now = self._refilled(source)
             if tokens <= 0:
                 self._buckets[source] = (tokens, now)
                 return (1 - tokens) / self.rate
