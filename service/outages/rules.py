@@ -62,11 +62,17 @@ class CauseRule:
         """Return True if an incident of this signature can be the rule's effect."""
         return _listed(signature, self.effect)
 
+    def fits(self, cause: str, effect: str) -> bool:
+        """Return True if incidents of these signatures may be this rule's cause and effect."""
+        return self.is_cause(cause) and self.is_effect(effect)
+
     def joins(self, cause: Span, effect: Span) -> bool:
         """Return True if `cause` and `effect` tell this rule's story."""
-        if cause is effect or not (
-            self.is_cause(cause.signature) and self.is_effect(effect.signature)
-        ):
+        return self.fits(cause.signature, effect.signature) and self._spans_join(cause, effect)
+
+    def _spans_join(self, cause: Span, effect: Span) -> bool:
+        """Return True if the spans and fields of a fitting cause and effect join."""
+        if cause is effect:
             return False
         for name in self.same:
             if name not in cause.fields or cause.fields.get(name) != effect.fields.get(name):
@@ -109,8 +115,9 @@ def story_between(rules: Sequence[CauseRule], a: Span, b: Span) -> tuple[CauseRu
     """Return the first rule that joins `a` and `b` and its cause side: either way round, and
     when both ways fit (two DB_DOWN loops, a worker timeout and the SIGKILL of its pid) the one
     that began first is the cause."""
-    for rule in rules:
-        forward, backward = rule.joins(a, b), rule.joins(b, a)
+    for rule, forward_fits, backward_fits in _fitting(rules, a.signature, b.signature):
+        forward = forward_fits and rule._spans_join(a, b)
+        backward = backward_fits and rule._spans_join(b, a)
         if forward and backward:
             earlier_b = (
                 b.first_seen is not None
@@ -123,6 +130,31 @@ def story_between(rules: Sequence[CauseRule], a: Span, b: Span) -> tuple[CauseRu
         if backward:
             return rule, b
     return None
+
+
+# The rules whose sides two signatures fit, per pair of signatures, per rule set (the last few:
+# a reload brings a new one): a new incident is weighed against up to 200 others, and most
+# rules fit few pairs of signatures.
+_Fitting = dict[tuple[str, str], tuple[tuple[CauseRule, bool, bool], ...]]
+_FITTING: dict[int, tuple[Sequence[CauseRule], _Fitting]] = {}
+_RULE_SETS_KEPT = 4
+
+
+def _fitting(
+    rules: Sequence[CauseRule], a: str, b: str
+) -> tuple[tuple[CauseRule, bool, bool], ...]:
+    """Return (rule, a may cause b, b may cause a) for each rule either way fits, in order."""
+    entry = _FITTING.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        entry = _FITTING[id(rules)] = (rules, {})
+        while len(_FITTING) > _RULE_SETS_KEPT:
+            _FITTING.pop(next(iter(_FITTING)), None)
+    pairs = entry[1]
+    found = pairs.get((a, b))
+    if found is None:
+        fits = ((rule, rule.fits(a, b), rule.fits(b, a)) for rule in rules)
+        found = pairs[(a, b)] = tuple(item for item in fits if item[1] or item[2])
+    return found
 
 
 def load_rules(dirs: Sequence[Path]) -> tuple[tuple[CauseRule, ...], list[str]]:

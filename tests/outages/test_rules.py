@@ -181,3 +181,12 @@ def test_via_must_be_time_or_deploy(tmp_path: Path) -> None:
     rules, problems = load_rules([tmp_path])
     assert rules == ()
     assert len(problems) == 1 and "rule 1: via: one of time, deploy" in problems[0]
+
+
+def test_a_rule_set_read_again_is_weighed_by_its_own_rules() -> None:
+    # `story_between` keeps which rules fit a pair of signatures per rule set: a reload's new
+    # rules must not be answered from the old ones.
+    neon, loop = span("neon.endpoint-disabled", 0, 120), span("app.db-outage", 18, 200)
+    assert story_between([DB], neon, loop) == (DB, neon)
+    assert story_between([WORKER], neon, loop) is None
+    assert story_between([WORKER, DB], loop, neon) == (DB, neon)
