@@ -65,6 +65,8 @@ class _Pending:
 
 
 _Key = tuple[str, str, str]
+# Completed events that may wait, in log order, behind a line held back under another key.
+MAX_WAITING = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +161,21 @@ class Assembler:
         return self._due()
 
     def _due(self) -> list[Event]:
-        """Return the completed events that no held record comes before, in log order."""
+        """Return the completed events that no held record comes before, in log order. Past
+        `MAX_WAITING` completed events, the oldest held key is released early: a line held back
+        for a traceback that never comes must not hold a whole file in memory."""
         if not self._ready:
             return []
+        while len(self._ready) > MAX_WAITING:
+            blocking = [
+                (min(first[0].seq for first in (state.held, state.records) if first), key)
+                for key, state in self._states.items()
+                if state.held or state.records
+            ]
+            if not blocking:
+                break
+            _, key = min(blocking)
+            self._release(self._states.pop(key), self._ready)
         firsts = [
             min(first[0].seq for first in (state.held, state.records) if first)
             for state in self._states.values()

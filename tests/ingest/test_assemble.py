@@ -933,3 +933,15 @@ def test_a_flat_frame_followed_by_its_exception_takes_no_source_line() -> None:
     assert len(events) == 1
     assert events[0].frames[0].code == ""
     assert events[0].exception_type == "ValueError"
+
+
+def test_a_line_held_for_ever_holds_back_no_more_than_the_bound() -> None:
+    from service.ingest.assemble import MAX_WAITING
+
+    assembler = Assembler()
+    out = assembler.feed([_record(0, "boom", level="ERROR", instance="a")])
+    out += assembler.feed(
+        [_record(n, f"line {n}", instance="b") for n in range(1, MAX_WAITING + 5)]
+    )
+    assert [e.records[0].seq for e in out] == list(range(MAX_WAITING + 5))  # still in log order
+    assert assembler.pending <= MAX_WAITING
