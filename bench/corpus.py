@@ -54,14 +54,15 @@ RENDER = (
     "==> Detected service running on port 10000",
     "==> Docs on specifying a Python version: https://render.com/docs/python-version",
 )
+# A worker's life as gunicorn and uvicorn log it, in order: (logged by the master, text).
 GUNICORN = (
-    "Booting worker with pid: {p}",
-    "Waiting for application startup.",
-    "Application startup complete.",
-    "Started server process [{p}]",
-    "Handling signal: term",
-    "Worker exiting (pid: {p})",
+    (True, "Booting worker with pid: {p}"),
+    (False, "Started server process [{p}]"),
+    (False, "Waiting for application startup."),
+    (False, "Application startup complete."),
 )
+GUNICORN_END = ((True, "Handling signal: term"), (False, "Worker exiting (pid: {p})"))
+MASTER_PID = 5
 
 
 class _Lines:
@@ -73,6 +74,7 @@ class _Lines:
         self.ms = 0
         self._second = -1
         self._stamps: tuple[str, str, str] = ("", "", "")
+        self._pid = MASTER_PID
 
     def tick(self) -> tuple[str, str, str]:
         """Advance the clock; return (`2025-10-09 07:40:01`, ISO prefix, access-log time)."""
@@ -102,10 +104,16 @@ class _Lines:
         )
 
     def gunicorn(self) -> str:
-        plain = self.tick()[0]
-        pid = self.num(60) + 6
-        text = self.rng.choice(GUNICORN).format(p=pid)
-        return f"[{plain} +0000] [{pid}] [INFO] {text}"
+        """A worker's boot, its lines together as a real server logs them (a new pid each
+        time): a start-up that begins completes, and now and then a worker is stopped later."""
+        self._pid += 1
+        life = GUNICORN + (GUNICORN_END if self.rng.random() < 0.2 else ())
+        lines = []
+        for master, text in life:
+            plain = self.tick()[0]
+            pid = MASTER_PID if master else self._pid
+            lines.append(f"[{plain} +0000] [{pid}] [INFO] {text.format(p=self._pid)}")
+        return "\n".join(lines)
 
     def uvicorn_access(self) -> str:
         r = self.rng
@@ -157,7 +165,7 @@ class _Lines:
 
     def makers(self) -> list[tuple[Callable[[], str], int]]:
         return [
-            (self.gunicorn, 4),
+            (self.gunicorn, 1),
             (self.uvicorn_access, 18),
             (self.python_logging, 25),
             (self.gunicorn_access, 16),
@@ -203,5 +211,5 @@ def generate(
         elif roll < miss_pick and miss_split:
             out.extend(rng.choice(miss_split))
         else:
-            out.append(makers[bisect.bisect(cumulative, random_() * total)]())
+            out.extend(makers[bisect.bisect(cumulative, random_() * total)]().split("\n"))
     return "\n".join(out[:lines])
