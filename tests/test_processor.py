@@ -104,3 +104,22 @@ def test_background_thread_processes_and_stops(processor: Processor, engine: Eng
 def test_purge_runs_at_most_once_per_interval(processor: Processor) -> None:
     assert processor.purge_if_due(every_seconds=3600) is not None
     assert processor.purge_if_due(every_seconds=3600) is None
+
+
+def test_a_busy_sources_backlog_does_not_delay_another_sources_failure(
+    processor: Processor, engine: Engine
+) -> None:
+    busy = "\n".join(f"[2025-09-19 12:43:{n % 60:02d} +0000] [3] [INFO] tick {n}" for n in range(5))
+    for _ in range(120):
+        processor.spool.append(
+            "busy", parse_text(busy, source="busy", received_at=T0), received_at=T0
+        )
+    spool_log(processor)
+    processor.run_once(force_flush=True)  # one step: 50 batches of 121 waiting
+    with Session(engine) as session:
+        assert [i.signature for i in session.exec(select(Incident))] == [
+            "sqlalchemy.missing-greenlet"
+        ]
+        api = session.exec(select(Source).where(Source.name == "api")).one()
+        assert (api.lines_received, api.lines_processed) == (6, 6)
+    assert len(processor.spool.pending(limit=1000)) == 71

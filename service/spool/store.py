@@ -9,6 +9,7 @@ and what can still be read of it is copied into a new one; the damage is remembe
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import threading
@@ -288,13 +289,35 @@ class Spool:
         return str(row[0]) if row else None
 
     def pending(self, *, limit: int = 100) -> list[Batch]:
-        """Return up to `limit` unacknowledged batches, oldest first; a damaged one comes out
-        with no records and its `damage` said."""
+        """Return up to `limit` unacknowledged batches, each source's oldest first, the sources
+        taking turns: one busy source's backlog never holds back the batch of another (a failure
+        it carries reaches the dashboard in the next step). A damaged one comes out with no
+        records and its `damage` said."""
         with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM batch ORDER BY seq LIMIT ?",  # noqa: S608
-                (limit,),
-            ).fetchall()
+            sources = [row[0] for row in self._db.execute("SELECT DISTINCT source FROM batch")]
+            if len(sources) > 1:
+                queues = [
+                    [
+                        seq
+                        for (seq,) in self._db.execute(
+                            "SELECT seq FROM batch WHERE source = ? ORDER BY seq LIMIT ?",
+                            (source, limit),
+                        )
+                    ]
+                    for source in sources
+                ]
+                turns = itertools.chain.from_iterable(itertools.zip_longest(*queues))
+                seqs = sorted(itertools.islice((seq for seq in turns if seq is not None), limit))
+                marks = ",".join("?" * len(seqs))
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM batch WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608
+                    seqs,
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM batch ORDER BY seq LIMIT ?",  # noqa: S608
+                    (limit,),
+                ).fetchall()
         return [self._batch(row) for row in rows]
 
     def _batch(self, row: _Row) -> Batch:

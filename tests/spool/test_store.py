@@ -46,6 +46,24 @@ def test_ack_forgets_batches_and_frees_bytes(tmp_path: Path) -> None:
     assert spool.size_bytes == 0
 
 
+def test_sources_take_turns_so_one_backlog_holds_back_no_other(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, max_bytes=10**7)
+    for n in range(30):
+        spool.append("busy", records(f"busy {n}", source="busy"), received_at=NOW)
+    spool.append("quiet", records("quiet 0", source="quiet"), received_at=NOW)
+    spool.append("busy", records("busy 30", source="busy"), received_at=NOW)
+    step = spool.pending(limit=10)
+    assert len(step) == 10
+    assert [b.source for b in step].count("quiet") == 1
+    busy = [b.records[0].message for b in step if b.source == "busy"]
+    assert busy == [f"busy {n}" for n in range(9)]  # each source's own order is kept
+    assert [b.seq for b in step] == sorted(b.seq for b in step)
+    alone = Spool(tmp_path / "alone", max_bytes=10**7)
+    for n in range(3):
+        alone.append("busy", records(f"busy {n}", source="busy"), received_at=NOW)
+    assert [b.records[0].message for b in alone.pending(limit=2)] == ["busy 0", "busy 1"]
+
+
 def test_repeated_idempotency_key_stores_nothing(tmp_path: Path) -> None:
     spool = Spool(tmp_path, max_bytes=10**6)
     assert spool.append("api", records("one"), received_at=NOW, idempotency_key="frame-1")
