@@ -14,6 +14,8 @@ import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 
+import msgspec
+
 from service.ingest.records import ABOUT, AFTER, Event
 
 # Three minutes: a quiet service logs a timed line (a health check, a request) at least that often,
@@ -102,8 +104,8 @@ def _release(waiting: list[_Waiting]) -> Iterator[tuple[int, Event]]:
 
 def lend(event: Event, time: datetime, how: str) -> Event:
     """Return the event with `time` lent to its first record (`how`: `ABOUT` or `AFTER`)."""
-    first = dataclasses.replace(event.records[0], time=time, time_lent=how)
-    return dataclasses.replace(event, records=(first, *event.records[1:]))
+    first = msgspec.structs.replace(event.records[0], time=time, time_lent=how)
+    return msgspec.structs.replace(event, records=(first, *event.records[1:]))
 
 
 def _last_time(event: Event) -> datetime | None:

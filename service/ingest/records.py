@@ -1,17 +1,22 @@
-"""The record (one parsed log line) and the event (a record, or a reassembled traceback)."""
+"""The record (one parsed log line) and the event (a record, or a reassembled traceback).
+
+Both are frozen `msgspec.Struct`s, not dataclasses: every line makes one of each, and a Struct
+is built in a tenth of the time; a record goes to the spool and back as a JSON array at C speed
+(`service.spool.codec`). Change one with `msgspec.structs.replace`.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+import msgspec
 
 # How a time was lent to a line without one (`LogRecord.time_lent`).
 ABOUT = "about"
 AFTER = "after"
 
 
-@dataclass(frozen=True, slots=True)
-class LogRecord:
+class LogRecord(msgspec.Struct, frozen=True, array_like=True):
     """One log line after header parsing, normalisation and redaction.
 
     `time` is the time the line itself carries (UTC-aware) or None; `received_at` is when
@@ -43,8 +48,7 @@ class LogRecord:
         return self.time if self.time is not None else self.received_at
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(msgspec.Struct, frozen=True):
     """One `File "...", line N, in func` frame of a traceback."""
 
     file: str
@@ -65,12 +69,11 @@ class Frame:
 _LIBRARY_PARTS = ("site-packages/", "dist-packages/", "/lib/python", "<frozen", "/usr/lib/")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(msgspec.Struct, frozen=True):
     """What signatures match: one record, or several records joined (a traceback)."""
 
     records: tuple[LogRecord, ...]
-    frames: tuple[Frame, ...] = field(default=())
+    frames: tuple[Frame, ...] = ()
     exception_type: str = ""
     exception_message: str = ""
     unwrapped: str = ""

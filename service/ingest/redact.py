@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+import msgspec
 import regex
 
 from service.ingest.literals import JoinedLines, LiteralGate
@@ -323,7 +324,7 @@ def redact_key_blocks(records: Sequence[LogRecord]) -> list[LogRecord]:
             except TimeoutError:
                 # Fail closed: a line that could not be scanned may be a key's first line.
                 left[instance] = _MAX_KEY_LINES
-                out.append(replace(record, message=UNSCANNABLE))
+                out.append(msgspec.structs.replace(record, message=UNSCANNABLE))
                 continue
             if end is not None:
                 left.pop(instance, None)
@@ -336,7 +337,9 @@ def redact_key_blocks(records: Sequence[LogRecord]) -> list[LogRecord]:
             out.append(record)
             continue
         left[instance] = remaining - 1
-        out.append(replace(record, message=REDACTED) if _is_key_body(message) else record)
+        out.append(
+            msgspec.structs.replace(record, message=REDACTED) if _is_key_body(message) else record
+        )
     return out
 
 

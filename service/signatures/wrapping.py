@@ -13,7 +13,8 @@ the whole event matches better for it (`validation errors for Settin` / `gs`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+
+import msgspec
 
 from service.ingest.records import Event, LogRecord
 from service.ingest.tracebacks import CHAIN_LINES, TRACEBACK
@@ -145,7 +146,7 @@ def _joined_inside(event: Event, start: int) -> _Build:
     def build(pieces: Sequence[Event], count: int, separator: str) -> Event:
         joined = separator.join(lines[start : start + count])
         text = "\n".join([*lines[:start], joined, *lines[start + count :]])
-        return replace(event, unwrapped=text)
+        return msgspec.structs.replace(event, unwrapped=text)
 
     return build
 
