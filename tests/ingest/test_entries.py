@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from msgspec.structs import fields, replace
 from datetime import UTC, datetime
 
 import pytest
+from msgspec.structs import fields, replace
 
 from service.ingest.entries import Entry, _each_entry, to_records
 from service.ingest.records import LogRecord
