@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.ingest import access
 from service.ingest.access import Access, normalise_path, parse_access
 
 
@@ -56,3 +61,25 @@ def test_other_lines_are_not_requests(line: str) -> None:
 def test_paths_keep_their_words() -> None:
     assert normalise_path("/api/v1/auth/me") == "/api/v1/auth/me"
     assert normalise_path("/v2/orders/123/items/456") == "/v2/orders/{id}/items/{id}"
+
+
+_PIECES = [
+    "method=GET", "method=get", "xmethod=POST", "_method=PUT", "é method=DELETE", ' path="/a/1"',
+    'path="/b"', "status=200", "status=5000", "substatus=404", "status=503", ' fwd="1.2.3.4"',
+    'xfwd="9.9.9.9"', " ", "=", " at=info", '"',
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8))
+def test_router_fields_are_found_where_a_word_boundary_search_finds_them(pieces: list[str]) -> None:
+    line = "".join(pieces)
+    searches = {
+        access._ROUTER: re.compile(r'\bmethod=(?P<method>[A-Z]+) path="(?P<path>[^"]{0,2048})"'),
+        access._ROUTER_STATUS: re.compile(r"\bstatus=(?P<status>[1-5]\d\d)\b"),
+        access._ROUTER_CLIENT: re.compile(r'\bfwd="(?P<client>[0-9a-fA-F.:]{2,45})'),
+    }
+    for pattern, search in searches.items():
+        at = line.find(pattern.pattern.split("=")[0] + "=")
+        found = access._field(pattern, line, at) if at >= 0 else None
+        expected = search.search(line)
+        assert (found and found.span()) == (expected and expected.span())
