@@ -83,33 +83,40 @@ def server_env(directory: Path) -> dict[str, str]:
 
 
 @contextmanager
-def live_server(directory: Path) -> Iterator[LiveServer]:
-    """Start `drainwatch serve` on a free port with SQLite in `directory`; stop it afterwards."""
-    env = server_env(directory)
+def serving(
+    directory: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """Run `drainwatch serve` on a free port in `directory` (with `env`, else `server_env`);
+    yield the process and its base URL once uvicorn listens; stop it and show its output after."""
     log = directory / "drainwatch.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--port", "0"],
             cwd=directory,  # no stray .env or ./drainwatch.db of the checkout
-            env=env,
+            env=env or server_env(directory),
             stdout=output,  # uvicorn's access log
             stderr=subprocess.STDOUT,
         )
     try:
         deadline = time.monotonic() + START_SECONDS
-        base = None
-        while base is None:
+        while not (found := _RUNNING.search(log.read_text(errors="replace"))):
             assert process.poll() is None, "drainwatch serve exited at start"
             assert time.monotonic() < deadline, (
                 f"drainwatch serve did not start in {START_SECONDS} s"
             )
-            found = _RUNNING.search(log.read_text(errors="replace"))
-            if found:
-                base = found.group(1)
-            else:
-                time.sleep(0.1)
-        assert get_json(base, "/healthz")["status"] == "ok"
-        yield LiveServer(base=base, log=log, env=env, cwd=directory, process=process)
+            time.sleep(0.1)
+        yield process, found.group(1)
     finally:
         stop(process)
         show("drainwatch serve output", log)
+
+
+@contextmanager
+def live_server(directory: Path) -> Iterator[LiveServer]:
+    """Start `drainwatch serve` on a free port with SQLite in `directory`; stop it afterwards."""
+    env = server_env(directory)
+    with serving(directory, env) as (process, base):
+        assert get_json(base, "/healthz")["status"] == "ok"
+        yield LiveServer(
+            base=base, log=directory / "drainwatch.log", env=env, cwd=directory, process=process
+        )

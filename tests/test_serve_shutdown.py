@@ -15,7 +15,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from tests.conftest import INGEST_TOKEN
-from tests.live_server import _RUNNING, server_env, show, stop
+from tests.live_server import _RUNNING, server_env, serving, show, stop
 
 START_SECONDS = 60
 EXIT_SECONDS = 10
@@ -26,25 +26,8 @@ def serve(directory: Path, **settings: str) -> Iterator[tuple[subprocess.Popen[b
     """Run `drainwatch serve` with extra DRAINWATCH_ settings; yield the process and its port."""
     env = server_env(directory)
     env.update({f"DRAINWATCH_{name.upper()}": value for name, value in settings.items()})
-    log = directory / "serve.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", "0"],
-            cwd=directory,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while not (found := _RUNNING.search(log.read_text(errors="replace"))):
-            assert process.poll() is None, "drainwatch serve exited at start"
-            assert time.monotonic() < deadline, "drainwatch serve did not start"
-            time.sleep(0.1)
-        yield process, int(found.group(1).rsplit(":", 1)[1])
-    finally:
-        stop(process)
-        show("drainwatch serve output", log)
+    with serving(directory, env) as (process, base):
+        yield process, int(base.rsplit(":", 1)[1])
 
 
 def _connect(port: int, first_bytes: bytes) -> socket.socket:
