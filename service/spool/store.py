@@ -47,7 +47,9 @@ CREATE TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL
 # the one that acknowledges (the processor) see the same figure, and no writer can forget it.
 _HELD_BYTES = """
 BEGIN IMMEDIATE;
-CREATE TABLE IF NOT EXISTS held_bytes (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS held_bytes (
+    id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL
+);
 INSERT OR IGNORE INTO held_bytes (id, bytes) SELECT 1, COALESCE(SUM(LENGTH(body)), 0) FROM batch;
 CREATE TRIGGER IF NOT EXISTS batch_added AFTER INSERT ON batch
     BEGIN UPDATE held_bytes SET bytes = bytes + LENGTH(NEW.body); END;
