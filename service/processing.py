@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from service.db import create_db_engine, upgrade_schema
+from service.db import create_db_engine
 from service.incidents.gaps import Refusals, Refused
 from service.incidents.impact import probes_from
 from service.processor import Processor
@@ -135,10 +135,11 @@ def run_processor(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    # No migration here: `serve` (or `drainwatch db upgrade`) did it, and a database that cannot
+    # be reached now is waited for by the processor's own back-off, not a crash and a restart.
     engine = create_db_engine(
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
-    upgrade_schema(engine)
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     try:
         with processor_lock(spool.path, stop) as locked:

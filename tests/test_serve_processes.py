@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -301,3 +302,31 @@ def test_two_workers_serve_and_process_with_exact_counts(tmp_path: Path) -> None
             "a child outlived its parent",
             seconds=5,
         )
+
+
+def test_two_workers_run_one_syslog_listener(tmp_path: Path) -> None:
+    port = free_port()
+    options = ("--workers", "2", "--syslog-port", str(port))
+    with serve(tmp_path, *options, TRACEBACK_GAP_SECONDS="0.5") as served:
+        processor_pid(served)
+        wait_for(lambda: _listening(port), "the syslog port does not answer")
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+            connection.sendall(b"".join(f"INFO syslog line {n}\n".encode() for n in range(5)))
+        wait_for(lambda: settled(served.base, "syslog", 5), "the syslog lines were not processed")
+        output = served.log.read_text()
+        assert output.count("syslog listener on") == 1
+        assert "exited with" not in output  # no second listener failed to bind and died
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True

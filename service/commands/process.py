@@ -1,5 +1,6 @@
 """`drainwatch process`: the processor alone, on this node's spool and database (what `serve`
-starts as its child; run it yourself beside `drainwatch serve --processor none`)."""
+starts as its child; run it yourself beside `drainwatch serve --processor none`, which migrates
+the database first)."""
 
 from __future__ import annotations
 
