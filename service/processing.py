@@ -32,7 +32,7 @@ from service.settings import Settings
 from service.signatures.loader import SignatureError
 from service.spool.channel import HEARTBEAT_SECONDS, Channel
 from service.spool.store import Spool
-from service.supervisor import Child, die_with_parent
+from service.supervisor import PARENT_PID_ENV, Child, die_with_parent
 
 log = logging.getLogger("drainwatch.processor")
 _LOOP_SECONDS = 0.25
@@ -134,7 +134,10 @@ def run_processor(settings: Settings) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # Ctrl-C reaches the whole process group: a supervised processor waits for its parent's
+    # SIGTERM, which comes once the web processes have stopped taking batches in.
+    supervised = PARENT_PID_ENV in os.environ
+    signal.signal(signal.SIGINT, signal.SIG_IGN if supervised else request_stop)
     # No migration here: `serve` (or `drainwatch db upgrade`) did it, and a database that cannot
     # be reached now is waited for by the processor's own back-off, not a crash and a restart.
     engine = create_db_engine(
