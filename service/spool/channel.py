@@ -23,6 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from service.spool.filelock import write_lock
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS refusal (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -56,6 +58,7 @@ class Channel:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._writing = write_lock(path)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA busy_timeout=10000")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -69,7 +72,7 @@ class Channel:
             (r.source, r.reason, r.lines, r.batches, r.first.isoformat(), r.last.isoformat())
             for r in refusals
         ]
-        with self._lock:
+        with self._lock, self._writing:
             self._db.executemany(
                 "INSERT INTO refusal (source, reason, lines, batches, first, last) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
@@ -78,7 +81,7 @@ class Channel:
 
     def take_refusals(self) -> list[Refusal]:
         """Remove and return every refused batch noted so far, oldest first."""
-        with self._lock:
+        with self._lock, self._writing:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 rows = self._db.execute(
@@ -123,7 +126,7 @@ class Channel:
 
     def patterns_reloaded(self) -> int:
         """Tell the processor the signature files were reloaded; return the new generation."""
-        with self._lock:
+        with self._lock, self._writing:
             self._db.execute(
                 "INSERT INTO channel (name, value, at) VALUES ('patterns', '1', ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1, at = ?",
@@ -133,7 +136,7 @@ class Channel:
         return int(row[0])
 
     def _put(self, name: str, value: str) -> None:
-        with self._lock:
+        with self._lock, self._writing:
             self._db.execute(
                 "INSERT OR REPLACE INTO channel (name, value, at) VALUES (?, ?, ?)",
                 (name, value, time.time()),
@@ -150,3 +153,4 @@ class Channel:
         """Close the connection."""
         with self._lock:
             self._db.close()
+            self._writing.close()

@@ -24,6 +24,7 @@ from service.ingest.records import LogRecord
 from service.spool.codec import decode_records, encode_records
 from service.spool.commit import GroupCommit, Submission
 from service.spool.errors import SpoolClosed, SpoolError, SpoolFull
+from service.spool.filelock import write_lock
 from service.spool.salvage import COLUMNS as _COLUMNS
 from service.spool.salvage import Row as _Row
 from service.spool.salvage import readable
@@ -81,8 +82,8 @@ class Spool:
 
     Everything shared lives in the file (batches, seen keys, the bytes held, the spool id), so
     several processes may append at once (each with its own group commit; SQLite serialises the
-    transactions) while one other process takes and acknowledges batches. Only the thread lock
-    and the group-commit writer are per process.
+    transactions, queued on `service.spool.filelock`) while one other process takes and
+    acknowledges batches. Only the thread lock and the group-commit writer are per process.
     """
 
     def __init__(self, directory: Path, *, max_bytes: int) -> None:
@@ -90,6 +91,7 @@ class Spool:
         self.path = directory / "spool.sqlite3"
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._writing = write_lock(self.path)
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as error:
@@ -214,7 +216,7 @@ class Spool:
     def _write(self, group: list[Submission]) -> None:
         """Write queued submissions in one transaction, then answer each of them."""
         answers: list[tuple[Submission, bool | SpoolError]] = []
-        with self._lock:
+        with self._lock, self._writing:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for submission in group:
@@ -266,7 +268,7 @@ class Spool:
         """Store, as one batch, the records of every key not seen before (a pulled log's id),
         and move `cursor` (a meta name and value) in the same transaction; return how many
         keys were new."""
-        with self._lock:
+        with self._lock, self._writing:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 fresh: list[LogRecord] = []
@@ -344,7 +346,7 @@ class Spool:
         """Forget batches whose lines are stored in the database."""
         if not seqs:
             return
-        with self._lock:
+        with self._lock, self._writing:
             marks = ",".join("?" * len(seqs))
             self._db.execute(f"DELETE FROM batch WHERE seq IN ({marks})", seqs)  # noqa: S608
 
@@ -370,7 +372,7 @@ class Spool:
 
     def forget_keys_before(self, cutoff: datetime) -> None:
         """Drop idempotency keys older than `cutoff` so the key table stays small."""
-        with self._lock:
+        with self._lock, self._writing:
             self._db.execute("DELETE FROM seen_key WHERE seen_at < ?", (cutoff.isoformat(),))
 
     @property
@@ -384,6 +386,7 @@ class Spool:
         self._group_commit.close()
         with self._lock:
             self._db.close()
+            self._writing.close()
 
 
 KEY_RETENTION = timedelta(days=1)
