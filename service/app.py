@@ -20,9 +20,9 @@ from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
 from service.errors import ApiError
 from service.incidents.impact import probes_from
 from service.listener import SyslogListener, tls_context
+from service.logconfig import LOG_FORMAT, configure_logging
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
-from service.processing import processor_child
 from service.processor import Processor
 from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
@@ -34,6 +34,7 @@ from service.signatures.reload import Reloader, install_sighup
 from service.sources import check_source_name
 from service.spool.channel import Channel
 from service.spool.store import Spool
+from service.supervisor import processor_child
 from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, outage_pages, pages
 from service.web.accesslog import install_access_log_filter
@@ -44,8 +45,8 @@ from service.web.security import SecurityHeaders
 from service.web.tokens import TokenCache
 from service.worker import Worker, database_unavailable, failure_reason
 
+__all__ = ["LOG_FORMAT", "configure_logging", "create_app"]
 log = logging.getLogger("drainwatch")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Seconds a client is told to wait (Retry-After) while the database cannot be reached.
 DATABASE_RETRY_AFTER = 5
 
@@ -205,18 +206,6 @@ def create_app(
     install_access_log_filter()
     install_guards(app)
     return app
-
-
-def configure_logging(level: str = "info") -> None:
-    """Send drainwatch's own log lines (the processor's [DB_DOWN]/[DB_RECOVERED] among them) to
-    stderr with their time and level, in a shape `drainwatch scan` reads back."""
-    logger = logging.getLogger("drainwatch")
-    logger.setLevel(level.upper())
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-        logger.propagate = False
 
 
 def _error(

@@ -16,15 +16,13 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 from types import FrameType
 
-from service.db import create_db_engine, upgrade_schema
-from service.processing import processor_child
 from service.settings import Settings
-from service.spool.store import Spool
-from service.supervisor import Child
+from service.supervisor import Child, processor_child
 
 log = logging.getLogger("drainwatch.prefork")
 _BACKLOG = 2048
@@ -32,9 +30,13 @@ _BACKLOG = 2048
 _EXIT_MARGIN_SECONDS = 2.0
 
 
-def prepare(settings: Settings) -> None:
+def prepare() -> None:
     """Migrate the database and open the spool once (moving a malformed file aside), so the
-    processes started next do not race on either."""
+    processes started next do not race on either. Run in a process of its own (`prepared`)."""
+    from service.db import create_db_engine, upgrade_schema
+    from service.spool.store import Spool
+
+    settings = Settings()
     engine = create_db_engine(
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
@@ -43,6 +45,14 @@ def prepare(settings: Settings) -> None:
     finally:
         engine.dispose()
     Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes).close()
+
+
+def prepared() -> bool:
+    """Run `prepare` in a short-lived process, so this one never holds the app's modules."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from service.prefork import prepare; prepare()"], check=False
+    )
+    return done.returncode == 0
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -71,7 +81,9 @@ def web_argv(args: argparse.Namespace, fd: int, index: int) -> list[str]:
 
 def serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     """Serve with `args.workers` web processes and one processor process until signalled."""
-    prepare(settings)
+    if not prepared():
+        log.error("the database could not be migrated or the spool opened; see above")
+        return 1
     listener = bind(args.host, args.port)
     host, port = listener.getsockname()[:2]
     fd = listener.fileno()

@@ -15,7 +15,6 @@ import logging
 import os
 import signal
 import sqlite3
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,7 +31,7 @@ from service.settings import Settings
 from service.signatures.loader import SignatureError
 from service.spool.channel import HEARTBEAT_SECONDS, Channel
 from service.spool.store import Spool
-from service.supervisor import PARENT_PID_ENV, Child, die_with_parent
+from service.supervisor import PARENT_PID_ENV, die_with_parent
 
 log = logging.getLogger("drainwatch.processor")
 _LOOP_SECONDS = 0.25
@@ -117,12 +116,6 @@ def _reload_if_asked(book: SignatureBook, channel: Channel, seen: int) -> int:
     else:
         log.info("processor: %d signatures reloaded", count)
     return generation
-
-
-def processor_child(log_level: str) -> Child:
-    """Return the child process `drainwatch serve` keeps running its processor in."""
-    argv = [sys.executable, "-m", "service", "process", "--log-level", log_level]
-    return Child("drainwatch-processor", argv)
 
 
 def run_processor(settings: Settings) -> int:

@@ -151,3 +151,9 @@ def _exit_text(code: int) -> str:
         except ValueError:
             return f"signal {-code}"
     return f"status {code}"
+
+
+def processor_child(log_level: str) -> Child:
+    """Return the child process `drainwatch serve` keeps its processor running in."""
+    argv = [sys.executable, "-m", "service", "process", "--log-level", log_level]
+    return Child("drainwatch-processor", argv)

@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Process the spool until SIGTERM, then flush what is held and exit."""
-    from service.app import configure_logging
+    from service.logconfig import configure_logging
     from service.processing import run_processor
     from service.settings import Settings
 

@@ -50,9 +50,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Build the app from the environment's settings and serve it until interrupted."""
-    from service.app import configure_logging, create_app
+    from service.logconfig import configure_logging
     from service.settings import Settings
-    from service.web.server import build_server
 
     if (args.tls_cert is None) != (args.tls_key is None):
         print("drainwatch: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -67,12 +66,16 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(args.log_level)
     settings = Settings(**overrides)
     if args.workers > 1:
+        # The parent of the web processes imports no app: it only binds, starts and watches.
         from service.prefork import serve_workers
 
         if args.processor == "thread":
             print("drainwatch: --processor thread needs --workers 1", file=sys.stderr)
             return 2
         return serve_workers(args, settings)
+    from service.app import create_app
+    from service.web.server import build_server
+
     if args.fd is not None:
         from service.supervisor import die_with_parent
 
