@@ -22,6 +22,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from sqlalchemy import Engine
+
 from service.db import create_db_engine
 from service.incidents.gaps import Refusals, Refused
 from service.incidents.impact import probes_from
@@ -140,20 +142,19 @@ def run_processor(settings: Settings) -> int:
     try:
         with processor_lock(spool.path, stop) as locked:
             if locked:
-                _process_until(stop, settings, engine=engine, spool=spool)
+                _process_until(stop, settings, engine, spool)
     finally:
         spool.close()
         engine.dispose()
     return 0
 
 
-def _process_until(stop: threading.Event, settings: Settings, **opened: Any) -> None:
-    spool: Spool = opened["spool"]
+def _process_until(stop: threading.Event, settings: Settings, engine: Engine, spool: Spool) -> None:
     channel = Channel(spool.path)
     book = SignatureBook(settings)
     seen = channel.patterns_generation()
     processor = Processor(
-        engine=opened["engine"],
+        engine=engine,
         spool=spool,
         matcher=lambda: book.matcher,
         gap_seconds=settings.traceback_gap_seconds,

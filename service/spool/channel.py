@@ -81,6 +81,10 @@ class Channel:
 
     def take_refusals(self) -> list[Refusal]:
         """Remove and return every refused batch noted so far, oldest first."""
+        with self._lock:
+            # Asked at every step of the processor: a read first, the write lock only for rows.
+            if self._db.execute("SELECT 1 FROM refusal LIMIT 1").fetchone() is None:
+                return []
         with self._lock, self._writing:
             self._db.execute("BEGIN IMMEDIATE")
             try:
