@@ -20,17 +20,21 @@ from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
 from service.errors import ApiError
 from service.incidents.impact import probes_from
 from service.listener import SyslogListener, tls_context
+from service.logconfig import LOG_FORMAT, configure_logging
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
 from service.processor import Processor
 from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
+from service.remote_processor import RemoteProcessor
 from service.reports.render import report_environment
 from service.runtime import Runtime, SignatureBook
 from service.settings import Settings
 from service.signatures.reload import Reloader, install_sighup
 from service.sources import check_source_name
+from service.spool.channel import Channel
 from service.spool.store import Spool
+from service.supervisor import processor_child
 from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, outage_pages, pages
 from service.web.accesslog import install_access_log_filter
@@ -41,29 +45,44 @@ from service.web.security import SecurityHeaders
 from service.web.tokens import TokenCache
 from service.worker import Worker, database_unavailable, failure_reason
 
+__all__ = ["LOG_FORMAT", "configure_logging", "create_app"]
 log = logging.getLogger("drainwatch")
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Seconds a client is told to wait (Retry-After) while the database cannot be reached.
 DATABASE_RETRY_AFTER = 5
 
 
-def build_runtime(settings: Settings) -> Runtime:
+PROCESSOR_MODES = ("thread", "process", "none")
+"""Where the processor runs: a thread of this process, a child process this process supervises
+(`drainwatch process`), or elsewhere (another process on the same spool directory)."""
+
+
+def build_runtime(
+    settings: Settings, *, processor_mode: str = "thread", log_level: str = "info"
+) -> Runtime:
     """Open the database (migrated), the spool and the signatures; do not start threads yet."""
+    if processor_mode not in PROCESSOR_MODES:
+        raise ValueError(f"processor mode {processor_mode!r}: one of {', '.join(PROCESSOR_MODES)}")
     engine = create_db_engine(
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
     upgrade_schema(engine)
     book = SignatureBook(settings)
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
-    processor = Processor(
-        engine=engine,
-        spool=spool,
-        matcher=lambda: book.matcher,
-        gap_seconds=settings.traceback_gap_seconds,
-        interval_seconds=settings.process_interval_seconds,
-        retention_days=settings.retention_days,
-        probes=probes_from(settings),
-    )
+    processor: Processor | RemoteProcessor
+    if processor_mode == "thread":
+        processor = Processor(
+            engine=engine,
+            spool=spool,
+            matcher=lambda: book.matcher,
+            gap_seconds=settings.traceback_gap_seconds,
+            interval_seconds=settings.process_interval_seconds,
+            retention_days=settings.retention_days,
+            probes=probes_from(settings),
+        )
+    else:
+        child = processor_child(log_level) if processor_mode == "process" else None
+        processor = RemoteProcessor(Channel(spool.path), child=child)
+        book.on_reload = processor.patterns_reloaded
     metrics = Metrics()
     pullers = pullers_from_settings(settings, spool)
     puller = None
@@ -129,10 +148,21 @@ def syslog_listener(runtime: Runtime) -> SyslogListener | None:
     )
 
 
-def create_app(settings: Settings | None = None, *, start_processor: bool = True) -> FastAPI:
-    """Return the drainwatch ASGI app for these settings."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    start_processor: bool = True,
+    processor_mode: str = "thread",
+    primary: bool = True,
+    log_level: str = "info",
+) -> FastAPI:
+    """Return the drainwatch ASGI app for these settings.
+
+    `processor_mode` is one of `PROCESSOR_MODES`. Of several web processes on one spool, only the
+    `primary` one runs the syslog listener, the Render puller and the notification dispatcher.
+    """
     settings = settings or Settings()
-    runtime = build_runtime(settings)
+    runtime = build_runtime(settings, processor_mode=processor_mode, log_level=log_level)
     tokens = TokenCache()
 
     @asynccontextmanager
@@ -141,10 +171,11 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
         tokens.load_quietly(runtime.engine)
         if start_processor:
             runtime.processor.start()
-            runtime.dispatcher.start()
-            if runtime.puller is not None:
+            if primary:
+                runtime.dispatcher.start()
+            if runtime.puller is not None and primary:
                 runtime.puller.start()
-        listener = runtime.listener = syslog_listener(runtime)
+        listener = runtime.listener = syslog_listener(runtime) if primary else None
         if listener is not None:
             await listener.start()
         # `kill -HUP <pid>` reloads the signature files; a set that fails validation is refused.
@@ -158,7 +189,7 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
                 await listener.stop()
             if runtime.puller is not None:
                 runtime.puller.stop()
-            runtime.processor.stop()
+            runtime.processor.stop(settings.shutdown_timeout_seconds)
             runtime.dispatcher.stop()
             runtime.spool.close()
             runtime.engine.dispose()
@@ -175,18 +206,6 @@ def create_app(settings: Settings | None = None, *, start_processor: bool = True
     install_access_log_filter()
     install_guards(app)
     return app
-
-
-def configure_logging(level: str = "info") -> None:
-    """Send drainwatch's own log lines (the processor's [DB_DOWN]/[DB_RECOVERED] among them) to
-    stderr with their time and level, in a shape `drainwatch scan` reads back."""
-    logger = logging.getLogger("drainwatch")
-    logger.setLevel(level.upper())
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        logger.addHandler(handler)
-        logger.propagate = False
 
 
 def _error(

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 
 from sqlalchemy import Engine
@@ -362,6 +362,11 @@ class Processor:
         busy = self.run_once()
         self.purge_if_due()
         return busy
+
+    @property
+    def disabled(self) -> Mapping[str, str]:
+        """Return the signatures this processor's matcher disabled after a regex timeout."""
+        return self.matcher().disabled
 
     @property
     def state(self) -> WorkerState:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from service.notify.deliver import Dispatcher
 from service.outages.rules import check_rules, load_rules
 from service.processor import Processor
 from service.ratelimit import RateLimiter
+from service.remote_processor import RemoteProcessor
 from service.settings import Settings
 from service.signatures.engine import Matcher
 from service.signatures.loader import SignatureError, load_usable_signatures
@@ -41,6 +43,8 @@ class SignatureBook:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._lock = threading.Lock()
+        # Told after each reload that holds: a processor in another process reloads its own.
+        self.on_reload: Callable[[], None] | None = None
         self._matcher, self.problems = self._build()
         for problem in self.problems:
             log.warning("signature file skipped: %s", problem)
@@ -74,6 +78,8 @@ class SignatureBook:
             raise SignatureError(new)
         with self._lock:
             self._matcher, self.problems = matcher, problems
+        if self.on_reload is not None:
+            self.on_reload()
         return len(matcher.signatures)
 
 
@@ -85,29 +91,30 @@ class Runtime:
     engine: Engine
     book: SignatureBook
     spool: Spool
-    processor: Processor
+    processor: Processor | RemoteProcessor
     dispatcher: Dispatcher
     metrics: Metrics
     report_env: Environment
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))
     listener: SyslogListener | None = None
     puller: Worker | None = None
-    # Numbers go on from the microseconds since the epoch, so the records of a restarted process
-    # come after what its spool and held-back records kept from before (2,000 lines/s uses a
-    # number per line; the clock gives a million a second).
+    # Numbers follow the microseconds since the epoch, so the records of a restarted process come
+    # after what its spool and held-back records kept from before, and the batches several web
+    # processes accept for one source are numbered in the order they were accepted (to within the
+    # clock's step: a million numbers a second, against some tens of thousands of lines).
     _next_seq: int = field(default_factory=lambda: time.time_ns() // 1000)
     _seq_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def reserve_seq(self, count: int) -> int:
         """Reserve `count` record numbers and return the first.
 
-        The assembler orders what it emits by record number; numbering every batch of this
-        process from one counter keeps a traceback held back from one batch ahead of the lines
-        of the next.
+        The assembler orders what it emits by record number; numbering every batch from the
+        clock (never going back within this process) keeps a traceback held back from one batch
+        ahead of the lines of the next, whichever web process took each in.
         """
         with self._seq_lock:
-            start = self._next_seq
-            self._next_seq += count
+            start = max(self._next_seq, time.time_ns() // 1000)
+            self._next_seq = start + count
         return start
 
     started: threading.Event = field(default_factory=threading.Event)

@@ -1,8 +1,10 @@
-"""`drainwatch serve`: HTTP ingest, the JSON API and the dashboard."""
+"""`drainwatch serve`: HTTP ingest, the JSON API and the dashboard; the processor in a child process
+of its own (or a thread, `--processor thread`); `--workers N` web processes on one port."""
 
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,14 +28,30 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--log-level", default="info", choices=["debug", "info", "warning", "error"]
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="web processes for ingest, the API and the dashboard, on one port (default 1)",
+    )
+    parser.add_argument(
+        "--processor",
+        choices=["process", "thread", "none"],
+        default="process",
+        help="where the processor runs: a child process of its own (default), a thread of the "
+        "web process (one process in all, as before), or none (run `drainwatch process`)",
+    )
+    # Set by `serve --workers N` for its web processes: the listening socket they share, and
+    # whether this one is the primary (the syslog listener, the puller, the dispatcher).
+    parser.add_argument("--fd", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--secondary", action="store_true", help=argparse.SUPPRESS)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the app from the environment's settings and serve it until interrupted."""
-    from service.app import configure_logging, create_app
+    from service.logconfig import configure_logging
     from service.settings import Settings
-    from service.web.server import build_server
 
     if (args.tls_cert is None) != (args.tls_key is None):
         print("drainwatch: --tls-cert and --tls-key go together", file=sys.stderr)
@@ -42,9 +60,35 @@ def run(args: argparse.Namespace) -> int:
     for name in ("syslog_port", "syslog_source", "tls_cert", "tls_key"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    if args.workers < 1:
+        print("drainwatch: --workers is at least 1", file=sys.stderr)
+        return 2
     configure_logging(args.log_level)
     settings = Settings(**overrides)
-    app = create_app(settings)
+    if args.workers > 1:
+        # The parent of the web processes imports no app: it only binds, starts and watches.
+        from service.prefork import serve_workers
+
+        if args.processor == "thread":
+            print("drainwatch: --processor thread needs --workers 1", file=sys.stderr)
+            return 2
+        return serve_workers(args, settings)
+    from service.app import create_app
+    from service.web.server import build_server
+
+    if args.fd is not None:
+        from service.supervisor import die_with_parent
+
+        die_with_parent()
+    app = create_app(
+        settings,
+        processor_mode=args.processor,
+        primary=not args.secondary,
+        log_level=args.log_level,
+    )
     server = build_server(app, settings, host=args.host, port=args.port, log_level=args.log_level)
-    server.run()
+    if args.fd is None:
+        server.run()
+    else:
+        server.run(sockets=[socket.socket(fileno=args.fd)])
     return 0

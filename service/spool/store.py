@@ -25,6 +25,10 @@ from service.ingest.records import LogRecord
 from service.spool.codec import decode_records, encode_records
 from service.spool.commit import GroupCommit, Submission
 from service.spool.errors import SpoolClosed, SpoolError, SpoolFull
+from service.spool.filelock import write_lock
+from service.spool.salvage import COLUMNS as _COLUMNS
+from service.spool.salvage import Row as _Row
+from service.spool.salvage import readable
 
 __all__ = ["Batch", "Spool", "SpoolClosed", "SpoolError", "SpoolFull"]
 
@@ -41,11 +45,23 @@ CREATE TABLE IF NOT EXISTS batch (
 CREATE INDEX IF NOT EXISTS batch_source ON batch (source);
 CREATE TABLE IF NOT EXISTS seen_key (key TEXT PRIMARY KEY, seen_at TEXT NOT NULL);
 """
+# The bytes held, kept in the file by triggers: every process that appends (each web worker) and
+# the one that acknowledges (the processor) see the same figure, and no writer can forget it.
+_HELD_BYTES = """
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS held_bytes (
+    id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO held_bytes (id, bytes) SELECT 1, COALESCE(SUM(LENGTH(body)), 0) FROM batch;
+CREATE TRIGGER IF NOT EXISTS batch_added AFTER INSERT ON batch
+    BEGIN UPDATE held_bytes SET bytes = bytes + LENGTH(NEW.body); END;
+CREATE TRIGGER IF NOT EXISTS batch_removed AFTER DELETE ON batch
+    BEGIN UPDATE held_bytes SET bytes = bytes - LENGTH(OLD.body); END;
+COMMIT;
+"""
 
 
 log = logging.getLogger("drainwatch.spool")
-_COLUMNS = "seq, source, received_at, lines, body, crc"
-_Row = tuple[int, str, str, int, bytes, int | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,21 +79,25 @@ class Batch:
 
 
 class Spool:
-    """A durable, bounded FIFO of batches, safe to use from several threads of one process."""
+    """A durable, bounded FIFO of batches, safe to use from several threads and processes.
+
+    Everything shared lives in the file (batches, seen keys, the bytes held, the spool id), so
+    several processes may append at once (each with its own group commit; SQLite serialises the
+    transactions, queued on `service.spool.filelock`) while one other process takes and
+    acknowledges batches. Only the thread lock and the group-commit writer are per process.
+    """
 
     def __init__(self, directory: Path, *, max_bytes: int) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "spool.sqlite3"
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._writing = write_lock(self.path)
         try:
             self._db = self._open()
         except sqlite3.DatabaseError as error:
             self._db = self._salvage(error)
         self.spool_id = self._spool_id()
-        self._bytes = int(
-            self._db.execute("SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch").fetchone()[0]
-        )
         self._group_commit = GroupCommit(self._write, name="drainwatch-spool-commit")
 
     def _open(self) -> sqlite3.Connection:
@@ -89,7 +109,12 @@ class Spool:
             db.executescript(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(batch)")}
             if "crc" not in columns:  # a spool written before bodies had a checksum
-                db.execute("ALTER TABLE batch ADD COLUMN crc INTEGER")
+                try:
+                    db.execute("ALTER TABLE batch ADD COLUMN crc INTEGER")
+                except sqlite3.OperationalError as error:
+                    if "duplicate column" not in str(error):
+                        raise  # not another process adding it at the same moment
+            db.executescript(_HELD_BYTES)
             verdict = db.execute("PRAGMA quick_check").fetchone()[0]
             if verdict != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {verdict}")
@@ -106,7 +131,7 @@ class Spool:
             part = self.path.with_name(self.path.name + suffix)
             if part.exists():
                 part.rename(aside.with_name(aside.name + suffix))
-        rows, meta, lost = _readable(aside)
+        rows, meta, lost = readable(aside)
         db = self._open()
         db.executemany("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", meta)
         db.executemany(f"INSERT INTO batch ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", rows)  # noqa: S608
@@ -126,12 +151,12 @@ class Spool:
         return str(row[0]) if row else ""
 
     def _spool_id(self) -> str:
+        # Whichever process opens a new file first names it; the others read that name.
+        self._db.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('spool_id', ?)", (uuid.uuid4().hex,)
+        )
         row = self._db.execute("SELECT value FROM meta WHERE name = 'spool_id'").fetchone()
-        if row:
-            return str(row[0])
-        spool_id = uuid.uuid4().hex
-        self._db.execute("INSERT INTO meta (name, value) VALUES ('spool_id', ?)", (spool_id,))
-        return spool_id
+        return str(row[0])
 
     def append(
         self,
@@ -192,29 +217,29 @@ class Spool:
     def _write(self, group: list[Submission]) -> None:
         """Write queued submissions in one transaction, then answer each of them."""
         answers: list[tuple[Submission, bool | SpoolError]] = []
-        with self._lock:
-            added = 0
+        with self._lock, self._writing:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 for submission in group:
-                    answers.append((submission, self._insert(submission, added)))
-                    if answers[-1][1] is True:
-                        added += submission.size
+                    answers.append((submission, self._insert(submission)))
                 self._db.execute("COMMIT")
             except sqlite3.Error as error:
                 if self._db.in_transaction:
                     self._db.execute("ROLLBACK")
                 raise SpoolError(str(error)) from error
-            self._bytes += added
         for submission, answer in answers:
             if isinstance(answer, SpoolError):
                 submission.future.set_exception(answer)
             else:
                 submission.future.set_result(answer)
 
-    def _insert(self, submission: Submission, added: int) -> bool | SpoolError:
+    def _held(self) -> int:
+        """Return the bytes of batches in the file, as of the open transaction."""
+        return int(self._db.execute("SELECT bytes FROM held_bytes").fetchone()[0])
+
+    def _insert(self, submission: Submission) -> bool | SpoolError:
         """Insert one submission inside the open transaction; return its answer."""
-        held = self._bytes + added
+        held = self._held()
         if held + submission.size > self.max_bytes:
             return SpoolFull(f"spool holds {held} bytes of {self.max_bytes}")
         if submission.key is not None:
@@ -244,7 +269,7 @@ class Spool:
         """Store, as one batch, the records of every key not seen before (a pulled log's id),
         and move `cursor` (a meta name and value) in the same transaction; return how many
         keys were new."""
-        with self._lock:
+        with self._lock, self._writing:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
                 fresh: list[LogRecord] = []
@@ -257,12 +282,11 @@ class Spool:
                     if cursor_row.rowcount:
                         new += 1
                         fresh.extend(records)
-                size = 0
                 if fresh:
                     body = encode_records(fresh)
-                    size = len(body)
-                    if self._bytes + size > self.max_bytes:
-                        raise SpoolFull(f"spool holds {self._bytes} bytes of {self.max_bytes}")
+                    held = self._held()
+                    if held + len(body) > self.max_bytes:
+                        raise SpoolFull(f"spool holds {held} bytes of {self.max_bytes}")
                     self._db.execute(
                         "INSERT INTO batch (source, received_at, lines, body, crc) "
                         "VALUES (?, ?, ?, ?, ?)",
@@ -279,7 +303,6 @@ class Spool:
                 if isinstance(error, sqlite3.Error):
                     raise SpoolError(str(error)) from error
                 raise
-            self._bytes += size
         return new
 
     def meta(self, name: str) -> str | None:
@@ -346,14 +369,9 @@ class Spool:
         """Forget batches whose lines are stored in the database."""
         if not seqs:
             return
-        with self._lock:
+        with self._lock, self._writing:
             marks = ",".join("?" * len(seqs))
-            freed = self._db.execute(
-                f"SELECT COALESCE(SUM(LENGTH(body)), 0) FROM batch WHERE seq IN ({marks})",  # noqa: S608
-                seqs,
-            ).fetchone()[0]
             self._db.execute(f"DELETE FROM batch WHERE seq IN ({marks})", seqs)  # noqa: S608
-            self._bytes -= int(freed)
 
     def pending_batches(self) -> list[tuple[str, str, int]]:
         """Return (key, source, lines) of every batch waiting, oldest first."""
@@ -377,63 +395,21 @@ class Spool:
 
     def forget_keys_before(self, cutoff: datetime) -> None:
         """Drop idempotency keys older than `cutoff` so the key table stays small."""
-        with self._lock:
+        with self._lock, self._writing:
             self._db.execute("DELETE FROM seen_key WHERE seen_at < ?", (cutoff.isoformat(),))
 
     @property
     def size_bytes(self) -> int:
-        """Return the bytes of batches waiting."""
-        return self._bytes
+        """Return the bytes of batches waiting (in the file: what every process appended)."""
+        with self._lock:
+            return self._held()
 
     def close(self) -> None:
         """Write what is queued, then close the spool file."""
         self._group_commit.close()
         with self._lock:
             self._db.close()
-
-
-def _readable(path: Path) -> tuple[list[_Row], list[tuple[str, str]], int]:
-    """Return the batch rows and meta rows still readable in a damaged spool file, and how many
-    batch rows could not be read."""
-    rows: list[_Row] = []
-    meta: list[tuple[str, str]] = []
-    lost = 0
-    try:
-        db = sqlite3.connect(path)
-    except sqlite3.Error:
-        return rows, meta, lost
-    try:
-        try:
-            meta = list(db.execute("SELECT name, value FROM meta WHERE name != 'damage'"))
-        except sqlite3.Error:
-            meta = []
-        try:
-            rows = list(db.execute(f"SELECT {_COLUMNS} FROM batch ORDER BY seq"))  # noqa: S608
-            return rows, meta, lost
-        except sqlite3.Error:
-            rows = []
-        try:
-            seqs = sorted(int(seq) for (seq,) in db.execute("SELECT seq FROM batch"))
-        except sqlite3.Error:
-            try:
-                low, high = db.execute("SELECT MIN(seq), MAX(seq) FROM batch").fetchone()
-                seqs = list(range(int(low or 1), int(high or 0) + 1))
-            except sqlite3.Error:
-                seqs = []
-        for seq in seqs:
-            try:
-                row = db.execute(
-                    f"SELECT {_COLUMNS} FROM batch WHERE seq = ?",  # noqa: S608
-                    (seq,),
-                ).fetchone()
-            except sqlite3.Error:
-                lost += 1
-                continue
-            if row is not None:
-                rows.append(row)
-    finally:
-        db.close()
-    return rows, meta, lost
+            self._writing.close()
 
 
 KEY_RETENTION = timedelta(days=1)

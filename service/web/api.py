@@ -166,7 +166,7 @@ def outage_report_markdown(
 @router.get("/api/patterns")
 def patterns(runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List the loaded signatures."""
-    disabled = runtime.book.matcher.disabled
+    disabled = runtime.processor.disabled
     return {
         "patterns": [signature_json(s, disabled.get(s.id)) for s in runtime.book.signatures],
         "skipped": list(runtime.book.problems),

@@ -98,7 +98,7 @@ async def healthz(runtime: RuntimeDep) -> JSONResponse:
 def metrics(runtime: RuntimeDep) -> Response:
     """Return the Prometheus metrics."""
     runtime.metrics.spool_bytes.set(runtime.spool.size_bytes)
-    runtime.metrics.signatures_disabled.set(len(runtime.book.matcher.disabled))
+    runtime.metrics.signatures_disabled.set(len(runtime.processor.disabled))
     runtime.metrics.spool_damaged.set(1 if runtime.spool.damage else 0)
     try:
         with Session(runtime.engine) as session:

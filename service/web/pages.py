@@ -218,7 +218,7 @@ def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTML
         "patterns.html.j2",
         user=user,
         signatures=runtime.book.signatures,
-        disabled=runtime.book.matcher.disabled,
+        disabled=runtime.processor.disabled,
         skipped=runtime.book.problems,
     )
 
