@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -12,11 +11,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
-from service.db import create_db_engine, session_scope, upgrade_schema, utcnow
+from service.db import create_db_engine
+from service.dbsetup import DatabaseSetup
 from service.errors import ApiError
 from service.incidents.impact import probes_from
 from service.listener import SyslogListener, tls_context
@@ -35,7 +35,6 @@ from service.sources import check_source_name
 from service.spool.channel import Channel
 from service.spool.store import Spool
 from service.supervisor import processor_child
-from service.users import ensure_admin
 from service.web import api, drains, health, loki, otlp, outage_pages, pages
 from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
@@ -65,7 +64,8 @@ def build_runtime(
     engine = create_db_engine(
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
-    upgrade_schema(engine)
+    setup = DatabaseSetup(engine, settings)
+    setup.first_attempt()
     book = SignatureBook(settings)
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     processor: Processor | RemoteProcessor
@@ -78,6 +78,7 @@ def build_runtime(
             interval_seconds=settings.process_interval_seconds,
             retention_days=settings.retention_days,
             probes=probes_from(settings),
+            prepared=setup.ready.is_set,
         )
     else:
         child = processor_child(log_level) if processor_mode == "process" else None
@@ -100,35 +101,13 @@ def build_runtime(
         book=book,
         spool=spool,
         processor=processor,
+        setup=setup,
         dispatcher=Dispatcher(engine, settings, metrics=metrics),
         metrics=metrics,
         report_env=report_environment(settings.templates_dir),
         limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
         puller=puller,
     )
-
-
-def bootstrap_admin(runtime: Runtime) -> None:
-    """Make sure the first user exists; print a generated password once, to the console."""
-    settings = runtime.settings
-    try:
-        with session_scope(runtime.engine) as session:
-            generated = ensure_admin(
-                session, settings.admin_user, settings.admin_password, now=utcnow()
-            )
-    except IntegrityError:
-        # Another process sharing the database created the first user at the same moment.
-        with session_scope(runtime.engine) as session:
-            generated = ensure_admin(
-                session, settings.admin_user, settings.admin_password, now=utcnow()
-            )
-    if generated is not None:
-        print(
-            f"drainwatch: created user {settings.admin_user!r} with password {generated}\n"
-            "drainwatch: it is stored only as a hash and will not be shown again.",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 def syslog_listener(runtime: Runtime) -> SyslogListener | None:
@@ -167,12 +146,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        bootstrap_admin(runtime)
+        runtime.setup.start()  # only while the database could not be set up at start-up
         tokens.load_quietly(runtime.engine)
         if start_processor:
             runtime.processor.start()
-            if primary:
-                runtime.dispatcher.start()
+            if primary:  # its outbox is a table: it waits for the database to be set up
+                runtime.setup.when_ready(runtime.dispatcher.start)
             if runtime.puller is not None and primary:
                 runtime.puller.start()
         listener = runtime.listener = syslog_listener(runtime) if primary else None
@@ -189,6 +168,7 @@ def create_app(
                 await listener.stop()
             if runtime.puller is not None:
                 runtime.puller.stop()
+            runtime.setup.stop()
             runtime.processor.stop(settings.shutdown_timeout_seconds)
             runtime.dispatcher.stop()
             runtime.spool.close()
@@ -238,7 +218,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return _error(422, "invalid_request", problems or "the request is not valid")
 
     async def database_down(request: Request, error: Exception) -> Response:
-        if not database_unavailable(error):
+        # Until the database is set up (it could not be reached at start-up), its tables may
+        # not exist yet: whatever a query meets then is the database not being there yet.
+        if not database_unavailable(error) and request.app.state.runtime.setup.ready.is_set():
             raise error
         reason = failure_reason(error)
         log.warning(

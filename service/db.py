@@ -202,3 +202,14 @@ def _upsert_statement(
     updates = {name: table.c[name] + excluded[name] for name in added}
     updates.update({name: excluded[name] for name in replaced})
     return statement.on_conflict_do_update(index_elements=list(key), set_=updates)
+
+
+def schema_current(engine: Engine) -> bool:
+    """Tell whether the database has had every migration (another process may be applying
+    them); raises what reaching the database raises."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
+    with engine.connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads()) == heads

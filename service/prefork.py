@@ -33,7 +33,8 @@ _EXIT_MARGIN_SECONDS = 2.0
 def prepare() -> None:
     """Migrate the database and open the spool once (moving a malformed file aside), so the
     processes started next do not race on either. Run in a process of its own (`prepared`)."""
-    from service.db import create_db_engine, upgrade_schema
+    from service.db import create_db_engine
+    from service.dbsetup import DatabaseSetup
     from service.spool.store import Spool
 
     settings = Settings()
@@ -41,7 +42,9 @@ def prepare() -> None:
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
     try:
-        upgrade_schema(engine)
+        # A database that cannot be reached is logged and left to the web processes to set up
+        # once it answers: ingest must start without it.
+        DatabaseSetup(engine, settings, admin=False).first_attempt()
     finally:
         engine.dispose()
     Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes).close()

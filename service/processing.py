@@ -16,7 +16,7 @@ import os
 import signal
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from service.db import create_db_engine
+from service.db import create_db_engine, schema_current
 from service.incidents.gaps import Refusals, Refused
 from service.incidents.impact import probes_from
 from service.processor import Processor
@@ -133,8 +133,9 @@ def run_processor(settings: Settings) -> int:
     # SIGTERM, which comes once the web processes have stopped taking batches in.
     supervised = PARENT_PID_ENV in os.environ
     signal.signal(signal.SIGINT, signal.SIG_IGN if supervised else request_stop)
-    # No migration here: `serve` (or `drainwatch db upgrade`) did it, and a database that cannot
-    # be reached now is waited for by the processor's own back-off, not a crash and a restart.
+    # No migration here: `serve` (or `drainwatch db upgrade`) does it; until it has, nothing is
+    # processed (`_schema_gate`), and a database that cannot be reached is waited for by the
+    # processor's own back-off, not a crash and a restart.
     engine = create_db_engine(
         settings.database_url, deadline_seconds=settings.database_deadline_seconds
     )
@@ -147,6 +148,19 @@ def run_processor(settings: Settings) -> int:
         spool.close()
         engine.dispose()
     return 0
+
+
+def _schema_gate(engine: Engine) -> Callable[[], bool]:
+    """Return a check that the web processes have migrated the database (asked until it has:
+    a database that could not be reached when `serve` started is set up when it answers)."""
+    current = False
+
+    def prepared() -> bool:
+        nonlocal current
+        current = current or schema_current(engine)
+        return current
+
+    return prepared
 
 
 def _process_until(stop: threading.Event, settings: Settings, engine: Engine, spool: Spool) -> None:
@@ -162,6 +176,7 @@ def _process_until(stop: threading.Event, settings: Settings, engine: Engine, sp
         retention_days=settings.retention_days,
         probes=probes_from(settings),
         refusals=SpooledRefusals(channel),
+        prepared=_schema_gate(engine),
     )
     processor.start()
     log.info("processor: running in pid %d on %s", os.getpid(), spool.path)

@@ -86,6 +86,7 @@ class Processor:
         clock: Callable[[], datetime] = utcnow,
         refusals: Refusals | None = None,
         probes: Probes | None = None,
+        prepared: Callable[[], bool] = lambda: True,
     ) -> None:
         self.engine = engine
         self.spool = spool
@@ -95,6 +96,8 @@ class Processor:
         self.clock = clock
         self.retention_days = retention_days
         self.refusals = refusals if refusals is not None else Refusals()
+        # Whether the database is set up (migrated): until it is, nothing is taken from the spool.
+        self.prepared = prepared
         self._next_purge = 0.0
         self.assembler = Assembler(gap_seconds=gap_seconds)
         self.intake = IntakeState(impact=Impacts(probes=probes or Probes()))
@@ -118,6 +121,8 @@ class Processor:
         Records held back by the assembler (a traceback that may go on) are released once
         nothing has arrived for their instance within the gap, or at once with `force_flush`.
         """
+        if not self.prepared():
+            return 0
         with self._lock:
             batches = self.spool.pending(limit=50)
             refused = self.refusals.take()
@@ -359,6 +364,8 @@ class Processor:
         return purged
 
     def _step(self) -> int:
+        if not self.prepared():
+            return 0
         busy = self.run_once()
         self.purge_if_due()
         return busy

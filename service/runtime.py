@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment
 from sqlalchemy import Engine
 
+from service.dbsetup import DatabaseSetup
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
 from service.outages.rules import check_rules, load_rules
@@ -92,6 +93,7 @@ class Runtime:
     book: SignatureBook
     spool: Spool
     processor: Processor | RemoteProcessor
+    setup: DatabaseSetup
     dispatcher: Dispatcher
     metrics: Metrics
     report_env: Environment

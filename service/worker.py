@@ -114,6 +114,10 @@ class Worker:
         self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
+    def finish(self) -> None:
+        """Stop after the step in hand, without waiting for it (the step itself may call it)."""
+        self._stop.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to finish the step in hand (and the final one) and stop."""
         self._stop.set()

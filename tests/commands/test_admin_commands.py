@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from service.app import bootstrap_admin, build_runtime
+from service.app import build_runtime
 from service.cli import main
 from service.db import create_db_engine
+from service.dbsetup import DatabaseSetup
 from service.models import Source, User
 from service.settings import Settings
 from service.sources import token_matches
@@ -68,14 +69,13 @@ def test_first_start_generates_the_admin_password_once(
     env: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runtime = build_runtime(Settings(_env_file=None))  # type: ignore[call-arg]
-    bootstrap_admin(runtime)
     printed = capsys.readouterr().err
     password = printed.split("password ")[1].split()[0]
     with Session(runtime.engine) as session:
         user = session.exec(select(User)).one()
     assert user.username == "admin" and user.password_hash != password
     assert verify_password(password, user.password_hash)
-    bootstrap_admin(runtime)
+    assert DatabaseSetup(runtime.engine, runtime.settings).attempt()  # the next start
     assert capsys.readouterr().err == ""
     runtime.spool.close()
     runtime.engine.dispose()
