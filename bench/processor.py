@@ -8,8 +8,9 @@ Phases, each in a subprocess of its own (so each has its own peak RSS), on one s
 (`corpus.py`: gunicorn, uvicorn, Python logging, Heroku, Render and JSON lines, ~0.5% failure
 lines and tracebacks from the signatures' own examples):
 - processor: the corpus parsed as intake parses text bodies, in batches of L lines spread over
-  S sources, put in a spool (untimed), then `Processor.process_all()` timed: lines/s, CPU us per
-  line, peak RSS, and what it stored (incidents and occurrences, to compare runs);
+  S sources, put in a spool (untimed), then the processor draining it timed step by step:
+  lines/s, CPU us per line (overall, and per 100,000 lines stored, to show growth as the
+  database fills), peak RSS, and what it stored (incidents and occurrences, to compare runs);
 - matcher: `Matcher.scan_lines` over the same text (the engine alone, no database);
 - naive: every signature regex on every line (`engine.py`'s baseline), on the first lines only;
 - scan: `python -m service scan FILE --format json` of a file of `--scan-lines` lines, end to end.
@@ -100,7 +101,11 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         )
         book.matcher.match_all([])  # the matcher compiles before the clock starts
         cpu, wall = time.process_time(), time.perf_counter()
-        batches = processor.process_all()
+        marks = [(0, 0.0)]  # (lines stored, CPU seconds) after each step
+        while done := processor.run_once():
+            marks.append((marks[-1][0] + done * args.batch_lines, time.process_time() - cpu))
+        processor.run_once(force_flush=True)
+        batches = processor.batches_done
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         with Session(engine) as session:
             received = sum(s.lines_received for s in session.exec(select(Source)))
@@ -120,7 +125,23 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         "occurrences": occurrences,
         "signatures": dict(sorted(stored.items())),
         "rss": peak_rss_mb(),
+        "segments": segments(marks, GROWTH_LINES),
     }
+
+
+GROWTH_LINES = 100_000
+
+
+def segments(marks: list[tuple[int, float]], size: int) -> list[float]:
+    """Return the CPU us per line of each `size` lines stored (the last, shorter one dropped),
+    from (lines stored, CPU seconds) marks taken after every step."""
+    per_line: list[float] = []
+    begin_lines, begin_cpu = marks[0]
+    for lines, cpu in marks[1:]:
+        if lines - begin_lines >= size:
+            per_line.append(1e6 * (cpu - begin_cpu) / (lines - begin_lines))
+            begin_lines, begin_cpu = lines, cpu
+    return per_line
 
 
 def phase_matcher(args: argparse.Namespace) -> Figures:
@@ -243,6 +264,8 @@ def show(args: argparse.Namespace, results: dict[str, Figures]) -> None:
             f"{p['incidents']} incidents, {p['occurrences']} occurrences"
         )
         print(f"processor: incidents by signature {p['signatures']}")
+        shown = ", ".join(f"{figure:.1f}" for figure in p["segments"])
+        print(f"processor: CPU us/line per {GROWTH_LINES:,} lines stored, in order: {shown}")
         verdict = "OK" if p["received"] == p["processed"] else "MISMATCH"
         print(f"processor: COUNTS {verdict} (every line received is processed)")
         for name in ("matcher", "naive"):

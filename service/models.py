@@ -34,6 +34,11 @@ class Source(SQLModel, table=True):
     # The log time of the latest request answered below 500 that was no health check or probe:
     # traffic flowed until then (a deploy resolves an incident only if it did after going live).
     last_answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The absence rules' start lines still waiting for their awaited line (`incidents.absence`),
+    # written in the transaction of the lines that started them, like the lines' counts.
+    waits: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class IncidentBase(SQLModel):

@@ -242,7 +242,12 @@ def blamed_deploy(
     quiet period resolved was never shown fixed (nothing reached the failing code, or nothing
     failed by chance): its recurrence is the same failure, older than any deploy since.
     """
-    deploy = deploy_before(session, source, when)
+    return blame(deploy_before(session, source, when), previous)
+
+
+def blame(deploy: Deploy | None, previous: Incident | None) -> Deploy | None:
+    """Return `deploy`, the one recorded last before a failure's first hit, if it may have
+    brought the failure; a recurrence of `previous` blames it as `blamed_deploy` tells."""
     if deploy is None or previous is None:
         return deploy
     if deploy.id == previous.resolved_by_deploy_id or previous.resolution == "quiet":

@@ -265,12 +265,55 @@ class Impacts:
         self._open.get(window.source, {}).pop(incident_id, None)
         self._groups.pop(window.source, None)
 
+    def rekey(self, key: int, incident_id: int) -> None:
+        """Keep the window a wait kept under its negative `key` under the id of the incident the
+        wait became, in its place among its source's windows."""
+        window = self._windows.get(key)
+        if window is None:
+            return
+        self._settle(window.source)
+        self._keep(key)
+        self._keep(incident_id)
+        self._windows[incident_id] = self._windows.pop(key)
+        opened = self._open.get(window.source)
+        if opened is not None and key in opened:
+            self._open[window.source] = {
+                incident_id if i == key else i: w for i, w in opened.items()
+            }
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self._dirty.add(incident_id)
+        self._groups.pop(window.source, None)
+
+    def forget(self, key: int) -> None:
+        """Drop the window of a wait that ended (its awaited line came in time)."""
+        window = self._windows.get(key)
+        if window is None:
+            return
+        self._settle(window.source)
+        self._keep(key)
+        del self._windows[key]
+        self._open.get(window.source, {}).pop(key, None)
+        self._dirty.discard(key)
+        self._groups.pop(window.source, None)
+
+    def keep_waits(self, source: str, keys: set[int]) -> None:
+        """Drop the windows of the source's waits but those of `keys` (the others ended in
+        another process)."""
+        gone = [i for i, w in self._windows.items() if i < 0 and w.source == source]
+        for key in gone:
+            if key not in keys:
+                self.forget(key)
+
     def write(self, session: Session) -> None:
         """Write what the windows counted since the last write; forget the closed ones."""
         self._count_gathered()
         if not self._windows:
             return
-        ids = sorted(self._windows)
+        # A wait's window (a negative key) has no row until the wait becomes an incident.
+        ids = sorted(i for i in self._windows if i >= 0)
+        if not ids:
+            return
         statement = select(
             Incident.id, Incident.status, Incident.resolved_at, Incident.resolution
         ).where(col(Incident.id).in_(ids))
