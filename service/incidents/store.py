@@ -15,6 +15,7 @@ from service.incidents import minutes
 from service.incidents.deploys import blamed_deploy
 from service.incidents.minutes import forget_minutes
 from service.models import (
+    ACTIVE_STATUSES,
     Incident,
     IncidentEndpoint,
     IncidentEvent,
@@ -43,8 +44,9 @@ def load_active(session: Session, sources: Iterable[str]) -> None:
     names = sorted(set(sources) - covered)
     if not names:
         return
+    # By status, not `!= 'resolved'`: the index on (source, status) then finds only these.
     statement = select(Incident).where(
-        col(Incident.source).in_(names), Incident.status != "resolved"
+        col(Incident.source).in_(names), col(Incident.status).in_(ACTIVE_STATUSES)
     )
     active = _active(session)
     for incident in session.exec(statement.order_by(col(Incident.id)).with_for_update()):

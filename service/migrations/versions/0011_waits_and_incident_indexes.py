@@ -19,8 +19,16 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("source") as batch:
         batch.add_column(sa.Column("waits", sa.JSON(), nullable=False, server_default="[]"))
+    op.create_index("ix_incident_source_status", "incident", ["source", "status"])
+    op.create_index("ix_incident_source_last_seen", "incident", ["source", "last_seen"])
+    op.create_index("ix_incident_previous_id", "incident", ["previous_id"])
+    op.create_index("ix_deploy_source_live_at", "deploy", ["source", "live_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deploy_source_live_at", table_name="deploy")
+    op.drop_index("ix_incident_previous_id", table_name="incident")
+    op.drop_index("ix_incident_source_last_seen", table_name="incident")
+    op.drop_index("ix_incident_source_status", table_name="incident")
     with op.batch_alter_table("source") as batch:
         batch.drop_column("waits")
