@@ -2,7 +2,8 @@
 and `drainwatch scan`, against the matcher alone and the naive loop in the same run.
 
     .venv/bin/python bench/processor.py [--lines N] [--batch-lines L] [--sources S]
-        [--scan-lines N] [--naive-lines N] [--database URL] [--profile DIR] [--skip PHASE...]
+        [--scan-lines N] [--naive-lines N] [--database URL] [--prefill N] [--profile DIR]
+        [--skip PHASE...]
 
 Phases, each in a subprocess of its own (so each has its own peak RSS), on one seeded corpus
 (`corpus.py`: gunicorn, uvicorn, Python logging, Heroku, Render and JSON lines, ~0.5% failure
@@ -14,8 +15,10 @@ lines and tracebacks from the signatures' own examples):
 - matcher: `Matcher.scan_lines` over the same text (the engine alone, no database);
 - naive: every signature regex on every line (`engine.py`'s baseline), on the first lines only;
 - scan: `python -m service scan FILE --format json` of a file of `--scan-lines` lines, end to end.
-`--profile DIR` records py-spy profiles of the processor and scan phases there (py-spy is a dev
-extra). Not a test: figures depend on the machine; compare within one run.
+`--prefill N` first fills the database with N resolved incidents (outages, events, timeline
+entries, notifications and deploys with them), as months of use would: the cost of a line
+should not grow with them. `--profile DIR` records py-spy profiles of the processor and scan
+phases there (py-spy is a dev extra). Not a test: figures depend on the machine; compare within one run.
 """
 
 from __future__ import annotations
@@ -85,6 +88,7 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         upgrade_schema(engine)
         spool = Spool(Path(directory) / "spool", max_bytes=10**10)
         sources = [f"app-{index}" for index in range(args.sources)]
+        prefill(engine, sources, args.prefill)
         for number, begin in enumerate(range(0, len(lines), args.batch_lines)):
             body = "\n".join(lines[begin : begin + args.batch_lines])
             source = sources[number % len(sources)]
@@ -110,7 +114,11 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         with Session(engine) as session:
             received = sum(s.lines_received for s in session.exec(select(Source)))
             processed = sum(s.lines_processed for s in session.exec(select(Source)))
-            incidents = list(session.exec(select(Incident)))
+            incidents = [
+                incident
+                for incident in session.exec(select(Incident))
+                if not incident.fingerprint.startswith("prefilled:")
+            ]
             stored = Counter(i.signature for i in incidents)
             occurrences = sum(i.occurrences for i in incidents)
         engine.dispose()
@@ -130,6 +138,137 @@ def phase_processor(args: argparse.Namespace) -> Figures:
 
 
 GROWTH_LINES = 100_000
+
+
+def prefill(engine: Any, sources: list[str], incidents: int) -> None:
+    """Fill the database as months of use would, before the corpus's times: `incidents`
+    resolved incidents one minute apart over the sources, each in an outage of its own, with
+    three events, two timeline entries and two notifications; a deploy every four incidents."""
+    from sqlalchemy import insert
+
+    from service.models import (
+        Deploy,
+        Incident,
+        IncidentEvent,
+        Notification,
+        Outage,
+        Source,
+        TimelineEntry,
+    )
+
+    if not incidents:
+        return
+    at = [START - timedelta(minutes=incidents - number) for number in range(incidents)]
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Source), [{"name": name, "created_at": at[0]} for name in sources]
+        )
+        rows = [{"source": sources[n % len(sources)], "when": when} for n, when in enumerate(at)]
+        connection.execute(
+            insert(Outage),
+            [
+                {
+                    "id": n + 1,
+                    "source": row["source"],
+                    "title": "prefilled",
+                    "status": "resolved",
+                    "started_at": row["when"],
+                    "ended_at": row["when"] + timedelta(seconds=30),
+                    "created_at": row["when"],
+                    "cause_id": n + 1,
+                }
+                for n, row in enumerate(rows)
+            ],
+        )
+        connection.execute(
+            insert(Incident),
+            [
+                {
+                    "id": n + 1,
+                    "signature": "python.unhandled-exception",
+                    "title": "prefilled",
+                    "severity": "high",
+                    "status": "resolved",
+                    "source": row["source"],
+                    "first_seen": row["when"],
+                    "last_seen": row["when"] + timedelta(seconds=30),
+                    "occurrences": 3,
+                    "fields": {},
+                    "confidence": "exact",
+                    "outage_id": n + 1,
+                    "fingerprint": f"prefilled:{n}",
+                    "opened_at": row["when"],
+                    "resolved_at": row["when"] + timedelta(minutes=1),
+                    "resolution": "quiet",
+                    "note": "",
+                    "owner": "",
+                    "business_impact": "",
+                    "fix_commit": "",
+                    "action_items": [],
+                }
+                for n, row in enumerate(rows)
+            ],
+        )
+        connection.execute(
+            insert(IncidentEvent),
+            [
+                {
+                    "incident_id": n + 1,
+                    "time": row["when"],
+                    "instance": "1",
+                    "role": "open",
+                    "text": "ValueError: prefilled " * 10,
+                    "fields": {},
+                }
+                for n, row in enumerate(rows)
+                for _ in range(3)
+            ],
+        )
+        connection.execute(
+            insert(TimelineEntry),
+            [
+                {
+                    "source": row["source"],
+                    "incident_id": n + 1,
+                    "time": row["when"],
+                    "kind": kind,
+                    "text": "prefilled",
+                }
+                for n, row in enumerate(rows)
+                for kind in ("opened", "resolved")
+            ],
+        )
+        connection.execute(
+            insert(Notification),
+            [
+                {
+                    "incident_id": n + 1,
+                    "event": event,
+                    "payload": {},
+                    "created_at": row["when"],
+                    "next_attempt_at": row["when"],
+                    "webhook_status": "off",
+                    "slack_status": "off",
+                }
+                for n, row in enumerate(rows)
+                for event in ("incident.opened", "incident.resolved")
+            ],
+        )
+        connection.execute(
+            insert(Deploy),
+            [
+                {
+                    "source": row["source"],
+                    "platform": "render",
+                    "started_at": row["when"],
+                    "live_at": row["when"] + timedelta(minutes=2),
+                    "status": "live",
+                    "version": "",
+                    "detail": "",
+                }
+                for row in rows[::4]
+            ],
+        )
 
 
 def segments(marks: list[tuple[int, float]], size: int) -> list[float]:
@@ -264,6 +403,8 @@ def show(args: argparse.Namespace, results: dict[str, Figures]) -> None:
             f"{p['incidents']} incidents, {p['occurrences']} occurrences"
         )
         print(f"processor: incidents by signature {p['signatures']}")
+        if args.prefill:
+            print(f"processor: on a database prefilled with {args.prefill:,} resolved incidents")
         shown = ", ".join(f"{figure:.1f}" for figure in p["segments"])
         print(f"processor: CPU us/line per {GROWTH_LINES:,} lines stored, in order: {shown}")
         verdict = "OK" if p["received"] == p["processed"] else "MISMATCH"
@@ -288,6 +429,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scan-lines", type=int, default=1_000_000, help="scan file (1,000,000)")
     parser.add_argument("--naive-lines", type=int, default=20_000, help="naive loop (20,000)")
     parser.add_argument("--seed", type=int, default=20251009)
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="resolved incidents (with outages, events, deploys) in the database first (0)",
+    )
     parser.add_argument(
         "--database", default="", help="an empty database's URL (default: a new SQLite file)"
     )
