@@ -84,7 +84,10 @@ def test_a_start_up_completed_in_the_next_step_stores_no_incident(
     target = processor(engine, Spool(tmp_path / "spool", max_bytes=10**7), book)
     store(target, WAITING)
     [wait] = waits(engine)
-    assert (wait["signature"], wait["text"]) == ("app.startup-hang", WAITING.split("] ")[-1][:-1])
+    assert (wait["signature"], wait["text"]) == (
+        "app.startup-hang",
+        "Waiting for application startup.",
+    )
     store(target, COMPLETE)
     assert inserted == []
     assert waits(engine) == []
