@@ -319,8 +319,10 @@ def _write(session: OrmSession) -> None:
         if row is None:
             continue
         waits = sorted(book.waits.get(name, {}).values(), key=lambda wait: wait.rank)
-        row.waits = [wait.to_json() for wait in waits]
-        session.add(row)
+        kept = [wait.to_json() for wait in waits]
+        if kept != row.waits:  # a start-up completed within the transaction changes nothing
+            row.waits = kept
+            session.add(row)
     book.changed.clear()
 
 
