@@ -11,7 +11,7 @@ from sqlalchemy import Engine, event
 from sqlmodel import Session, col, select
 
 from service.ingest.headers import parse_text
-from service.models import Incident, IncidentEvent, Source, TimelineEntry
+from service.models import Incident, IncidentEvent, IncidentImpact, Source, TimelineEntry
 from service.processor import Processor
 from service.runtime import SignatureBook
 from service.settings import Settings
@@ -135,3 +135,36 @@ def test_a_start_up_completed_after_another_incident_leaves_only_that_incident(
     store(target, COMPLETE.replace("13:50:04", "13:50:20"))
     assert [i.signature for i in incidents(engine)] == ["sqlalchemy.missing-greenlet"]
     assert waits(engine) == []
+
+
+def test_processors_sharing_a_database_share_the_waits(
+    engine: Engine, tmp_path: Path, book: SignatureBook, inserted: list[str]
+) -> None:
+    first = processor(engine, Spool(tmp_path / "first", max_bytes=10**7), book)
+    second = processor(engine, Spool(tmp_path / "second", max_bytes=10**7), book)
+    store(first, WAITING)
+    assert any(key < 0 for key in first.intake.impact.windows)
+    store(second, COMPLETE)
+    assert inserted == []
+    assert waits(engine) == []
+    store(first, LATER)  # the first forgets the window of the wait the second ended
+    assert inserted == []
+    assert not any(key < 0 for key in first.intake.impact.windows)
+
+
+def test_a_hang_counts_the_requests_since_its_start_line(
+    engine: Engine, tmp_path: Path, book: SignatureBook
+) -> None:
+    target = processor(engine, Spool(tmp_path / "spool", max_bytes=10**7), book)
+    failed = (
+        "2025-09-18 13:50:30,000 - uvicorn.access - INFO:     10.0.0.10:0 - "
+        '"GET /api/x HTTP/1.1" 500 Internal Server Error\n'
+    )
+    store(target, WAITING)
+    store(target, failed)  # counted under the wait's key, in a step of its own
+    store(target, LATER)
+    [hang] = incidents(engine)
+    with Session(engine) as session:
+        impact = session.get(IncidentImpact, hang.id)
+    assert impact is not None
+    assert (impact.requests, impact.failed) == (1, 1)
