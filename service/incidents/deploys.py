@@ -130,7 +130,10 @@ def record_marker(
         current.failed_at = time
     current.detail = text[:500]
     session.add(current)
-    session.flush()
+    # A new deploy needs its id now (incidents and unsettled markers refer to it); a change of
+    # a known one goes out with the next flush, before any query could read it.
+    if current.id is None:
+        session.flush()
     kind = f"deploy-{marker.stage}"
     if approx and time is not None:
         text = f"{ABOUT}{time:%H:%M:%S} (the line has no time of its own): {text}"
