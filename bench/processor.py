@@ -147,6 +147,21 @@ def prefill(engine: Any, sources: list[str], incidents: int) -> None:
     three events, two timeline entries and two notifications; a deploy every four incidents."""
     from sqlalchemy import insert
 
+    if not incidents:
+        return
+    with engine.begin() as connection:
+        for model, rows in prefilled_rows(sources, incidents):
+            connection.execute(insert(model), rows)
+        if connection.dialect.name == "postgresql":
+            # The rows above were given their ids: the sequences go on after them.
+            for table in ("incident", "outage"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {incidents})"
+                )
+
+
+def prefilled_rows(sources: list[str], incidents: int) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Return the rows `prefill` inserts, table by table, parents first."""
     from service.models import (
         Deploy,
         Incident,
@@ -157,125 +172,116 @@ def prefill(engine: Any, sources: list[str], incidents: int) -> None:
         TimelineEntry,
     )
 
-    if not incidents:
-        return
-    at = [START - timedelta(minutes=incidents - number) for number in range(incidents)]
-    with engine.begin() as connection:
-        connection.execute(
-            insert(Source), [{"name": name, "created_at": at[0]} for name in sources]
-        )
-        rows = [{"source": sources[n % len(sources)], "when": when} for n, when in enumerate(at)]
-        connection.execute(
-            insert(Outage),
+    first = START - timedelta(minutes=incidents)
+    spans = [
+        (n + 1, sources[n % len(sources)], first + timedelta(minutes=n)) for n in range(incidents)
+    ]
+    return [
+        (Source, [{"name": name, "created_at": first} for name in sources]),
+        (Outage, [prefilled_outage(*span) for span in spans]),
+        (Incident, [prefilled_incident(*span) for span in spans]),
+        (
+            IncidentEvent,
             [
                 {
-                    "id": n + 1,
-                    "source": row["source"],
-                    "title": "prefilled",
-                    "status": "resolved",
-                    "started_at": row["when"],
-                    "ended_at": row["when"] + timedelta(seconds=30),
-                    "created_at": row["when"],
-                    "cause_id": n + 1,
-                }
-                for n, row in enumerate(rows)
-            ],
-        )
-        connection.execute(
-            insert(Incident),
-            [
-                {
-                    "id": n + 1,
-                    "signature": "python.unhandled-exception",
-                    "title": "prefilled",
-                    "severity": "high",
-                    "status": "resolved",
-                    "source": row["source"],
-                    "first_seen": row["when"],
-                    "last_seen": row["when"] + timedelta(seconds=30),
-                    "occurrences": 3,
-                    "fields": {},
-                    "confidence": "exact",
-                    "outage_id": n + 1,
-                    "fingerprint": f"prefilled:{n}",
-                    "opened_at": row["when"],
-                    "resolved_at": row["when"] + timedelta(minutes=1),
-                    "resolution": "quiet",
-                    "note": "",
-                    "owner": "",
-                    "business_impact": "",
-                    "fix_commit": "",
-                    "action_items": [],
-                }
-                for n, row in enumerate(rows)
-            ],
-        )
-        connection.execute(
-            insert(IncidentEvent),
-            [
-                {
-                    "incident_id": n + 1,
-                    "time": row["when"],
+                    "incident_id": ident,
+                    "time": when,
                     "instance": "1",
                     "role": "open",
                     "text": "ValueError: prefilled " * 10,
                     "fields": {},
                 }
-                for n, row in enumerate(rows)
+                for ident, _, when in spans
                 for _ in range(3)
             ],
-        )
-        connection.execute(
-            insert(TimelineEntry),
+        ),
+        (
+            TimelineEntry,
             [
                 {
-                    "source": row["source"],
-                    "incident_id": n + 1,
-                    "time": row["when"],
+                    "source": source,
+                    "incident_id": ident,
+                    "time": when,
                     "kind": kind,
                     "text": "prefilled",
                 }
-                for n, row in enumerate(rows)
+                for ident, source, when in spans
                 for kind in ("opened", "resolved")
             ],
-        )
-        connection.execute(
-            insert(Notification),
+        ),
+        (
+            Notification,
             [
                 {
-                    "incident_id": n + 1,
+                    "incident_id": ident,
                     "event": event,
                     "payload": {},
-                    "created_at": row["when"],
-                    "next_attempt_at": row["when"],
+                    "created_at": when,
+                    "next_attempt_at": when,
                     "webhook_status": "off",
                     "slack_status": "off",
                 }
-                for n, row in enumerate(rows)
+                for ident, _, when in spans
                 for event in ("incident.opened", "incident.resolved")
             ],
-        )
-        connection.execute(
-            insert(Deploy),
+        ),
+        (
+            Deploy,
             [
                 {
-                    "source": row["source"],
+                    "source": source,
                     "platform": "render",
-                    "started_at": row["when"],
-                    "live_at": row["when"] + timedelta(minutes=2),
+                    "started_at": when,
+                    "live_at": when + timedelta(minutes=2),
                     "status": "live",
                     "version": "",
                     "detail": "",
                 }
-                for row in rows[::4]
+                for _, source, when in spans[::4]
             ],
-        )
-        if connection.dialect.name == "postgresql":
-            # The rows above were given their ids: the sequences go on after them.
-            for table in ("incident", "outage"):
-                connection.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {incidents})"
-                )
+        ),
+    ]
+
+
+def prefilled_outage(ident: int, source: str, when: datetime) -> dict[str, Any]:
+    """Return a resolved outage of one prefilled incident."""
+    return {
+        "id": ident,
+        "source": source,
+        "title": "prefilled",
+        "status": "resolved",
+        "started_at": when,
+        "ended_at": when + timedelta(seconds=30),
+        "created_at": when,
+        "cause_id": ident,
+    }
+
+
+def prefilled_incident(ident: int, source: str, when: datetime) -> dict[str, Any]:
+    """Return a resolved incident, hit three times in 30 s, its quiet period passed."""
+    return {
+        "id": ident,
+        "signature": "python.unhandled-exception",
+        "title": "prefilled",
+        "severity": "high",
+        "status": "resolved",
+        "source": source,
+        "first_seen": when,
+        "last_seen": when + timedelta(seconds=30),
+        "occurrences": 3,
+        "fields": {},
+        "confidence": "exact",
+        "outage_id": ident,
+        "fingerprint": f"prefilled:{ident}",
+        "opened_at": when,
+        "resolved_at": when + timedelta(minutes=1),
+        "resolution": "quiet",
+        "note": "",
+        "owner": "",
+        "business_impact": "",
+        "fix_commit": "",
+        "action_items": [],
+    }
 
 
 def segments(marks: list[tuple[int, float]], size: int) -> list[float]:
@@ -412,8 +418,9 @@ def show(args: argparse.Namespace, results: dict[str, Figures]) -> None:
         print(f"processor: incidents by signature {p['signatures']}")
         if args.prefill:
             print(f"processor: on a database prefilled with {args.prefill:,} resolved incidents")
-        shown = ", ".join(f"{figure:.1f}" for figure in p["segments"])
-        print(f"processor: CPU us/line per {GROWTH_LINES:,} lines stored, in order: {shown}")
+        if p["segments"]:
+            shown = ", ".join(f"{figure:.1f}" for figure in p["segments"])
+            print(f"processor: CPU us/line per {GROWTH_LINES:,} lines stored, in order: {shown}")
         verdict = "OK" if p["received"] == p["processed"] else "MISMATCH"
         print(f"processor: COUNTS {verdict} (every line received is processed)")
         for name in ("matcher", "naive"):
