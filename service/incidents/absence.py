@@ -12,6 +12,7 @@ row while it stores that source's lines) see the same waits.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ from service.models import Deploy, Incident, IncidentEvent
 from service.signatures.model import Hit, Signature
 from service.sources import get_source
 from service.transactions import remembered, write_before_commit
+
+log = logging.getLogger("drainwatch.incidents")
 
 
 @dataclass
@@ -146,12 +149,26 @@ def _waits_of(session: Session, source: str) -> dict[str, Wait]:
     book = _book(session)
     if source not in book.waits:
         row = get_source(session, source)
-        stored = [Wait.from_json(source, data) for data in row.waits] if row is not None else []
+        stored = _decoded(source, row.waits) if row is not None else []
         for wait in stored:
             started = wait.started.timestamp() if wait.started is not None else 0.0
             wait.rank = (0, started, wait.fingerprint)
         book.waits[source] = {wait.fingerprint: wait for wait in stored}
+        if row is not None and len(stored) != len(row.waits):
+            _changed(session, source)  # the row is written without what could not be read
     return book.waits[source]
+
+
+def _decoded(source: str, stored: list[dict[str, Any]]) -> list[Wait]:
+    """Return the waits a source's row keeps; one it cannot read is dropped, said, and never
+    holds the source's lines up."""
+    waits = []
+    for data in stored:
+        try:
+            waits.append(Wait.from_json(source, data))
+        except (KeyError, TypeError, ValueError) as error:
+            log.warning("absence: %s: a wait that cannot be read is dropped (%r)", source, error)
+    return waits
 
 
 def waiting(session: Session, source: str, fingerprint_: str) -> Wait | None:

@@ -168,3 +168,21 @@ def test_a_hang_counts_the_requests_since_its_start_line(
         impact = session.get(IncidentImpact, hang.id)
     assert impact is not None
     assert (impact.requests, impact.failed) == (1, 1)
+
+
+def test_a_wait_that_cannot_be_read_is_dropped_and_holds_nothing_up(
+    engine: Engine, tmp_path: Path, book: SignatureBook
+) -> None:
+    target = processor(engine, Spool(tmp_path / "spool", max_bytes=10**7), book)
+    store(target, WAITING)
+    with Session(engine) as session:
+        source = session.exec(select(Source).where(Source.name == "api")).one()
+        source.waits = [{"signature": "app.startup-hang"}, *source.waits]
+        session.add(source)
+        session.commit()
+    store(target, LATER.replace("13:52:30", "13:50:03"))  # before the deadline: still waiting
+    assert [wait["signature"] for wait in waits(engine)] == ["app.startup-hang"]
+    assert len(waits(engine)[0]) > 1
+    store(target, COMPLETE)
+    assert incidents(engine) == []
+    assert waits(engine) == []
