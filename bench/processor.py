@@ -2,19 +2,24 @@
 and `drainwatch scan`, against the matcher alone and the naive loop in the same run.
 
     .venv/bin/python bench/processor.py [--lines N] [--batch-lines L] [--sources S]
-        [--scan-lines N] [--naive-lines N] [--database URL] [--profile DIR] [--skip PHASE...]
+        [--scan-lines N] [--naive-lines N] [--database URL] [--prefill N] [--profile DIR]
+        [--skip PHASE...]
 
 Phases, each in a subprocess of its own (so each has its own peak RSS), on one seeded corpus
 (`corpus.py`: gunicorn, uvicorn, Python logging, Heroku, Render and JSON lines, ~0.5% failure
 lines and tracebacks from the signatures' own examples):
 - processor: the corpus parsed as intake parses text bodies, in batches of L lines spread over
-  S sources, put in a spool (untimed), then `Processor.process_all()` timed: lines/s, CPU us per
-  line, peak RSS, and what it stored (incidents and occurrences, to compare runs);
+  S sources, put in a spool (untimed), then the processor draining it timed step by step:
+  lines/s, CPU us per line (overall, and per 100,000 lines stored, to show growth as the
+  database fills), peak RSS, and what it stored (incidents and occurrences, to compare runs);
 - matcher: `Matcher.scan_lines` over the same text (the engine alone, no database);
 - naive: every signature regex on every line (`engine.py`'s baseline), on the first lines only;
 - scan: `python -m service scan FILE --format json` of a file of `--scan-lines` lines, end to end.
-`--profile DIR` records py-spy profiles of the processor and scan phases there (py-spy is a dev
-extra). Not a test: figures depend on the machine; compare within one run.
+`--prefill N` first fills the database with N resolved incidents (outages, events, timeline
+entries, notifications and deploys with them), as months of use would: the cost of a line
+should not grow with them. `--profile DIR` records py-spy profiles of the processor and scan
+phases there (py-spy is a dev extra). Not a test: figures depend on the machine; compare within
+one run.
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         upgrade_schema(engine)
         spool = Spool(Path(directory) / "spool", max_bytes=10**10)
         sources = [f"app-{index}" for index in range(args.sources)]
+        prefill(engine, sources, args.prefill)
         for number, begin in enumerate(range(0, len(lines), args.batch_lines)):
             body = "\n".join(lines[begin : begin + args.batch_lines])
             source = sources[number % len(sources)]
@@ -100,12 +106,20 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         )
         book.matcher.match_all([])  # the matcher compiles before the clock starts
         cpu, wall = time.process_time(), time.perf_counter()
-        batches = processor.process_all()
+        marks = [(0, 0.0)]  # (lines stored, CPU seconds) after each step
+        while done := processor.run_once():
+            marks.append((marks[-1][0] + done * args.batch_lines, time.process_time() - cpu))
+        processor.run_once(force_flush=True)
+        batches = processor.batches_done
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
         with Session(engine) as session:
             received = sum(s.lines_received for s in session.exec(select(Source)))
             processed = sum(s.lines_processed for s in session.exec(select(Source)))
-            incidents = list(session.exec(select(Incident)))
+            incidents = [
+                incident
+                for incident in session.exec(select(Incident))
+                if not incident.fingerprint.startswith("prefilled:")
+            ]
             stored = Counter(i.signature for i in incidents)
             occurrences = sum(i.occurrences for i in incidents)
         engine.dispose()
@@ -120,7 +134,166 @@ def phase_processor(args: argparse.Namespace) -> Figures:
         "occurrences": occurrences,
         "signatures": dict(sorted(stored.items())),
         "rss": peak_rss_mb(),
+        "segments": segments(marks, GROWTH_LINES),
     }
+
+
+GROWTH_LINES = 100_000
+
+
+def prefill(engine: Any, sources: list[str], incidents: int) -> None:
+    """Fill the database as months of use would, before the corpus's times: `incidents`
+    resolved incidents one minute apart over the sources, each in an outage of its own, with
+    three events, two timeline entries and two notifications; a deploy every four incidents."""
+    from sqlalchemy import insert
+
+    if not incidents:
+        return
+    with engine.begin() as connection:
+        for model, rows in prefilled_rows(sources, incidents):
+            connection.execute(insert(model), rows)
+        if connection.dialect.name == "postgresql":
+            # The rows above were given their ids: the sequences go on after them.
+            for table in ("incident", "outage"):
+                connection.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {incidents})"
+                )
+
+
+def prefilled_rows(sources: list[str], incidents: int) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """Return the rows `prefill` inserts, table by table, parents first."""
+    from service.models import (
+        Deploy,
+        Incident,
+        IncidentEvent,
+        Notification,
+        Outage,
+        Source,
+        TimelineEntry,
+    )
+
+    first = START - timedelta(minutes=incidents)
+    spans = [
+        (n + 1, sources[n % len(sources)], first + timedelta(minutes=n)) for n in range(incidents)
+    ]
+    return [
+        (Source, [{"name": name, "created_at": first} for name in sources]),
+        (Outage, [prefilled_outage(*span) for span in spans]),
+        (Incident, [prefilled_incident(*span) for span in spans]),
+        (
+            IncidentEvent,
+            [
+                {
+                    "incident_id": ident,
+                    "time": when,
+                    "instance": "1",
+                    "role": "open",
+                    "text": "ValueError: prefilled " * 10,
+                    "fields": {},
+                }
+                for ident, _, when in spans
+                for _ in range(3)
+            ],
+        ),
+        (
+            TimelineEntry,
+            [
+                {
+                    "source": source,
+                    "incident_id": ident,
+                    "time": when,
+                    "kind": kind,
+                    "text": "prefilled",
+                }
+                for ident, source, when in spans
+                for kind in ("opened", "resolved")
+            ],
+        ),
+        (
+            Notification,
+            [
+                {
+                    "incident_id": ident,
+                    "event": event,
+                    "payload": {},
+                    "created_at": when,
+                    "next_attempt_at": when,
+                    "webhook_status": "off",
+                    "slack_status": "off",
+                }
+                for ident, _, when in spans
+                for event in ("incident.opened", "incident.resolved")
+            ],
+        ),
+        (
+            Deploy,
+            [
+                {
+                    "source": source,
+                    "platform": "render",
+                    "started_at": when,
+                    "live_at": when + timedelta(minutes=2),
+                    "status": "live",
+                    "version": "",
+                    "detail": "",
+                }
+                for _, source, when in spans[::4]
+            ],
+        ),
+    ]
+
+
+def prefilled_outage(ident: int, source: str, when: datetime) -> dict[str, Any]:
+    """Return a resolved outage of one prefilled incident."""
+    return {
+        "id": ident,
+        "source": source,
+        "title": "prefilled",
+        "status": "resolved",
+        "started_at": when,
+        "ended_at": when + timedelta(seconds=30),
+        "created_at": when,
+        "cause_id": ident,
+    }
+
+
+def prefilled_incident(ident: int, source: str, when: datetime) -> dict[str, Any]:
+    """Return a resolved incident, hit three times in 30 s, its quiet period passed."""
+    return {
+        "id": ident,
+        "signature": "python.unhandled-exception",
+        "title": "prefilled",
+        "severity": "high",
+        "status": "resolved",
+        "source": source,
+        "first_seen": when,
+        "last_seen": when + timedelta(seconds=30),
+        "occurrences": 3,
+        "fields": {},
+        "confidence": "exact",
+        "outage_id": ident,
+        "fingerprint": f"prefilled:{ident}",
+        "opened_at": when,
+        "resolved_at": when + timedelta(minutes=1),
+        "resolution": "quiet",
+        "note": "",
+        "owner": "",
+        "business_impact": "",
+        "fix_commit": "",
+        "action_items": [],
+    }
+
+
+def segments(marks: list[tuple[int, float]], size: int) -> list[float]:
+    """Return the CPU us per line of each `size` lines stored (the last, shorter one dropped),
+    from (lines stored, CPU seconds) marks taken after every step."""
+    per_line: list[float] = []
+    begin_lines, begin_cpu = marks[0]
+    for lines, cpu in marks[1:]:
+        if lines - begin_lines >= size:
+            per_line.append(1e6 * (cpu - begin_cpu) / (lines - begin_lines))
+            begin_lines, begin_cpu = lines, cpu
+    return per_line
 
 
 def phase_matcher(args: argparse.Namespace) -> Figures:
@@ -243,6 +416,11 @@ def show(args: argparse.Namespace, results: dict[str, Figures]) -> None:
             f"{p['incidents']} incidents, {p['occurrences']} occurrences"
         )
         print(f"processor: incidents by signature {p['signatures']}")
+        if args.prefill:
+            print(f"processor: on a database prefilled with {args.prefill:,} resolved incidents")
+        if p["segments"]:
+            shown = ", ".join(f"{figure:.1f}" for figure in p["segments"])
+            print(f"processor: CPU us/line per {GROWTH_LINES:,} lines stored, in order: {shown}")
         verdict = "OK" if p["received"] == p["processed"] else "MISMATCH"
         print(f"processor: COUNTS {verdict} (every line received is processed)")
         for name in ("matcher", "naive"):
@@ -265,6 +443,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scan-lines", type=int, default=1_000_000, help="scan file (1,000,000)")
     parser.add_argument("--naive-lines", type=int, default=20_000, help="naive loop (20,000)")
     parser.add_argument("--seed", type=int, default=20251009)
+    parser.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="resolved incidents (with outages, events, deploys) in the database first (0)",
+    )
     parser.add_argument(
         "--database", default="", help="an empty database's URL (default: a new SQLite file)"
     )

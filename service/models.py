@@ -17,6 +17,8 @@ from service.db import UTCDateTime
 # `pending`: a threshold or absence rule still waiting; kept and counted, never shown.
 VISIBLE_STATUSES = ("open", "acknowledged", "resolved")
 UNRESOLVED_STATUSES = ("open", "acknowledged")
+# Every status but `resolved`: a fingerprint has at most one incident in these.
+ACTIVE_STATUSES = ("pending", *UNRESOLVED_STATUSES)
 
 
 class Source(SQLModel, table=True):
@@ -34,6 +36,11 @@ class Source(SQLModel, table=True):
     # The log time of the latest request answered below 500 that was no health check or probe:
     # traffic flowed until then (a deploy resolves an incident only if it did after going live).
     last_answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The absence rules' start lines still waiting for their awaited line (`incidents.absence`),
+    # written in the transaction of the lines that started them, like the lines' counts.
+    waits: list[dict[str, Any]] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]")
+    )
 
 
 class IncidentBase(SQLModel):
@@ -66,6 +73,10 @@ class Incident(IncidentBase, table=True):
             sqlite_where=text("status != 'resolved'"),
             postgresql_where=text("status != 'resolved'"),
         ),
+        # What the processor asks every step, whatever a source's history holds: its active
+        # incidents (by status) and the incidents near a new one in time (by last hit).
+        Index("ix_incident_source_status", "source", "status"),
+        Index("ix_incident_source_last_seen", "source", "last_seen"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -73,7 +84,8 @@ class Incident(IncidentBase, table=True):
     opened_at: datetime = Field(sa_type=UTCDateTime)
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolution: str = Field(default="", max_length=40)
-    previous_id: int | None = Field(default=None, foreign_key="incident.id")
+    # Indexed: deleting a discarded pending incident checks that none points to it.
+    previous_id: int | None = Field(default=None, foreign_key="incident.id", index=True)
     note: str = Field(default="", sa_type=Text)
     acknowledged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     owner: str = Field(default="", max_length=200)
@@ -107,6 +119,9 @@ class Outage(SQLModel, table=True):
 
 class Deploy(SQLModel, table=True):
     """A deploy or release of a source, assembled from the platform's markers in its log."""
+
+    # The sweep asks for the deploys that went live after an incident's last hit.
+    __table_args__ = (Index("ix_deploy_source_live_at", "source", "live_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=100, foreign_key="source.name", index=True)

@@ -130,7 +130,10 @@ def record_marker(
         current.failed_at = time
     current.detail = text[:500]
     session.add(current)
-    session.flush()
+    # A new deploy needs its id now (incidents and unsettled markers refer to it); a change of
+    # a known one goes out with the next flush, before any query could read it.
+    if current.id is None:
+        session.flush()
     kind = f"deploy-{marker.stage}"
     if approx and time is not None:
         text = f"{ABOUT}{time:%H:%M:%S} (the line has no time of its own): {text}"
@@ -242,7 +245,12 @@ def blamed_deploy(
     quiet period resolved was never shown fixed (nothing reached the failing code, or nothing
     failed by chance): its recurrence is the same failure, older than any deploy since.
     """
-    deploy = deploy_before(session, source, when)
+    return blame(deploy_before(session, source, when), previous)
+
+
+def blame(deploy: Deploy | None, previous: Incident | None) -> Deploy | None:
+    """Return `deploy`, the one recorded last before a failure's first hit, if it may have
+    brought the failure; a recurrence of `previous` blames it as `blamed_deploy` tells."""
     if deploy is None or previous is None:
         return deploy
     if deploy.id == previous.resolved_by_deploy_id or previous.resolution == "quiet":

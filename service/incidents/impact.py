@@ -10,40 +10,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from service.db import upsert_rows
+from service.incidents.impact_rows import write_windows
+from service.incidents.recovery import Probes, probes_from, recovery
 from service.incidents.windows import Group, Key, Tally, Window, group_windows
 from service.ingest.access import Access
-from service.models import Incident, IncidentImpact, IncidentRequest
-from service.settings import Settings
+from service.models import Incident
 
-# A failing endpoint answering 2xx is a recovery after a deploy went live since the last hit, or
-# when every request of the incident's window had failed (the app was down). Otherwise it must
-# answer 2xx this many times in a row (no failure of a failing endpoint, no hit between): an
-# intermittent failure (one code path of an endpoint) answers 2xx now and then all along.
-RECOVERY_STREAK = 10
-
-
-@dataclass(frozen=True)
-class Probes:
-    """Requests that are no one's traffic: health checks by path, platform probes by agent."""
-
-    paths: tuple[str, ...] = ("/health", "/healthz")
-    agents: tuple[str, ...] = ("Render/1.0", "kube-probe")
-
-    def match(self, access: Access) -> bool:
-        """Return True if the request is a health check or a platform probe."""
-        path = access.path
-        for probe in self.paths:
-            if path.endswith(probe) and (len(path) == len(probe) or probe.startswith("/")):
-                return True
-        agent = access.agent
-        return bool(agent) and any(probe in agent for probe in self.agents)
-
-
-def probes_from(settings: Settings) -> Probes:
-    """Return the probes the settings name."""
-    return Probes(paths=settings.probe_path_list, agents=settings.probe_agent_list)
-
+__all__ = ["MAX_DEPLOYS", "Impacts", "ImpactsCheckpoint", "Probes", "probes_from"]
 
 # Deploys per source whose first answer is remembered (the sweep asks about recent ones).
 MAX_DEPLOYS = 20
@@ -235,7 +208,7 @@ class Impacts:
             self._keep(incident_id)
             self._dirty.add(incident_id)
             if access.succeeded and window.by_endpoint and key in window.failing:
-                reason = _recovery(window)
+                reason = recovery(window)
                 if reason is not None:
                     # The answer that shows the recovery ends the window; it is not part of it.
                     at, text = when, f"{answer} again{reason}"
@@ -292,12 +265,55 @@ class Impacts:
         self._open.get(window.source, {}).pop(incident_id, None)
         self._groups.pop(window.source, None)
 
+    def rekey(self, key: int, incident_id: int) -> None:
+        """Keep the window a wait kept under its negative `key` under the id of the incident the
+        wait became, in its place among its source's windows."""
+        window = self._windows.get(key)
+        if window is None:
+            return
+        self._settle(window.source)
+        self._keep(key)
+        self._keep(incident_id)
+        self._windows[incident_id] = self._windows.pop(key)
+        opened = self._open.get(window.source)
+        if opened is not None and key in opened:
+            self._open[window.source] = {
+                incident_id if i == key else i: w for i, w in opened.items()
+            }
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self._dirty.add(incident_id)
+        self._groups.pop(window.source, None)
+
+    def forget(self, key: int) -> None:
+        """Drop the window of a wait that ended (its awaited line came in time)."""
+        window = self._windows.get(key)
+        if window is None:
+            return
+        self._settle(window.source)
+        self._keep(key)
+        del self._windows[key]
+        self._open.get(window.source, {}).pop(key, None)
+        self._dirty.discard(key)
+        self._groups.pop(window.source, None)
+
+    def keep_waits(self, source: str, keys: set[int]) -> None:
+        """Drop the windows of the source's waits but those of `keys` (the others ended in
+        another process)."""
+        gone = [i for i, w in self._windows.items() if i < 0 and w.source == source]
+        for key in gone:
+            if key not in keys:
+                self.forget(key)
+
     def write(self, session: Session) -> None:
         """Write what the windows counted since the last write; forget the closed ones."""
         self._count_gathered()
         if not self._windows:
             return
-        ids = sorted(self._windows)
+        # A wait's window (a negative key) has no row until the wait becomes an incident.
+        ids = sorted(i for i in self._windows if i >= 0)
+        if not ids:
+            return
         statement = select(
             Incident.id, Incident.status, Incident.resolved_at, Incident.resolution
         ).where(col(Incident.id).in_(ids))
@@ -324,7 +340,7 @@ class Impacts:
                 self._dirty.discard(incident_id)
             if window.end is not None:
                 del self._windows[incident_id]
-        _write_windows(session, changed)
+        write_windows(session, changed)
 
     def _count_gathered(self) -> None:
         for source in list(self._groups):
@@ -345,68 +361,3 @@ class Impacts:
         if self._undo is not None and incident_id not in self._undo:
             window = self._windows.get(incident_id)
             self._undo[incident_id] = window.copy() if window is not None else None
-
-
-def _recovery(window: Window) -> str | None:
-    """Return why a failing endpoint's 2xx answer is a recovery, or None if it is not one."""
-    if window.live_at is not None:
-        return ""  # after the deploy that went live since the last hit
-    counts = window.counts
-    if counts.requests and counts.requests == counts.failed:
-        noun = "request" if counts.requests == 1 else "requests"
-        return f", the first answer after {counts.requests} failed {noun}"
-    if window.streak + 1 >= RECOVERY_STREAK:
-        return (
-            f" at {window.streak_from:%H:%M:%S}, and the failing endpoints answered 2xx"
-            f" {window.streak + 1} times in a row from then on"
-        )
-    return None
-
-
-def _write_windows(session: Session, windows: list[tuple[int, Window]]) -> None:
-    """Add what these windows counted since their last write: two bulk upserts."""
-    impacts: list[dict[str, object]] = []
-    requests: list[dict[str, object]] = []
-    for incident_id, window in windows:
-        counts, written = window.counts, window.written
-        impacts.append(
-            {
-                "incident_id": incident_id,
-                "requests": counts.requests - written.requests,
-                "failed": counts.failed - written.failed,
-                "clients": len(window.clients),
-                "answered_after": window.answered_after,
-                "failing_after": window.failing_after,
-                "counted_to": window.counted_to,
-            }
-        )
-        for key in sorted(window.failing):
-            now = counts.endpoints.get(key, [0, 0])
-            before = written.endpoints.get(key, [0, 0])
-            if now != before:
-                requests.append(
-                    {
-                        "incident_id": incident_id,
-                        "method": key[0],
-                        "path": key[1],
-                        "requests": now[0] - before[0],
-                        "failed": now[1] - before[1],
-                    }
-                )
-        window.written = counts.copy(window.failing)
-    kept = ("clients", "answered_after", "failing_after", "counted_to")
-    upsert_rows(
-        session,
-        IncidentImpact,
-        ("incident_id",),
-        added=("requests", "failed"),
-        replaced=kept,
-        rows=impacts,
-    )
-    upsert_rows(
-        session,
-        IncidentRequest,
-        ("incident_id", "method", "path"),
-        added=("requests", "failed"),
-        rows=requests,
-    )

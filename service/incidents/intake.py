@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from service.incidents.absence import Wait, bind_windows, load_waits
 from service.incidents.deploys import (
     Unsettled,
     deploy_marker,
@@ -56,7 +57,10 @@ def apply_events(
     state = state if state is not None else IntakeState()
     fallback = _template_rule(matcher)
     joined = list(rejoin_wrapped(matcher, events))
-    load_active(session, {event.source for event in joined})
+    sources = {event.source for event in joined}
+    load_active(session, sources)
+    bind_windows(session, state.impact)
+    load_waits(session, sources)
     sights = sift(matcher, joined)
     wanted = [sight is not PLAIN for sight in sights]
     for index, event in state.clock.stamp_wanted(joined, wanted):
@@ -115,6 +119,14 @@ def _apply_part(
     if hit is None:
         return
     incident = attach_hit(session, hit, now=now)
+    minutes = hit.signature.quiet_minutes
+    quiet = timedelta(minutes=minutes) if minutes > 0 else None
+    by_endpoint = hit.signature.kind != "pair"
+    if isinstance(incident, Wait):
+        # Its window counts from the start line, kept under the wait's key until it has an id.
+        key, signature_id = incident.key, hit.signature.id
+        state.hit(event.source, event.when, key, signature_id, quiet=quiet, shown=False, first=True)
+        return
     if incident is None or incident.id is None:
         return
     if hit.signature.id == TEMPLATE_SIGNATURE:
@@ -122,16 +134,15 @@ def _apply_part(
     if incident.status == "resolved":
         state.impact.close(incident.id, incident.resolved_at, incident.resolution or "")
     elif hit.role in ("open", "start"):
-        minutes = hit.signature.quiet_minutes
         # Pending incidents (a threshold not reached yet) may still be discarded: no evidence.
         state.hit(
             event.source,
             event.when,
             incident.id,
             hit.signature.id,
-            quiet=timedelta(minutes=minutes) if minutes > 0 else None,
+            quiet=quiet,
             shown=incident.status in UNRESOLVED_STATUSES,
-            by_endpoint=hit.signature.kind != "pair",
+            by_endpoint=by_endpoint,
             first=incident.occurrences <= 1,
         )
 

@@ -1,6 +1,6 @@
 """The incident lifecycle: a hit opens an incident or joins the active one for its fingerprint;
 a recovery line or a quiet period resolves it; a hit after resolution opens a recurrence.
-Threshold and absence rules wait as pending incidents first (see `waiting`).
+Threshold rules wait as pending incidents first (`waiting`), absence rules as waits (`absence`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from service.incidents import waiting
+from service.incidents import absence, waiting
+from service.incidents.absence import Wait
 from service.incidents.fingerprint import fingerprint
 from service.incidents.store import (
     add_timeline,
@@ -28,13 +29,18 @@ RESOLUTIONS = ("recovered", "quiet", "deploy", "manual")
 __all__ = ["RESOLUTIONS", "attach_hit", "resolve", "settle"]
 
 
-def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | None:
-    """Apply one hit: open, join, recur or resolve an incident; return the incident it touched."""
-    fp = fingerprint(hit.signature.id, hit.group_key, hit.event.source)
-    active = find_active(session, fp, source=hit.event.source)
+def attach_hit(session: Session, hit: Hit, *, now: datetime) -> Incident | Wait | None:
+    """Apply one hit: open, join, recur or resolve an incident, or start or end an absence
+    rule's wait; return the incident (or the wait) it touched."""
+    source = hit.event.source
+    fp = fingerprint(hit.signature.id, hit.group_key, source)
+    if hit.signature.kind == "absence":
+        if hit.role != "open":
+            return absence.absence_hit(session, hit, fp, now=now)
+        if absence.waiting(session, source, fp) is not None:
+            absence.number_waits(session)  # a direct hit joins the incident the wait becomes
+    active = find_active(session, fp, source=source)
     when = hit.event.when
-    if hit.signature.kind == "absence" and hit.role != "open":
-        return waiting.absence_hit(session, hit, fp, active, now=now)
     if hit.role == "close":
         if active is None or active.status == "pending":
             return None

@@ -4,7 +4,7 @@ that hang off an incident (events, per-minute counts, timeline entries)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +15,7 @@ from service.incidents import minutes
 from service.incidents.deploys import blamed_deploy
 from service.incidents.minutes import forget_minutes
 from service.models import (
+    ACTIVE_STATUSES,
     Incident,
     IncidentEndpoint,
     IncidentEvent,
@@ -43,8 +44,9 @@ def load_active(session: Session, sources: Iterable[str]) -> None:
     names = sorted(set(sources) - covered)
     if not names:
         return
+    # By status, not `!= 'resolved'`: the index on (source, status) then finds only these.
     statement = select(Incident).where(
-        col(Incident.source).in_(names), Incident.status != "resolved"
+        col(Incident.source).in_(names), col(Incident.status).in_(ACTIVE_STATUSES)
     )
     active = _active(session)
     for incident in session.exec(statement.order_by(col(Incident.id)).with_for_update()):
@@ -151,23 +153,45 @@ def create_incident(
         previous_id=previous.id if previous else None,
         deploy_id=trigger.id if trigger else None,
     )
+    added = add_incident(session, incident)
+    if added is incident and status == "open":
+        kind = "recurred" if previous else "opened"
+        add_timeline(
+            session, incident, time=hit.event.when, kind=kind, text=hit.event.first.message
+        )
+    return added
+
+
+def add_incident(session: Session, incident: Incident) -> Incident:
+    """Insert a new incident, or return the active one of its fingerprint another process
+    just inserted."""
     try:
         with race_guard(session):
             session.add(incident)
             session.flush()
     except IntegrityError:
         # Another process opened it first (the partial unique index says so): join theirs.
-        theirs = find_active(session, fingerprint_, fresh=True)
+        theirs = find_active(session, incident.fingerprint, fresh=True)
         if theirs is None:
             raise
         return theirs
-    note_active(session, fingerprint_, incident)
-    if status == "open":
-        kind = "recurred" if previous else "opened"
-        add_timeline(
-            session, incident, time=hit.event.when, kind=kind, text=hit.event.first.message
-        )
+    note_active(session, incident.fingerprint, incident)
     return incident
+
+
+def promote(session: Session, incident: Incident, *, text: str) -> None:
+    """Turn a pending incident into an open one."""
+    incident.status = "open"
+    incident.occurrences = max(incident.occurrences, 1)
+    session.add(incident)
+    kind = "recurred" if incident.previous_id else "opened"
+    add_timeline(session, incident, time=incident.first_seen, kind=kind, text=text)
+
+
+def in_words(window: timedelta) -> str:
+    """Return a rule's window as its timeline entries say it: `1 min`, `90 s`."""
+    seconds = int(window.total_seconds())
+    return f"{seconds // 60} min" if seconds % 60 == 0 and seconds >= 60 else f"{seconds} s"
 
 
 def resolve(

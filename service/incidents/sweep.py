@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from service.incidents.absence import sweep_waits
 from service.incidents.deploys import live_deploys_after
 from service.incidents.store import resolve, unresolved_of
 from service.incidents.waiting import sweep_pending
@@ -31,6 +32,7 @@ def sweep_source(
     horizon = source.last_log_time
     if horizon is None:
         return []
+    sweep_waits(session, source.name, signatures, horizon=horizon)
     sweep_pending(session, source.name, signatures, horizon=horizon)
     incidents = [
         (incident, incident.last_seen)

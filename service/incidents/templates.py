@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from service.incidents.fingerprint import fingerprint
 from service.incidents.store import add_timeline, find_active, note_active
 from service.ingest.records import Event
-from service.models import Deploy, Incident
+from service.models import ACTIVE_STATUSES, Deploy, Incident
 from service.signatures.model import Hit, Signature
 from service.signatures.schema import Rule
 from service.signatures.templates import (
@@ -86,9 +86,9 @@ def note_first_seen(session: Session, incident: Incident) -> None:
 
 def _open_templates(session: Session, source: str) -> list[str]:
     statement = select(Incident).where(
-        Incident.signature == TEMPLATE_SIGNATURE,
         Incident.source == source,
-        Incident.status != "resolved",
+        col(Incident.status).in_(ACTIVE_STATUSES),
+        Incident.signature == TEMPLATE_SIGNATURE,
     )
     found = (incident.fields.get("template") for incident in session.exec(statement))
     return [template for template in found if isinstance(template, str)]

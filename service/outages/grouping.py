@@ -87,7 +87,7 @@ def join_outage(
         session.add(incident)
         if incident.resolution == "recovered":
             note_recovery(session, incident)
-        return refresh_outage(session, outage)
+        return _follow(outage, incident)
     target = session.get(Outage, min(found))
     assert target is not None
     for other_id in sorted(found)[1:]:
@@ -200,6 +200,18 @@ def refresh_outage(session: Session, outage: Outage) -> Outage:
     outage.cause_id = cause.id
     outage.title = cause.title
     session.add(outage)
+    return outage
+
+
+def _follow(outage: Outage, incident: Incident) -> Outage:
+    """Set a new outage's status, times and title from its one incident, as `refresh_outage`
+    would from the aggregate of its incidents."""
+    outage.started_at = incident.first_seen
+    unresolved = incident.status in UNRESOLVED_STATUSES
+    outage.status = "open" if unresolved else "resolved"
+    outage.ended_at = None if unresolved else failure_end(incident)
+    outage.cause_id = incident.id
+    outage.title = incident.title
     return outage
 
 
