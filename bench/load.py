@@ -2,6 +2,7 @@
 
     make bench-load                      # 60 s loads, SQLite, the drainwatch load twice
     .venv/bin/python bench/load.py [--seconds 60] [--repeat 1] [--database URL] [--workers N]
+                                   [--processor thread|process]
                                    [--bodies mixed|text|logplex] [--env NAME=VALUE ...]
 
 Needs wrk (`apt-get install -y wrk`); without it, says so and exits 2.
@@ -186,6 +187,8 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 def drainwatch_server(directory: Path, database: str, args: argparse.Namespace) -> Server:
     """A `drainwatch serve` on `database` with the default settings but for `--env`."""
     extra = ["--workers", str(args.workers)] if args.workers else []
+    if args.processor:
+        extra += ["--processor", args.processor]
     server = Server(directory, database, args=extra)
     # The defaults are what is measured: nothing from the caller's environment or a .env.
     mine = {"DRAINWATCH_DATABASE_URL", "DRAINWATCH_SPOOL_DIR", "DRAINWATCH_INGEST_TOKEN"}
@@ -418,6 +421,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add("--repeat", type=int, default=1, help="drainwatch loads, one after the other (1)")
     add("--database", help="a PostgreSQL URL (default: SQLite in a temp dir)")
     add("--workers", type=int, help="passed to `drainwatch serve --workers` if it has it")
+    add("--processor", choices=["thread", "process"], help="passed to `drainwatch serve`")
     add("--bodies", choices=["mixed", "text", "logplex"], default="mixed")
     add("--connections", type=int, default=8, help="wrk connections (8)")
     add("--threads", type=int, default=2, help="wrk threads (2)")

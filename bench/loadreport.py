@@ -95,6 +95,7 @@ def print_machine(args: argparse.Namespace) -> None:
     print(
         f"load: wrk, {args.connections} connections, {args.threads} threads, {args.seconds:g} s "
         f"each; drainwatch: {database}, workers {args.workers or 'not given'}, "
+        f"processor {getattr(args, 'processor', None) or 'default'}, "
         f"settings: {', '.join(f'{k}={v}' for k, v in args.env) or 'defaults'}"
     )
 

@@ -5,7 +5,8 @@
 A loader POSTs 200-line batches at `--rate` lines/s: text/plain batches of an ordinary day with a
 failure line now and then, Heroku logplex batches, gzip JSON, and one request in twenty that is
 bad (a truncated gzip body, broken JSON, a wrong content type). Every 5 s the server's RSS, its
-open files and its sockets are sampled. At the end the spool must drain.
+open files and its sockets are sampled, summed over its process tree (serve and
+its processor process). At the end the spool must drain.
 Targets (issue 12): peak RSS <= 200 MiB, RSS growth <= 10 % over the last two thirds of the run
 (judged from 10 minutes on; a shorter run is mostly warm-up), open files and connections flat,
 no answer >= 500, every accepted line processed or quarantined.
@@ -35,6 +36,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.crash import SOURCE, TOKEN, Server, fresh_database, logplex  # noqa: E402
+from bench.proc import rss_mib, tree  # noqa: E402
 
 BATCH = 200
 # Started in the server through sitecustomize when --trace-memory is given.
@@ -148,21 +150,23 @@ def load(server: Server, stats: Load, stop: threading.Event, rate: float, seed: 
         stop.wait(max(0.0, next_at - time.monotonic()))
 
 
-def sample(pid: int) -> tuple[float, int, int]:
-    """Return the RSS in MiB, open files and open sockets of a process."""
-    rss = 0.0
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1]) / 1024
+def sample(root: int) -> tuple[float, int, int]:
+    """Return the RSS in MiB, open files and open sockets of the server's process tree (serve
+    and its processor process)."""
+    pids = tree(root)
     files = sockets = 0
-    for entry in os.scandir(f"/proc/{pid}/fd"):
-        files += 1
+    for pid in pids:
         try:
-            sockets += os.readlink(entry.path).startswith("socket:")
+            entries = list(os.scandir(f"/proc/{pid}/fd"))
         except OSError:
-            pass
-    return rss, files, sockets
+            continue
+        for entry in entries:
+            files += 1
+            try:
+                sockets += os.readlink(entry.path).startswith("socket:")
+            except OSError:
+                pass
+    return rss_mib(pids), files, sockets
 
 
 def main() -> int:

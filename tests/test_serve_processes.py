@@ -50,7 +50,8 @@ def serve(directory: Path, *options: str, **settings: str) -> Iterator[Served]:
     log = directory / "serve.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--port", "0", *options],
+            [sys.executable, "-m", "service", "serve", "--port", "0", *options]
+            + ([] if "--workers" in options else ["--processor", "process"]),
             cwd=directory,
             env=env,
             stdout=output,

@@ -37,9 +37,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--processor",
         choices=["process", "thread", "none"],
-        default="process",
-        help="where the processor runs: a child process of its own (default), a thread of the "
-        "web process (one process in all, as before), or none (run `drainwatch process`)",
+        default=None,
+        help="where the processor runs: a thread of the web process (the default with one "
+        "worker: one process, the least memory), a child process of its own (a core of its "
+        "own; the default with --workers N), or none (run `drainwatch process`)",
     )
     # Set by `serve --workers N` for its web processes: the listening socket they share, and
     # whether this one is the primary (the syslog listener, the puller, the dispatcher).
@@ -65,6 +66,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(args.log_level)
     settings = Settings(**overrides)
+    if args.processor is None:
+        args.processor = "thread" if args.workers == 1 else "process"
     if args.workers > 1:
         # The parent of the web processes imports no app: it only binds, starts and watches.
         from service.prefork import serve_workers
