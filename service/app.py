@@ -18,12 +18,11 @@ from service import __version__
 from service.db import create_db_engine
 from service.dbsetup import DatabaseSetup
 from service.errors import ApiError
-from service.incidents.impact import probes_from
 from service.listener import SyslogListener, tls_context
 from service.logconfig import LOG_FORMAT, configure_logging
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
-from service.processor import Processor
+from service.processor import Processor, processor_for
 from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
 from service.remote_processor import RemoteProcessor
@@ -70,14 +69,11 @@ def build_runtime(
     spool = Spool(settings.spool_dir, max_bytes=settings.spool_max_bytes)
     processor: Processor | RemoteProcessor
     if processor_mode == "thread":
-        processor = Processor(
+        processor = processor_for(
+            settings,
             engine=engine,
             spool=spool,
             matcher=lambda: book.matcher,
-            gap_seconds=settings.traceback_gap_seconds,
-            interval_seconds=settings.process_interval_seconds,
-            retention_days=settings.retention_days,
-            probes=probes_from(settings),
             prepared=setup.ready.is_set,
         )
     else:

@@ -26,8 +26,7 @@ from sqlalchemy import Engine
 
 from service.db import create_db_engine, schema_current
 from service.incidents.gaps import Refusals, Refused
-from service.incidents.impact import probes_from
-from service.processor import Processor
+from service.processor import Processor, processor_for
 from service.runtime import SignatureBook
 from service.settings import Settings
 from service.signatures.loader import SignatureError
@@ -167,14 +166,11 @@ def _process_until(stop: threading.Event, settings: Settings, engine: Engine, sp
     channel = Channel(spool.path)
     book = SignatureBook(settings)
     seen = channel.patterns_generation()
-    processor = Processor(
+    processor = processor_for(
+        settings,
         engine=engine,
         spool=spool,
         matcher=lambda: book.matcher,
-        gap_seconds=settings.traceback_gap_seconds,
-        interval_seconds=settings.process_interval_seconds,
-        retention_days=settings.retention_days,
-        probes=probes_from(settings),
         refusals=SpooledRefusals(channel),
         prepared=_schema_gate(engine),
     )

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from service.db import session_scope, utcnow
 from service.dbwatch import DEADLINE
 from service.incidents.gaps import Refusals, Refused, record_refusals
-from service.incidents.impact import Impacts, Probes
+from service.incidents.impact import Impacts, Probes, probes_from
 from service.incidents.intake import apply_events
 from service.incidents.nearby import IntakeState
 from service.incidents.quarantine import quarantine_damaged, quarantine_records
@@ -34,6 +34,7 @@ from service.incidents.retention import Purged, purge
 from service.ingest.assemble import Assembler
 from service.ingest.records import Event, LogRecord
 from service.models import AppliedBatch, HeldRecords
+from service.settings import Settings
 from service.signatures.engine import Matcher
 from service.sources import ensure_source, get_sources
 from service.spool.codec import decode_records, encode_records
@@ -48,6 +49,29 @@ MAX_QUARANTINED_PER_BATCH = 100
 
 _Key = tuple[LogRecord, ...]
 _WHOLE_BATCH: _Key = ()
+
+
+def processor_for(
+    settings: Settings,
+    *,
+    engine: Engine,
+    spool: Spool,
+    matcher: Callable[[], Matcher],
+    refusals: Refusals | None = None,
+    prepared: Callable[[], bool] = lambda: True,
+) -> Processor:
+    """Return the processor `settings` describe, in whichever process it runs."""
+    return Processor(
+        engine=engine,
+        spool=spool,
+        matcher=matcher,
+        gap_seconds=settings.traceback_gap_seconds,
+        interval_seconds=settings.process_interval_seconds,
+        retention_days=settings.retention_days,
+        probes=probes_from(settings),
+        refusals=refusals,
+        prepared=prepared,
+    )
 
 
 def is_outage(error: BaseException) -> bool:
