@@ -45,9 +45,10 @@ def test_batches_queued_while_a_commit_runs_go_together_in_the_next() -> None:
 
 def test_a_cancelled_wait_is_never_written_and_the_others_are() -> None:
     written: list[Submission] = []
-    release = threading.Event()
+    release, writing = threading.Event(), threading.Event()
 
     def write(group: list[Submission]) -> None:
+        writing.set()
         release.wait(5)
         written.extend(group)
         for submission in group:
@@ -55,6 +56,7 @@ def test_a_cancelled_wait_is_never_written_and_the_others_are() -> None:
 
     commit = GroupCommit(write, name="test-commit")
     commit.submit(Submission([], "a", None, 0))
+    assert writing.wait(5)  # "a" is being written: the next two wait for the next commit
     gone, kept = Submission([], "gone", None, 0), Submission([], "kept", None, 0)
     commit.submit(gone)
     commit.submit(kept)
