@@ -4,9 +4,7 @@ once the database answers, migrates and processes every accepted line exactly on
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -16,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from bench.outage import Proxy
 from tests.conftest import INGEST_TOKEN, POSTGRES_URL, postgres_schema
 from tests.live_server import get_json, server_env, serving
 
@@ -31,67 +30,6 @@ FAILURE = (
     "called; can't call await_only() here.\n"
     "2025-09-19T12:43:15Z INFO GET /health 200\n"
 )
-
-
-class _Gate:
-    """A TCP port in front of PostgreSQL: closed (refused), silent (accepts, never answers),
-    then open (forwards both ways)."""
-
-    def __init__(self, upstream: tuple[str, int], mode: str) -> None:
-        self.upstream = upstream
-        self.mode = mode
-        self.port = _free_port()
-        self._listener: socket.socket | None = None
-        self._held: list[socket.socket] = []
-        self._open: list[socket.socket] = []
-        if mode == "silent":
-            self._listen()
-
-    def _listen(self) -> None:
-        listener = socket.create_server(("127.0.0.1", self.port), reuse_port=False)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
-    def open(self) -> None:
-        """Forward from now on; connections held silent so far are dropped."""
-        self.mode = "open"
-        for held in self._held:
-            held.close()
-        self._held.clear()
-        if self._listener is None:
-            self._listen()
-
-    def close(self) -> None:
-        for sock in [*self._held, *self._open]:
-            sock.close()
-        if self._listener is not None:
-            self._listener.close()
-
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:
-                return
-            if self.mode == "silent":
-                self._held.append(client)
-                continue
-            server = socket.create_connection(self.upstream)
-            self._open += [client, server]
-            for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    finally:
-        for end in (source, sink):
-            with contextlib.suppress(OSError):
-                end.shutdown(socket.SHUT_RDWR)
 
 
 def _free_port() -> int:
@@ -127,19 +65,26 @@ def _health(base: str) -> tuple[int, str]:
         return int(error.code), error.read().decode()
 
 
-@pytest.fixture(params=["refused", "silent"])
-def gate(request: pytest.FixtureRequest) -> Iterator[tuple[_Gate, str]]:
+@pytest.fixture(params=["refuse", "hang"])
+def gate(request: pytest.FixtureRequest) -> Iterator[tuple[Proxy, str]]:
+    """A proxy to PostgreSQL on a port that refuses (nothing listens) or hangs (accepts and never
+    answers) until the test lets the database through with `start`."""
     with postgres_schema() as url:
         parts = urlsplit(url)
-        gate = _Gate((parts.hostname or "127.0.0.1", parts.port or 5432), request.param)
+        proxy = Proxy((parts.hostname or "127.0.0.1", parts.port or 5432), mode=request.param)
+        proxy.port = _free_port()
+        if request.param == "hang":
+            proxy.start()
+            proxy.stop()
         try:
-            yield gate, _through(url, gate.port)
+            yield proxy, _through(url, proxy.port)
         finally:
-            gate.close()
+            proxy.mode = "refuse"
+            proxy.stop()
 
 
 def test_serve_started_without_its_database_spools_and_catches_up(
-    gate: tuple[_Gate, str], tmp_path: Path
+    gate: tuple[Proxy, str], tmp_path: Path
 ) -> None:
     door, url = gate
     env = {**server_env(tmp_path), "DRAINWATCH_DATABASE_URL": url}
@@ -149,7 +94,7 @@ def test_serve_started_without_its_database_spools_and_catches_up(
         status, body = _health(base)
         assert time.monotonic() - started < 5
         assert "degraded" in body, (status, body)
-        door.open()
+        door.start()
         deadline = time.monotonic() + 90
         while True:
             try:
