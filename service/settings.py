@@ -5,9 +5,10 @@ Built by the app factory or the CLI, never at import time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 BUNDLED_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +39,13 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     patterns_dir: Path | None = None
     spool_dir: Path = Path("./spool")
+    # The address users and senders reach drainwatch at: links in reports and messages, the drain
+    # URLs the pages show, Secure cookies when it is https. Unset on Render: RENDER_EXTERNAL_URL.
     public_url: str = "http://127.0.0.1:8000"
+    # The proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (uvicorn's
+    # --forwarded-allow-ips): a comma-separated list of addresses or networks, or "*" behind a
+    # platform router such as Render's or Heroku's that every request comes through.
+    forwarded_allow_ips: str = "127.0.0.1"
     webhook_url: str | None = None
     webhook_secret: str | None = None
     slack_webhook_url: str | None = None
@@ -80,6 +87,15 @@ class Settings(BaseSettings):
     probe_paths: str = "/health,/healthz"
     probe_agents: str = "Render/1.0,kube-probe"
     process_interval_seconds: float = 0.2
+
+    @model_validator(mode="after")
+    def _render_external_url(self) -> Settings:
+        """On Render, default `public_url` to the service's own address (RENDER_EXTERNAL_URL)."""
+        if "public_url" not in self.model_fields_set:
+            external = os.environ.get("RENDER_EXTERNAL_URL", "").strip()
+            if external.startswith(("https://", "http://")):
+                self.public_url = external.rstrip("/")
+        return self
 
     @property
     def render_targets(self) -> list[tuple[str, str]]:

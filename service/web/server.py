@@ -131,6 +131,7 @@ def build_server(
         port=port,
         log_level=log_level,
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         http=_protocol_class(settings.header_timeout_seconds),
         timeout_keep_alive=_KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=max(1, int(budget - _APP_SHUTDOWN_SECONDS)),
