@@ -16,7 +16,7 @@ from service.signatures.loader import (
     load_usable_signatures,
 )
 from service.signatures.model import Hit
-from service.signatures.tryout import Trial, Unmatched, line_span, try_text
+from service.signatures.tryout import Trial, Unmatched, line_span, spelled_out, try_text
 
 
 def register(subparsers: Any) -> None:
@@ -159,7 +159,4 @@ def _print_text(trial: Trial) -> None:
 
 def _printable(text: str) -> str:
     """Escape control characters so log text cannot drive the terminal."""
-    return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-        for char in text
-    )
+    return spelled_out(text)

@@ -152,6 +152,18 @@ def line_span(event: Event) -> tuple[int, int]:
     return event.records[0].seq + 1, event.records[-1].seq + 1
 
 
+def spelled_out(text: str, keep: str = "") -> str:
+    """Return text with every control, bidi and zero-width character spelled out as an escape
+    (`\\x1b`, `\\u202e`), so log text can drive neither a terminal nor a page's layout; the
+    characters in `keep` (a page keeps newlines) stay as they are."""
+    return "".join(
+        char
+        if char.isprintable() or char in keep
+        else char.encode("unicode_escape").decode("ascii")
+        for char in text
+    )
+
+
 def _header(event: Event, lines: list[str]) -> str:
     """Return the text the header parser took off the event's first line."""
     record = event.first
