@@ -62,13 +62,6 @@ class Refusals:
             return self._latest.get(name)
 
 
-def _source_of(path: str) -> str | None:
-    if not path.startswith(PREFIX):
-        return None
-    name = path[len(PREFIX) :]
-    return name if SOURCE_NAME.match(name) else None
-
-
 def _error_of(body: bytes) -> tuple[str, str]:
     try:
         error = json.loads(body)
@@ -86,20 +79,25 @@ class RecordRefusals:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; note its status, and its error body when it was refused."""
-        name = _source_of(scope["path"]) if scope["type"] == "http" else None
-        if name is None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         status = 0
 
+        # Kept to the least per request (an accepted batch only has its status looked at): this
+        # runs on every drain request, the hot path.
         async def watching(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-            elif message["type"] == "http.response.body" and status >= 400:
-                code, detail = _error_of(bytes(message.get("body", b"")))
-                self.refusals.record(name, Refusal(utcnow(), status, code, detail))
+                status = message["status"]
+            elif status >= 400 and message["type"] == "http.response.body":
+                self._record(scope["path"][len(PREFIX) :], status, message.get("body", b""))
                 status = 0  # the first body chunk holds the whole error: record it once
             await send(message)
 
         await self.app(scope, receive, watching)
+
+    def _record(self, name: str, status: int, body: bytes) -> None:
+        if SOURCE_NAME.match(name):
+            code, detail = _error_of(bytes(body))
+            self.refusals.record(name, Refusal(utcnow(), status, code, detail))
