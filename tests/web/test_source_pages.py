@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from service.models import Source
-from tests.conftest import ADMIN, post_lines
+from tests.conftest import ADMIN, INGEST_TOKEN, post_lines
 from tests.web.page_forms import READER, add_reader, log_in, shown_token
 
 LINE = "2025-09-19 12:55:03,100 - app.auth - ERROR - NameError: name 'logger' is not defined\n"
@@ -170,3 +170,19 @@ def test_an_unknown_source_page_is_404(client: TestClient) -> None:
 def test_the_pages_need_a_login(client: TestClient) -> None:
     response = client.get("/sources/billing", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+
+def test_a_hostile_refusal_detail_is_shown_inert(client: TestClient) -> None:
+    log_in(client)
+    hostile = 'text/x"><script>alert(1)</script>'
+    response = client.post(
+        "/drains/api",
+        content=b"a line\n",
+        headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": hostile},
+    )
+    assert response.status_code == 415 and "<script>" in response.json()["detail"]
+    post_lines(client, "api", LINE)
+    for path in ("/sources", "/sources/api"):
+        page = client.get(path).text
+        assert "drain request refused: 415" in page
+        assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
