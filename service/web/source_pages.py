@@ -42,8 +42,7 @@ ADMIN_ONLY = "Only an admin can create sources or change their tokens; ask one, 
 
 def _render(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     templates: Jinja2Templates = request.app.state.templates
-    response = templates.TemplateResponse(request, name, context, status_code=status)
-    return response
+    return templates.TemplateResponse(request, name, context, status_code=status)
 
 
 def _refusals(request: Request) -> Refusals:
