@@ -34,11 +34,23 @@ from service.sources import check_source_name
 from service.spool.channel import Channel
 from service.spool.store import Spool
 from service.supervisor import processor_child
-from service.web import api, drains, health, loki, otlp, outage_pages, pages
+from service.web import (
+    api,
+    drains,
+    health,
+    loki,
+    otlp,
+    outage_pages,
+    pages,
+    playground,
+    source_pages,
+    user_pages,
+)
 from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
 from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
+from service.web.refusals import RecordRefusals, Refusals
 from service.web.security import SecurityHeaders
 from service.web.tokens import TokenCache
 from service.worker import Worker, database_unavailable, failure_reason
@@ -177,10 +189,14 @@ def create_app(
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
     for module in (health, drains, otlp, loki, api, pages, outage_pages):
         app.include_router(module.router)
+    for module in (source_pages, user_pages, playground):
+        app.include_router(module.router)
     _install_error_handlers(app)
     _install_headers(app)
     install_access_log_filter()
     install_guards(app)
+    app.state.refusals = Refusals()
+    app.add_middleware(RecordRefusals, refusals=app.state.refusals)
     return app
 
 

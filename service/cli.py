@@ -7,7 +7,18 @@ import sys
 from collections.abc import Sequence
 
 from service import __version__
-from service.commands import db, incident, patterns, process, pull, report, scan, serve, source
+from service.commands import (
+    db,
+    incident,
+    patterns,
+    process,
+    pull,
+    report,
+    scan,
+    serve,
+    source,
+    user,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"drainwatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, process, scan, patterns, source, report, incident, db, pull):
+    for module in (serve, process, scan, patterns, source, user, report, incident, db, pull):
         module.register(subparsers)
     return parser
 

@@ -263,6 +263,9 @@ class User(SQLModel, table=True):
     username: str = Field(max_length=100, unique=True, index=True)
     password_hash: str = Field(max_length=300)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Admins create, rotate and revoke sources and manage users; everyone else reads and acts
+    # on incidents.
+    is_admin: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
 
 
 class LoginSession(SQLModel, table=True):

@@ -23,6 +23,14 @@ class SourceNameError(ValueError):
     """A source name that is empty, too long, or has characters outside [A-Za-z0-9._-]."""
 
 
+class SourceExists(ValueError):
+    """A source of that name already has its own token: rotating it is a separate, explicit act."""
+
+
+class SourceMissing(LookupError):
+    """No source has that name."""
+
+
 def check_source_name(name: str) -> str:
     """Return `name` if it is a valid source name, else raise SourceNameError."""
     if not SOURCE_NAME.match(name):
@@ -108,7 +116,42 @@ def _known(session: Session) -> dict[str, tuple[Source, bool]]:
 
 def issue_token(session: Session, name: str, *, now: datetime) -> str:
     """Create the source if needed, give it a new ingest token, and return the token once."""
-    source = ensure_source(session, name, now=now)
+    return _new_token(session, ensure_source(session, name, now=now))
+
+
+def add_source(session: Session, name: str, *, now: datetime) -> str:
+    """Create a source with its own token and return the token once.
+
+    A source that exists without a token of its own (made by the global token's first use) gets
+    its first one; a source that has one is refused with `SourceExists`, as replacing the token
+    under a running drain would make every batch it sends a 401.
+    """
+    source = ensure_source(session, check_source_name(name), now=now, lock=True)
+    if source.token_hash:
+        raise SourceExists(f"source {name!r} already exists and has its own token")
+    return _new_token(session, source)
+
+
+def rotate_token(session: Session, name: str, *, now: datetime) -> str:
+    """Replace a source's token with a new one and return it once; the old one is refused."""
+    source = get_source(session, name, lock=True)
+    if source is None:
+        raise SourceMissing(f"no source is called {name!r}")
+    return _new_token(session, source)
+
+
+def revoke_token(session: Session, name: str) -> Source:
+    """Take a source's own token away: its lines and incidents stay, its token opens nothing."""
+    source = get_source(session, name, lock=True)
+    if source is None:
+        raise SourceMissing(f"no source is called {name!r}")
+    source.token_hash = None
+    session.add(source)
+    session.flush()
+    return source
+
+
+def _new_token(session: Session, source: Source) -> str:
     token = "dw_" + secrets.token_urlsafe(32)
     source.token_hash = hash_token(token)
     session.add(source)

@@ -66,13 +66,21 @@ def ensure_admin(
             user = User(username=username, password_hash="", created_at=now)
         if not verify_password(password, user.password_hash):
             user.password_hash = hash_password(password)
+        user.is_admin = True
         session.add(user)
         session.flush()
         return None
     if user is not None or session.exec(select(User).limit(1)).first() is not None:
         return None
     generated = secrets.token_urlsafe(18)
-    session.add(User(username=username, password_hash=hash_password(generated), created_at=now))
+    session.add(
+        User(
+            username=username,
+            password_hash=hash_password(generated),
+            created_at=now,
+            is_admin=True,
+        )
+    )
     session.flush()
     return generated
 

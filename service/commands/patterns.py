@@ -5,30 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from service.ingest.assemble import assemble
-from service.ingest.headers import parse_text
-from service.ingest.records import Event, LogRecord
+from service.ingest.records import Event
 from service.settings import Settings
-from service.signatures.engine import Matcher
-from service.signatures.explain import Miss, nearest_misses
 from service.signatures.loader import (
     check_directories,
     load_signatures,
     load_usable_signatures,
 )
 from service.signatures.model import Hit
-from service.signatures.templates import (
-    TEMPLATE_SIGNATURE,
-    TemplateMiner,
-    error_template,
-    refusal,
-)
-
-_SOURCE = "patterns-test"
+from service.signatures.tryout import Trial, Unmatched, line_span, spelled_out, try_text
 
 
 def register(subparsers: Any) -> None:
@@ -85,107 +73,33 @@ def run_test(args: argparse.Namespace) -> int:
     library, problems = load_usable_signatures(args.patterns or list(settings.pattern_dirs))
     for problem in problems:
         print(f"skipped: {_printable(problem)}", file=sys.stderr)
-    matcher = library.matcher()
-    lines = text.splitlines()
-    events = _events(text, gap_seconds=settings.traceback_gap_seconds)
-    miner = TemplateMiner()
-    results = [(event, _hits(matcher, miner, event)) for event in events]
-    matched = [(event, hits) for event, hits in results if hits]
-    explained = [
-        _Unmatched(event, _header(event, lines), nearest_misses(matcher.signatures, event))
-        for event, hits in results
-        if not hits
-    ]
-    # In a file, only the lines some signature came close to are worth explaining.
-    explained = [u for u in explained if u.nearest or len(results) == 1]
+    trial = try_text(library.matcher(), text, gap_seconds=settings.traceback_gap_seconds)
     if args.format == "json":
         payload = {
-            "events": [_event_json(e, h) for e, h in matched],
-            "unmatched": [u.json() for u in explained],
+            "events": [_event_json(t.event, t.hits) for t in trial.matched],
+            "unmatched": [u.json() for u in trial.explained],
         }
         print(json.dumps(payload, indent=2))
-    elif not matched and len(results) <= 1:
+    elif not trial.matched and not trial.several:
         print("no signature matched")
-        for unmatched in explained:
-            unmatched.print()
+        for unmatched in trial.explained:
+            _print_unmatched(unmatched)
     else:
-        _print_text(matched, explained, several=len(results) > 1)
+        _print_text(trial)
     return 0
 
 
-class _Unmatched:
-    """An event no signature matched: its parsed header, its message, the nearest signatures."""
-
-    def __init__(self, event: Event, header: str, nearest: list[Miss]) -> None:
-        self.event = event
-        self.header = header
-        self.nearest = nearest
-
-    def json(self) -> dict[str, object]:
-        first, last = _lines(self.event)
-        record = self.event.first
-        return {
-            "first_line": first,
-            "last_line": last,
-            "header": {
-                "text": self.header,
-                "time": record.time.isoformat() if record.time else None,
-                "level": record.level,
-                "instance": record.instance,
-                "stream": record.stream,
-            },
-            "message": self.event.text,
-            "nearest": [
-                {"signature": m.signature, "keywords": list(m.keywords), "reason": m.reason}
-                for m in self.nearest
-            ],
-        }
-
-    def print(self) -> None:
-        record = self.event.first
-        parsed = {
-            "time": record.time.isoformat() if record.time else "",
-            "level": record.level,
-            "instance": record.instance,
-            "stream": record.stream,
-        }
-        print(f"  header: {_printable(self.header) if self.header else '(none)'}")
-        print("  parsed: " + " ".join(f"{k}={_printable(v)}" for k, v in parsed.items() if v))
-        print(f"  message: {_printable(self.event.text)}")
-        if not self.nearest:
-            print("  nearest: no signature's keywords occur in it")
-            return
-        print("  nearest:")
-        for miss in self.nearest:
-            print(f"    {miss.signature}: {_printable(miss.reason)}")
-
-
-def _hits(matcher: Matcher, miner: TemplateMiner, event: Event) -> list[Hit]:
-    """Return the event's hits as intake sees them: with the error-template fallback applied."""
-    hits = matcher.hits_for(event)
-    found = [hit for hit in hits if hit.signature.id == TEMPLATE_SIGNATURE]
-    hits = [hit for hit in hits if hit.signature.id != TEMPLATE_SIGNATURE]
-    rule = next((r for r in matcher.signatures if r.id == TEMPLATE_SIGNATURE), None)
-    if rule is None or (hits and not found):
-        return hits
-    if refusal(event, rule.detection.none, matched=bool(found)):
-        return hits
-    template = miner.learn(event.source, error_template(event.first.message)).template
-    if not template:
-        return hits
-    fields = {"template": template}
-    return [*hits, Hit(signature=replace(rule, title=template), event=event, fields=fields)]
-
-
-def _header(event: Event, lines: list[str]) -> str:
-    """Return the text the header parser took off the event's first line."""
-    record = event.first
-    if record.seq >= len(lines):
-        return ""
-    raw = lines[record.seq]
-    message = record.message
-    at = raw.rfind(message) if message else -1
-    return raw[:at].strip() if at > 0 else ""
+def _print_unmatched(unmatched: Unmatched) -> None:
+    print(f"  header: {_printable(unmatched.header) if unmatched.header else '(none)'}")
+    parsed = unmatched.parsed
+    print("  parsed: " + " ".join(f"{k}={_printable(v)}" for k, v in parsed.items()))
+    print(f"  message: {_printable(unmatched.event.text)}")
+    if not unmatched.nearest:
+        print("  nearest: no signature's keywords occur in it")
+        return
+    print("  nearest:")
+    for miss in unmatched.nearest:
+        print(f"    {miss.signature}: {_printable(miss.reason)}")
 
 
 def _configured_dirs() -> list[Path]:
@@ -200,20 +114,8 @@ def _read_text(file: str | None, line: str | None) -> str:
     return Path(file).read_text(encoding="utf-8", errors="replace")
 
 
-def _events(text: str, *, gap_seconds: float) -> list[Event]:
-    """Parse and assemble the text the way ingest does; seq is the 0-based line number."""
-    records: list[LogRecord] = []
-    for number, line in enumerate(text.splitlines()):
-        records.extend(parse_text(line, source=_SOURCE, start_seq=number))
-    return assemble(records, gap_seconds=gap_seconds)
-
-
-def _lines(event: Event) -> tuple[int, int]:
-    return event.records[0].seq + 1, event.records[-1].seq + 1
-
-
 def _event_json(event: Event, hits: list[Hit]) -> dict[str, object]:
-    first, last = _lines(event)
+    first, last = line_span(event)
     return {
         "first_line": first,
         "last_line": last,
@@ -232,25 +134,18 @@ def _event_json(event: Event, hits: list[Hit]) -> dict[str, object]:
     }
 
 
-def _print_text(
-    matched: list[tuple[Event, list[Hit]]], explained: list[_Unmatched], *, several: bool
-) -> None:
-    shown: list[tuple[int, Event, list[Hit] | _Unmatched]] = [
-        (_lines(event)[0], event, hits) for event, hits in matched
-    ]
-    shown += [(_lines(u.event)[0], u.event, u) for u in explained]
-    shown.sort(key=lambda item: item[0])
-    for number, (_, event, result) in enumerate(shown):
-        if several:
-            first, last = _lines(event)
+def _print_text(trial: Trial) -> None:
+    for number, tried in enumerate(trial.shown):
+        if trial.several:
+            first, last = tried.lines
             span = f"line {first}" if first == last else f"lines {first}-{last}"
             print(("\n" if number else "") + f"{span}:")
-        if isinstance(result, _Unmatched):
+        if tried.unmatched is not None:
             print("no signature matched")
-            result.print()
+            _print_unmatched(tried.unmatched)
             continue
-        winner = result[0].signature.id
-        for index, hit in enumerate(result):
+        winner = tried.hits[0].signature.id
+        for index, hit in enumerate(tried.hits):
             signature = hit.signature
             print(f"{signature.id}  ({signature.severity})  {_printable(signature.title)}")
             if hit.fields:
@@ -264,7 +159,4 @@ def _print_text(
 
 def _printable(text: str) -> str:
     """Escape control characters so log text cannot drive the terminal."""
-    return "".join(
-        char if char.isprintable() else char.encode("unicode_escape").decode("ascii")
-        for char in text
-    )
+    return spelled_out(text)

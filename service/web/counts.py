@@ -22,7 +22,8 @@ from service.spool.store import Spool
 
 
 def source_counters(session: Session, spool: Spool, name: str | None = None) -> dict[str, Any]:
-    """Return the JSON of every source (or of the one named), by name, with waiting lines."""
+    """Return the JSON of every source (or of the one named), by name, with waiting lines
+    (`lines_waiting`: accepted, still in the spool; counted in `lines_received` too)."""
     pending = spool.pending_batches()
     if name is None:
         stored = list_sources(session)
@@ -40,9 +41,19 @@ def source_counters(session: Session, spool: Spool, name: str | None = None) -> 
     for key, source, lines in pending:
         if key not in applied:
             waiting[source] += lines
-    found = {source.name: source_json(source, waiting[source.name]) for source in stored}
+    found = {
+        source.name: {
+            **source_json(source, waiting[source.name]),
+            "lines_waiting": waiting[source.name],
+        }
+        for source in stored
+    }
     for source_name, lines in waiting.items():
         if source_name not in found:
             placeholder = Source(name=source_name, created_at=utcnow())
-            found[source_name] = {**source_json(placeholder, lines), "created_at": None}
+            found[source_name] = {
+                **source_json(placeholder, lines),
+                "lines_waiting": lines,
+                "created_at": None,
+            }
     return dict(sorted(found.items()))

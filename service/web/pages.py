@@ -1,4 +1,4 @@
-"""The dashboard: overview, incidents, the outage-report page, signatures, sources, login."""
+"""The dashboard: overview, incidents, the outage-report page, login."""
 
 from __future__ import annotations
 
@@ -19,9 +19,7 @@ from pydantic import ValidationError
 from service.db import utcnow
 from service.errors import ApiError
 from service.incidents.actions import format_lines, parse_lines
-from service.incidents.gaps import recent_gaps
 from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
-from service.incidents.quarantine import quarantine_json, recent_quarantine
 from service.incidents.queries import list_incidents, notifications_of
 from service.outages.queries import list_outages, outage_json
 from service.reports import timefmt
@@ -208,36 +206,6 @@ def _same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
         raise ApiError(403, "cross_origin", "form posts must come from drainwatch's own pages")
-
-
-@router.get("/patterns")
-def patterns_page(request: Request, runtime: RuntimeDep, user: PageUser) -> HTMLResponse:
-    """List the loaded signatures."""
-    return _render(
-        request,
-        "patterns.html.j2",
-        user=user,
-        signatures=runtime.book.signatures,
-        disabled=runtime.processor.disabled,
-        skipped=runtime.book.problems,
-    )
-
-
-@router.get("/sources")
-def sources_page(
-    request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
-) -> HTMLResponse:
-    """List the sources and their counters."""
-    return _render(
-        request,
-        "sources.html.j2",
-        user=user,
-        sources=list(source_counters(session, runtime.spool).values()),
-        gaps=recent_gaps(session, None, limit=20),
-        quarantined=[quarantine_json(row) for row in recent_quarantine(session, None)],
-        spool_damage=runtime.spool.damage,
-        public_url=runtime.settings.public_url.rstrip("/"),
-    )
 
 
 def _safe_next(next_path: str) -> str:

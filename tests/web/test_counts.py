@@ -42,5 +42,6 @@ def test_pages_show_the_last_line_as_they_show_times(client: TestClient, runtime
     assert "<td>never</td>" in client.get("/sources", auth=ADMIN).text
     runtime.processor.process_all()
     page = client.get("/sources", auth=ADMIN).text
-    row = page.split('<td class="mono">api</td>', 1)[1].split("</tr>", 1)[0]
-    assert row.count("UTC") == 1 and "T" not in row.replace("UTC", "")
+    row = page.split('<a href="/sources/api">api</a></td>', 1)[1].split("</tr>", 1)[0]
+    # The last line's log time and its arrival, both as the pages show times.
+    assert row.count("UTC") == 2 and "T" not in row.replace("UTC", "")
