@@ -10,9 +10,10 @@ tell no one. What the outage has told is kept on its row (`notified_status`, `no
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import or_, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from service.models import Outage, OutageNotification
 from service.notify.outbox import is_silent
@@ -45,8 +46,10 @@ def announce(session: Session, outage: Outage, severity: str, *, now: datetime) 
         if not _supersede(session, outage.id, RESOLVED, now):
             _write(session, outage, OPENED, "opened again", now)
     if status == "open" and severity_rank(severity) < severity_rank(outage.notified_severity):
-        was = outage.notified_severity or "unknown"
-        _write(session, outage, ESCALATED, f"severity rose from {was} to {severity}", now)
+        # An opening message not yet taken is built when it is: it will tell the new severity.
+        if not _waiting(session, outage.id, OPENED):
+            was = outage.notified_severity or "unknown"
+            _write(session, outage, ESCALATED, f"severity rose from {was} to {severity}", now)
         outage.notified_severity = severity
     if status == "resolved" and outage.notified_status == "open":
         _supersede(session, outage.id, ESCALATED, now)
@@ -72,21 +75,30 @@ def _write(session: Session, outage: Outage, event: str, reason: str, now: datet
     )
 
 
+def _unclaimed(outage_id: int, event: str) -> Any:
+    return (
+        (col(OutageNotification.outage_id) == outage_id)
+        & (col(OutageNotification.event) == event)
+        & col(OutageNotification.claimed_at).is_(None)
+        & or_(
+            col(OutageNotification.slack_status) == "pending",
+            col(OutageNotification.email_status) == "pending",
+        )
+    )
+
+
+def _waiting(session: Session, outage_id: int, event: str) -> bool:
+    """Return True when a message of this event of the outage waits, not taken yet."""
+    found = session.exec(select(OutageNotification.id).where(_unclaimed(outage_id, event)))
+    return found.first() is not None
+
+
 def _supersede(session: Session, outage_id: int, event: str, now: datetime) -> int:
     """Mark the outage's messages of this event that no dispatcher took yet as superseded;
     return how many. The guard on `claimed_at` loses cleanly to a dispatcher's claim."""
-    pending = or_(
-        col(OutageNotification.slack_status) == "pending",
-        col(OutageNotification.email_status) == "pending",
-    )
     result = session.execute(
         update(OutageNotification)
-        .where(
-            col(OutageNotification.outage_id) == outage_id,
-            col(OutageNotification.event) == event,
-            col(OutageNotification.claimed_at).is_(None),
-            pending,
-        )
+        .where(_unclaimed(outage_id, event))
         .values(slack_status=SUPERSEDED, email_status=SUPERSEDED, delivered_at=now)
         .execution_options(synchronize_session=False)
     )
