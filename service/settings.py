@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     smtp_to: str = ""
     # Refuse to send unless the server offers STARTTLS (it is used whenever offered).
     smtp_starttls: bool = False
+    # A CA bundle to check the SMTP server's certificate with, instead of the system's.
+    smtp_ca_file: Path | None = None
     admin_user: str = "admin"
     admin_password: str | None = None
     retention_days: int = 30

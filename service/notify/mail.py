@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from service.notify.markup import html, inline_html, plain
@@ -30,6 +31,7 @@ class SmtpServer:
     user: str | None = None
     password: str | None = None
     require_starttls: bool = False
+    ca_file: Path | None = None
 
 
 def one_line(value: object, limit: int) -> str:
@@ -122,7 +124,8 @@ def send_mail(server: SmtpServer, message: EmailMessage, timeout: float) -> None
         smtp.ehlo()
         secure = False
         if smtp.has_extn("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+            cafile = str(server.ca_file) if server.ca_file is not None else None
+            smtp.starttls(context=ssl.create_default_context(cafile=cafile))
             smtp.ehlo()
             secure = True
         elif server.require_starttls:

@@ -125,6 +125,7 @@ class Pager:
             user=settings.smtp_user,
             password=settings.smtp_password,
             require_starttls=settings.smtp_starttls,
+            ca_file=settings.smtp_ca_file,
         )
 
     def configured(self) -> set[str]:
