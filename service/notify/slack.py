@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from service.notify.markup import plain
+from service.notify.outage_outbox import ESCALATED, OPENED, RESOLVED
 
 # Slack refuses a section text over 3000 characters; a message is read at a glance anyway.
 LEAD_CHARS = 600
 EVENT_WORDS = {
-    "outage.opened": "Outage opened",
-    "outage.escalated": "Outage escalated",
-    "outage.resolved": "Outage resolved",
+    OPENED: "Outage opened",
+    ESCALATED: "Outage escalated",
+    RESOLVED: "Outage resolved",
 }
 
 
@@ -31,9 +32,9 @@ def lead_for(event: str, lead: Sequence[str]) -> list[str]:
     """Return the lead lines a message of this event quotes (markdown): what broke, and for a
     resolution since when (the downtime) and what resolved it."""
     wanted: tuple[str, ...] = ("**What broke:**",)
-    if event == "outage.resolved":
+    if event == RESOLVED:
         wanted += ("**Since:**", "**Status:**")
-    elif event == "outage.opened":
+    elif event == OPENED:
         wanted += ("**First step:**",)
     return [line for line in lead if line.startswith(wanted)]
 
@@ -48,17 +49,16 @@ def outage_blocks(payload: Mapping[str, Any]) -> dict[str, Any]:
     source = slack_text(outage.get("source") or "?", 100)
     url = slack_text(outage.get("url") or "", 300)
     link = f"<{url}|Outage #{slack_text(outage.get('id'), 20)}: the report>"
+    # Built when first sent: an opening may already be over by then (one batch held both).
+    over = outage.get("status") == "resolved"
     heading = f"*{words}: [{severity}] {title}*"
-    reason = payload.get("reason")
+    reason = payload.get("reason") or ("already over" if over and event != RESOLVED else "")
     if reason:
         heading += f"\n{slack_text(reason, 200)}"
     facts = [f"*Severity*\n{severity}", f"*Source*\n{source}"]
     duration = payload.get("duration")
     if duration:
-        facts.append(
-            f"*{'Downtime' if event == 'outage.resolved' else 'So far'}*\n"
-            f"{slack_text(duration, 60)}"
-        )
+        facts.append(f"*{'Downtime' if over else 'So far'}*\n{slack_text(duration, 60)}")
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": heading}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},

@@ -72,6 +72,7 @@ def test_an_outage_over_in_one_batch_is_told_opened_then_resolved_an_interval_ap
         f"http://drainwatch.test/outages/{outage['id']}"
         in opened["blocks"][-1]["elements"][0]["text"]
     )
+    assert "\nalready over" in opened["blocks"][0]["text"]["text"]
     facts = [f["text"] for f in resolved["blocks"][1]["fields"]]
     assert "*Severity*\nHIGH" in facts and "*Source*\napi" in facts
     assert "*Downtime*\n3 min 2 s" in facts
