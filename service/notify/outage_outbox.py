@@ -66,6 +66,27 @@ def still_open(session: Session, outage: Outage, minutes: float, *, now: datetim
     _write(session, outage, ESCALATED, f"still open after {minutes:g} min", now)
 
 
+def hand_over(session: Session, from_id: int, to_id: int, *, now: datetime) -> None:
+    """Give the messages of an outage merged into another to that one: what was sent stays on
+    record; what no dispatcher took yet is superseded (the merged outage tells the story)."""
+    session.execute(
+        update(OutageNotification)
+        .where(
+            _unclaimed(from_id, OPENED)
+            | _unclaimed(from_id, ESCALATED)
+            | _unclaimed(from_id, RESOLVED)
+        )
+        .values(slack_status=SUPERSEDED, email_status=SUPERSEDED, delivered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(OutageNotification)
+        .where(col(OutageNotification.outage_id) == from_id)
+        .values(outage_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _write(session: Session, outage: Outage, event: str, reason: str, now: datetime) -> None:
     assert outage.id is not None
     session.add(

@@ -11,15 +11,8 @@ from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
 from service.db import UTCDateTime, utcnow
-from service.models import (
-    UNRESOLVED_STATUSES,
-    VISIBLE_STATUSES,
-    Deploy,
-    Incident,
-    Outage,
-    OutageNotification,
-)
-from service.notify.outage_outbox import announce
+from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Deploy, Incident, Outage
+from service.notify.outage_outbox import announce, hand_over
 from service.outages.rules import CauseRule, Span, story_between
 from service.signatures.model import SEVERITIES
 
@@ -162,12 +155,7 @@ def _merge_into(session: Session, outage: Outage, other_id: int) -> None:
     for member in session.exec(select(Incident).where(Incident.outage_id == other_id)):
         member.outage_id = outage.id
         session.add(member)
-    # What the emptied outage told stays on record, with the outage that took its incidents.
-    for message in session.exec(
-        select(OutageNotification).where(OutageNotification.outage_id == other_id)
-    ):
-        message.outage_id = outage.id
-        session.add(message)
+    hand_over(session, other_id, outage.id, now=utcnow())
     other = session.get(Outage, other_id)
     session.flush()
     if other is not None:

@@ -251,3 +251,30 @@ def test_no_channel_configured_leaves_every_message_off(settings: Settings, cloc
         assert runtime.pager.run_once() == 2
         found = [(m.event, m.slack_status, m.email_status, m.attempts) for m in messages(runtime)]
     assert found == [("outage.opened", "off", "off", 0), ("outage.resolved", "off", "off", 0)]
+
+
+TIMEOUT = "[2025-09-19 12:50:05 +0000] [7] [CRITICAL] WORKER TIMEOUT (pid:42)\n"
+POOL = (
+    "2025-09-19 12:50:20,100 - app - ERROR - sqlalchemy.exc.TimeoutError: QueuePool limit of"
+    " size 5 overflow 10 reached, connection timed out, timeout 30.00\n"
+)
+
+
+def test_outages_merged_by_their_cause_keep_what_was_sent_and_drop_what_was_not(
+    settings: Settings, clock: Clock, receiver: Receiver
+) -> None:
+    with serve(settings, clock, **slack(receiver)) as (client, runtime):
+        ingest(client, runtime, TIMEOUT)
+        runtime.pager.run_once()  # the first outage's opening goes out
+        ingest(client, runtime, POOL)  # a second outage: its opening waits, not sent yet
+        assert len(client.get("/api/outages", auth=ADMIN).json()["outages"]) == 2
+        ingest(client, runtime, NEON.replace("12:51:30", "12:50:30"))  # the cause of both
+        [outage] = client.get("/api/outages", auth=ADMIN).json()["outages"]
+        found = [(m.outage_id, m.event, m.slack_status) for m in messages(runtime)]
+    assert heads(receiver) == ["Outage opened"]
+    assert found[:2] == [
+        (outage["id"], "outage.opened", "sent"),
+        (outage["id"], "outage.opened", "superseded"),
+    ]
+    # What the merged outage tells from here on: its rise to critical, its own message.
+    assert [(event, status) for _, event, status in found[2:]] == [("outage.escalated", "pending")]
