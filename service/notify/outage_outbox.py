@@ -109,9 +109,12 @@ def _unclaimed(outage_id: int, event: str) -> Any:
 
 
 def _waiting(session: Session, outage_id: int, event: str) -> bool:
-    """Return True when a message of this event of the outage waits, not taken yet."""
-    found = session.exec(select(OutageNotification.id).where(_unclaimed(outage_id, event)))
-    return found.first() is not None
+    """Return True when a message of this event of the outage waits, not taken yet.
+
+    Locked until this transaction ends: a pager then skips it, and builds it once the change
+    is committed; one claiming it right now makes this wait, then find it taken."""
+    statement = select(OutageNotification.id).where(_unclaimed(outage_id, event))
+    return session.exec(statement.with_for_update()).first() is not None
 
 
 def _supersede(session: Session, outage_id: int, event: str, now: datetime) -> int:
