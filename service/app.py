@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -12,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__
@@ -21,7 +23,10 @@ from service.errors import ApiError
 from service.listener import SyslogListener, tls_context
 from service.logconfig import LOG_FORMAT, configure_logging
 from service.metrics import Metrics
+from service.models import Outage
 from service.notify.deliver import Dispatcher
+from service.notify.paging import Pager
+from service.notify.payload import outage_payload
 from service.processor import Processor, processor_for
 from service.pull.render import RenderPoller, pullers_from_settings
 from service.ratelimit import RateLimiter
@@ -103,6 +108,20 @@ def build_runtime(
             max_backoff_seconds=max(settings.render_poll_seconds, 300.0),
             meanwhile="logs stay on Render until the next pull",
         )
+    report_env = report_environment(settings.templates_dir)
+
+    def describe(session: Session, outage: Outage, event: str, reason: str) -> dict[str, Any]:
+        return outage_payload(
+            session,
+            outage,
+            event,
+            reason,
+            signatures=book.by_id,
+            rules=book.matcher.outage_rules,
+            public_url=settings.public_url,
+            env=report_env,
+        )
+
     return Runtime(
         settings=settings,
         engine=engine,
@@ -111,8 +130,9 @@ def build_runtime(
         processor=processor,
         setup=setup,
         dispatcher=Dispatcher(engine, settings, metrics=metrics),
+        pager=Pager(engine, settings, describe, metrics=metrics),
         metrics=metrics,
-        report_env=report_environment(settings.templates_dir),
+        report_env=report_env,
         limiter=RateLimiter(settings.rate_limit_lines, settings.rate_limit_burst),
         puller=puller,
     )
@@ -160,6 +180,7 @@ def create_app(
             runtime.processor.start()
             if primary:  # its outbox is a table: it waits for the database to be set up
                 runtime.setup.when_ready(runtime.dispatcher.start)
+                runtime.setup.when_ready(runtime.pager.start)
             if runtime.puller is not None and primary:
                 runtime.puller.start()
         listener = runtime.listener = syslog_listener(runtime) if primary else None
@@ -179,6 +200,7 @@ def create_app(
             runtime.setup.stop()
             runtime.processor.stop(settings.shutdown_timeout_seconds)
             runtime.dispatcher.stop()
+            runtime.pager.stop()
             runtime.spool.close()
             runtime.engine.dispose()
 

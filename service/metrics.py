@@ -68,13 +68,20 @@ class Metrics:
 
         self.notifications = Counter(
             "drainwatch_notifications",
-            "Notification deliveries by target (webhook, slack) and outcome (sent, retry, failed).",
+            "Notification deliveries by target (webhook, slack, email) and outcome"
+            " (sent, retry, failed).",
             ["target", "outcome"],
             registry=self.registry,
         )
         self.notifications_pending = Gauge(
             "drainwatch_notifications_pending",
             "Notifications with a target still to be told, as last seen by the dispatcher.",
+            registry=self.registry,
+        )
+
+        self.outage_notifications_pending = Gauge(
+            "drainwatch_outage_notifications_pending",
+            "Outage messages with a target (Slack, email) still to be told.",
             registry=self.registry,
         )
 

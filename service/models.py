@@ -115,6 +115,11 @@ class Outage(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     # The incident the outage's story starts from (the cause side of the rule that joined it).
     cause_id: int | None = None
+    # What its messages (`OutageNotification`) have told so far: "" (nothing yet), `open` or
+    # `resolved`; the highest severity told; when the still-open escalation was written.
+    notified_status: str = Field(default="", max_length=20)
+    notified_severity: str = Field(default="", max_length=20)
+    still_open_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Deploy(SQLModel, table=True):
@@ -250,6 +255,33 @@ class Notification(SQLModel, table=True):
     attempts: int = 0
     webhook_status: str = Field(default="pending", max_length=10)
     slack_status: str = Field(default="pending", max_length=10)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str = Field(default="", sa_type=Text)
+
+
+class OutageNotification(SQLModel, table=True):
+    """An outage message for Slack and email: a transactional outbox row, like `Notification`.
+
+    Written in the transaction that changed the outage (`outage.opened`, `outage.escalated`,
+    `outage.resolved`); its payload is built when it is first claimed and kept for the retries.
+    Each target's state is `pending`, `sent`, `failed`, `off` or `superseded` (a later message
+    of the outage made it pointless before it was sent).
+    """
+
+    __tablename__ = "outage_notification"
+
+    id: int | None = Field(default=None, primary_key=True)
+    outage_id: int = Field(foreign_key="outage.id", index=True)
+    event: str = Field(max_length=40)
+    reason: str = Field(default="", max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # Set when a dispatcher first takes it: from then on it is no longer superseded, only sent.
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    slack_status: str = Field(default="pending", max_length=12)
+    email_status: str = Field(default="pending", max_length=12)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_error: str = Field(default="", sa_type=Text)
 

@@ -1,5 +1,5 @@
-"""What a running drainwatch holds: settings, engine, spool, the current matcher, the processor and
-the notification dispatcher."""
+"""What a running drainwatch holds: settings, engine, spool, the current matcher, the processor,
+the notification dispatcher (incident events, the webhook) and the pager (outage messages)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from service.dbsetup import DatabaseSetup
 from service.metrics import Metrics
 from service.notify.deliver import Dispatcher
+from service.notify.paging import Pager
 from service.outages.rules import check_rules, load_rules
 from service.processor import Processor
 from service.ratelimit import RateLimiter
@@ -95,6 +96,7 @@ class Runtime:
     processor: Processor | RemoteProcessor
     setup: DatabaseSetup
     dispatcher: Dispatcher
+    pager: Pager
     metrics: Metrics
     report_env: Environment
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(0, 0))

@@ -49,6 +49,20 @@ class Settings(BaseSettings):
     webhook_url: str | None = None
     webhook_secret: str | None = None
     slack_webhook_url: str | None = None
+    # Outage messages (Slack, email): at most one per outage per interval; an outage still open
+    # this long after it was seen to open escalates (0: never).
+    notify_interval_minutes: float = 5.0
+    notify_still_open_minutes: float = 60.0
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = "drainwatch@localhost"
+    smtp_to: str = ""
+    # Refuse to send unless the server offers STARTTLS (it is used whenever offered).
+    smtp_starttls: bool = False
+    # A CA bundle to check the SMTP server's certificate with, instead of the system's.
+    smtp_ca_file: Path | None = None
     admin_user: str = "admin"
     admin_password: str | None = None
     retention_days: int = 30
@@ -106,6 +120,11 @@ class Settings(BaseSettings):
             if service.strip():
                 targets.append((service.strip(), source.strip() or service.strip()))
         return targets
+
+    @property
+    def smtp_recipients(self) -> tuple[str, ...]:
+        """Return `smtp_to` as a tuple of addresses: `a@example.com,b@example.com`."""
+        return tuple(item.strip() for item in self.smtp_to.split(",") if item.strip())
 
     @property
     def probe_path_list(self) -> tuple[str, ...]:

@@ -79,7 +79,7 @@ def test_a_child_that_ignores_sigterm_is_killed_after_the_deadline() -> None:
 
 
 def test_record_numbers_follow_the_clock_across_processes() -> None:
-    names = "settings engine book spool processor setup dispatcher metrics report_env"
+    names = "settings engine book spool processor setup dispatcher pager metrics report_env"
     fields = dict.fromkeys(names.split())
     started_first = Runtime(**fields)  # type: ignore[arg-type]
     time.sleep(0.01)

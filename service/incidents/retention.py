@@ -1,6 +1,6 @@
 """Retention: events older than the retention period go; incidents, their first and latest
 events (the evidence a report quotes), their per-minute counts and timelines stay. Notifications
-go once delivered (or given up) longer ago than the retention period."""
+(incident and outage ones) go once delivered (or given up) longer ago than the retention period."""
 
 from __future__ import annotations
 
@@ -10,7 +10,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, or_, select
 from sqlmodel import Session, col
 
-from service.models import AppliedBatch, IncidentEvent, LoginSession, Notification
+from service.models import (
+    AppliedBatch,
+    IncidentEvent,
+    LoginSession,
+    Notification,
+    OutageNotification,
+)
 
 EVIDENCE_KEPT = 5
 
@@ -49,9 +55,12 @@ def purge(session: Session, *, now: datetime, retention_days: int) -> Purged:
     notifications = session.execute(
         delete(Notification).where(col(Notification.delivered_at) < cutoff)
     )
+    messages = session.execute(
+        delete(OutageNotification).where(col(OutageNotification.delivered_at) < cutoff)
+    )
     return Purged(
         events.rowcount,  # type: ignore[attr-defined]
         batches.rowcount,  # type: ignore[attr-defined]
         logins.rowcount,  # type: ignore[attr-defined]
-        notifications.rowcount,  # type: ignore[attr-defined]
+        notifications.rowcount + messages.rowcount,  # type: ignore[attr-defined]
     )

@@ -1,4 +1,5 @@
-"""Delivery: a background thread that sends the outbox to the webhook and Slack (CONTRACT §6).
+"""Delivery: a background thread that sends the incident outbox to the webhook (CONTRACT §6).
+Slack and email hear of outages instead (`paging`).
 
 Rows are claimed with a lease, sent outside any transaction, and their outcome recorded after:
 safe with several processes on one database, and at-least-once when one dies mid-send.
@@ -12,7 +13,6 @@ import json
 import logging
 import random
 import threading
-import unicodedata
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, update
+from sqlalchemy import Engine, func, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -34,7 +34,7 @@ from service.worker import Worker
 
 log = logging.getLogger("drainwatch.notify")
 
-TARGETS = ("webhook", "slack")
+TARGETS = ("webhook",)
 PENDING, SENT, FAILED, OFF = "pending", "sent", "failed", "off"
 TIMEOUT_SECONDS = 10.0
 LEASE = timedelta(seconds=60)
@@ -68,50 +68,6 @@ def encode(document: Mapping[str, Any]) -> bytes:
 def webhook_body(event: str, incident: Incident, public_url: str) -> bytes:
     """Return the webhook body for an event of this incident, as compact JSON."""
     return encode(webhook_payload(event, incident, public_url))
-
-
-def slack_message(event: str, incident: Mapping[str, Any]) -> dict[str, Any]:
-    """Return a Slack incoming-webhook message for an event of the incident in a webhook payload.
-
-    Everything from the incident is escaped as Slack requires and cut short: log text is hostile.
-    """
-    severity = _slack_text(incident.get("severity") or "unknown", 20).upper()
-    title = _slack_text(incident.get("title") or incident.get("signature") or "incident", 200)
-    source = _slack_text(incident.get("source") or "?", 100)
-    first_seen = _slack_text(incident.get("first_seen") or "unknown", 40)
-    link = f"<{_slack_text(incident.get('url') or '', 300)}|#{_slack_text(incident.get('id'), 20)}>"
-    text = (
-        f"*[{severity}] {title}*\n"
-        f"{source}: {_event_words(event, incident)} · first seen {first_seen} · {link}"
-    )
-    fields = incident.get("fields") or {}
-    if isinstance(fields, Mapping) and fields:
-        pairs = ", ".join(f"{name}={value}" for name, value in sorted(fields.items()))
-        text += f"\n{_slack_text(pairs, 300)}"
-    return {"text": text}
-
-
-def _event_words(event: str, incident: Mapping[str, Any]) -> str:
-    if event == "incident.opened":
-        return "opened"
-    if event == "incident.escalated":
-        return f"is getting worse: {_slack_text(incident.get('occurrences'), 20)} occurrences"
-    if event == "incident.resolved":
-        resolution = incident.get("resolution")
-        return f"resolved ({_slack_text(resolution, 40)})" if resolution else "resolved"
-    if event == "incident.recurred":
-        previous = incident.get("previous_id")
-        return f"recurred (after #{_slack_text(previous, 20)})" if previous else "recurred"
-    return _slack_text(event, 40)
-
-
-def _slack_text(value: object, limit: int) -> str:
-    """Return `value` on one line, at most `limit` characters, with `&`, `<`, `>` escaped."""
-    text = "".join(" " if unicodedata.category(c).startswith("C") else c for c in str(value))
-    text = " ".join(text.split())
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -193,8 +149,8 @@ class Dispatcher:
 
     def urls(self) -> dict[str, str]:
         """Return the configured targets and their URLs."""
-        found = {"webhook": self.settings.webhook_url, "slack": self.settings.slack_webhook_url}
-        return {target: url for target, url in found.items() if url}
+        url = self.settings.webhook_url
+        return {"webhook": url} if url else {}
 
     def run_once(self) -> int:
         """Claim the due notifications, send them and record the outcome; return how many."""
@@ -287,16 +243,13 @@ class Dispatcher:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"drainwatch/{__version__}",
+            "Drainwatch-Event": claim.event,
+            "Drainwatch-Delivery": str(claim.id),
         }
-        if target == "webhook":
-            body = encode(claim.payload)
-            headers["Drainwatch-Event"] = claim.event
-            headers["Drainwatch-Delivery"] = str(claim.id)
-            if self.settings.webhook_secret:
-                stamp = int(self.clock().timestamp())
-                headers["Drainwatch-Signature"] = sign(self.settings.webhook_secret, stamp, body)
-        else:
-            body = encode(slack_message(claim.event, claim.payload.get("incident", {})))
+        body = encode(claim.payload)
+        if self.settings.webhook_secret:
+            stamp = int(self.clock().timestamp())
+            headers["Drainwatch-Signature"] = sign(self.settings.webhook_secret, stamp, body)
         try:
             status = self.post(url, body, headers, self.timeout)
         except Exception as error:  # a network failure, or anything else: retried the same way
@@ -361,6 +314,4 @@ def _status(row: Notification, target: str) -> str:
 
 
 def _any_pending() -> Any:
-    return or_(
-        col(Notification.webhook_status) == PENDING, col(Notification.slack_status) == PENDING
-    )
+    return col(Notification.webhook_status) == PENDING

@@ -1,4 +1,5 @@
-"""The outbox: an incident event becomes a `Notification` row in the transaction that caused it.
+"""The outbox: an incident event becomes a `Notification` row in the transaction that caused it,
+for the generic webhook.
 
 Events (CONTRACT §6): `incident.opened`, `incident.escalated`, `incident.resolved`,
 `incident.recurred`, each named by the timeline entry that records the same moment.
@@ -30,6 +31,11 @@ def silence(session: Session) -> None:
     session.info[_SILENT] = True
 
 
+def is_silent(session: Session) -> bool:
+    """Return True when the session writes no notifications (see `silence`)."""
+    return bool(session.info.get(_SILENT))
+
+
 def is_escalation(occurrences: int) -> bool:
     """Return True when an incident's count has just reached a power of ten (10 and up)."""
     if occurrences < ESCALATION_BASE:
@@ -46,7 +52,7 @@ def enqueue(session: Session, incident: Incident, kind: str, *, now: datetime) -
     a batch is sent with that batch's hits), and stays the same for the retries.
     """
     event = EVENTS.get(kind)
-    if event is None or incident.id is None or session.info.get(_SILENT):
+    if event is None or incident.id is None or is_silent(session):
         return
     session.add(
         Notification(
@@ -54,5 +60,7 @@ def enqueue(session: Session, incident: Incident, kind: str, *, now: datetime) -
             event=event,
             created_at=now,
             next_attempt_at=now,
+            # Slack hears of outages (`outage_outbox`), not of each incident.
+            slack_status="off",
         )
     )

@@ -10,9 +10,11 @@ from sqlalchemy import case, func, type_coerce
 from sqlalchemy import select as sql_select
 from sqlmodel import Session, col, select
 
-from service.db import UTCDateTime
+from service.db import UTCDateTime, utcnow
 from service.models import UNRESOLVED_STATUSES, VISIBLE_STATUSES, Deploy, Incident, Outage
+from service.notify.outage_outbox import announce, hand_over
 from service.outages.rules import CauseRule, Span, story_between
+from service.signatures.model import SEVERITIES
 
 # Incidents looked at as partners of a new one: the nearest in time, enough for any real outage.
 MAX_PARTNERS = 200
@@ -87,7 +89,9 @@ def join_outage(
         session.add(incident)
         if incident.resolution == "recovered":
             note_recovery(session, incident)
-        return _follow(outage, incident)
+        _follow(outage, incident)
+        announce(session, outage, incident.severity, now=now)
+        return outage
     target = session.get(Outage, min(found))
     assert target is not None
     for other_id in sorted(found)[1:]:
@@ -147,9 +151,11 @@ def _partners(
 
 def _merge_into(session: Session, outage: Outage, other_id: int) -> None:
     """Move every incident of outage `other_id` into `outage` and drop the emptied one."""
+    assert outage.id is not None
     for member in session.exec(select(Incident).where(Incident.outage_id == other_id)):
         member.outage_id = outage.id
         session.add(member)
+    hand_over(session, other_id, outage.id, now=utcnow())
     other = session.get(Outage, other_id)
     session.flush()
     if other is not None:
@@ -167,7 +173,8 @@ def members(session: Session, outage_id: int) -> list[Incident]:
 
 
 def refresh_outage(session: Session, outage: Outage) -> Outage:
-    """Set the outage's status, times and title from its incidents.
+    """Set the outage's status, times and title from its incidents, and put what the change
+    tells in the outbox.
 
     One aggregate over its incidents, not the incidents themselves: an outage may hold
     hundreds, and this runs whenever one of them resolves.
@@ -180,10 +187,18 @@ def refresh_outage(session: Session, outage: Outage) -> Outage:
         case((quiet, col(Incident.last_seen)), else_=col(Incident.resolved_at)), UTCDateTime
     )
     unresolved = case((col(Incident.status).in_(UNRESOLVED_STATUSES), 1), else_=0)
+    rank = case(
+        *((col(Incident.severity) == level, i) for i, level in enumerate(SEVERITIES)),
+        else_=len(SEVERITIES),
+    )
     statement = sql_select(
-        func.count(), func.min(col(Incident.first_seen)), func.sum(unresolved), func.max(end)
+        func.count(),
+        func.min(col(Incident.first_seen)),
+        func.sum(unresolved),
+        func.max(end),
+        func.min(rank),
     ).where(member)
-    count, started, open_count, ended = session.execute(statement).one()
+    count, started, open_count, ended, top = session.execute(statement).one()
     if not count:
         return outage
     outage.started_at = started
@@ -200,10 +215,12 @@ def refresh_outage(session: Session, outage: Outage) -> Outage:
     outage.cause_id = cause.id
     outage.title = cause.title
     session.add(outage)
+    known = top is not None and top < len(SEVERITIES)
+    announce(session, outage, SEVERITIES[top] if known else "", now=utcnow())
     return outage
 
 
-def _follow(outage: Outage, incident: Incident) -> Outage:
+def _follow(outage: Outage, incident: Incident) -> None:
     """Set a new outage's status, times and title from its one incident, as `refresh_outage`
     would from the aggregate of its incidents."""
     outage.started_at = incident.first_seen
@@ -212,7 +229,6 @@ def _follow(outage: Outage, incident: Incident) -> Outage:
     outage.ended_at = None if unresolved else failure_end(incident)
     outage.cause_id = incident.id
     outage.title = incident.title
-    return outage
 
 
 def failure_end(incident: Incident) -> datetime | None:

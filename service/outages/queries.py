@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from service.incidents.queries import incident_json, rfc3339
-from service.models import Incident, IncidentEvent, IncidentImpact, Outage
+from service.models import Incident, IncidentEvent, IncidentImpact, Outage, OutageNotification
 from service.outages.grouping import members, outage_duration
 
 
@@ -98,11 +98,38 @@ def outage_json(
     }
 
 
+def outage_notifications(session: Session, outage_id: int) -> list[OutageNotification]:
+    """Return the outage's messages (Slack, email), oldest first."""
+    statement = (
+        select(OutageNotification)
+        .where(OutageNotification.outage_id == outage_id)
+        .order_by(col(OutageNotification.id))
+    )
+    return list(session.exec(statement).all())
+
+
+def notification_json(message: OutageNotification) -> dict[str, Any]:
+    """Return one outage message's delivery state: per target, attempts, the last error."""
+    return {
+        "id": message.id,
+        "event": message.event,
+        "reason": message.reason,
+        "created_at": rfc3339(message.created_at),
+        "slack": message.slack_status,
+        "email": message.email_status,
+        "attempts": message.attempts,
+        "next_attempt_at": rfc3339(message.next_attempt_at),
+        "delivered_at": rfc3339(message.delivered_at),
+        "last_error": message.last_error,
+    }
+
+
 def outage_detail_json(session: Session, outage: Outage) -> dict[str, Any]:
-    """Return the outage with its incidents in full."""
+    """Return the outage with its incidents in full, and how its messages were delivered."""
     assert outage.id is not None
     incidents = members(session, outage.id)
     return {
         **outage_json(session, outage, incidents),
         "incidents": [incident_json(i) for i in incidents],
+        "notifications": [notification_json(n) for n in outage_notifications(session, outage.id)],
     }

@@ -110,6 +110,7 @@ def serve(settings: Settings, clock: Clock, **overrides: Any) -> Iterator[tuple[
     app = create_app(settings.model_copy(update=overrides), start_processor=False)
     with TestClient(app) as client:
         runtime: Any = app.state.runtime  # type: ignore[attr-defined]
-        runtime.dispatcher.clock = clock
-        runtime.dispatcher.jitter = lambda: 0.5  # no jitter: back-off of exactly 2, 4, 8... s
+        for sender in (runtime.dispatcher, runtime.pager):
+            sender.clock = clock
+            sender.jitter = lambda: 0.5  # no jitter: back-off of exactly 2, 4, 8... s
         yield client, runtime

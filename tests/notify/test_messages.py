@@ -1,4 +1,4 @@
-"""What is sent: the signature, the webhook document, the Slack message, the back-off."""
+"""What is sent to the webhook: the signature, the document, the back-off (Slack: test_slack)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,8 @@ import hmac
 import json
 from datetime import timedelta
 
-import pytest
-
 from service.models import Incident
-from service.notify.deliver import backoff, sign, slack_message, webhook_body
+from service.notify.deliver import backoff, sign, webhook_body
 from tests.conftest import SCAN_FIELDS
 from tests.factories import T0
 
@@ -38,13 +36,6 @@ def incident(**changes: object) -> Incident:
     for name, value in changes.items():
         setattr(found, name, value)
     return found
-
-
-def payload(**changes: object) -> dict[str, object]:
-    document: dict[str, object] = json.loads(
-        webhook_body("incident.opened", incident(**changes), "http://dw.test")
-    )["incident"]
-    return document
 
 
 def test_sign_matches_a_known_vector() -> None:
@@ -80,41 +71,6 @@ def test_webhook_body_is_compact_json_with_the_scan_fields_id_and_url() -> None:
 def test_webhook_body_is_the_same_bytes_for_the_same_incident() -> None:
     first = webhook_body("incident.opened", incident(), "http://dw.test")
     assert webhook_body("incident.opened", incident(), "http://dw.test") == first
-
-
-@pytest.mark.parametrize(
-    ("event", "changes", "words"),
-    [
-        ("incident.opened", {}, "api: opened"),
-        ("incident.escalated", {"occurrences": 100}, "api: is getting worse: 100 occurrences"),
-        (
-            "incident.resolved",
-            {"status": "resolved", "resolution": "recovered"},
-            "api: resolved (recovered)",
-        ),
-        ("incident.recurred", {"previous_id": 3}, "api: recurred (after #3)"),
-    ],
-)
-def test_slack_message_says_the_event_in_words(
-    event: str, changes: dict[str, object], words: str
-) -> None:
-    text = slack_message(event, payload(**changes))["text"]
-    assert words in text
-    assert "*[CRITICAL] PostgreSQL relation does not exist*" in text
-    assert "first seen 2025-09-19T12:00:00+00:00" in text
-    assert "<http://dw.test/incidents/7|#7>" in text
-
-
-def test_slack_message_escapes_and_shortens_log_text() -> None:
-    hostile = '<script>alert("x")</script> & <http://evil.test|click>\n' + "a" * 1000
-    text = slack_message("incident.opened", payload(fields={"relation": hostile}))["text"]
-    assert (
-        'relation=&lt;script&gt;alert("x")&lt;/script&gt; &amp; &lt;http://evil.test|click&gt;'
-        in text
-    )
-    assert "<script>" not in text and "<http://evil.test" not in text
-    assert len(text) < 800
-    assert text.count("\n") == 2
 
 
 def test_backoff_doubles_from_two_seconds_up_to_fifteen_minutes() -> None:
