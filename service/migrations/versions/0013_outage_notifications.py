@@ -1,7 +1,7 @@
 """outage notifications: one message per outage for Slack and email, and what each outage told
 
-Revision ID: 0012_outage_notifications
-Revises: 0011_waits_and_incident_indexes
+Revision ID: 0013_outage_notifications
+Revises: 0012_user_admin
 Create Date: 2026-12-04
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import service.db
 
-revision: str = "0012_outage_notifications"
-down_revision: str | None = "0011_waits_and_incident_indexes"
+revision: str = "0013_outage_notifications"
+down_revision: str | None = "0012_user_admin"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
