@@ -91,11 +91,12 @@ def sift(matcher: Matcher, events: Sequence[Event]) -> list[Seen]:
 _OTHER_SHAPES = (MARKER, *DROP_LITERALS)
 
 
+_HTTP, _ROUTER = ACCESS_LITERALS
+
+
 def _access_shaped(message: str) -> bool:
-    for literal in ACCESS_LITERALS:
-        if literal in message:
-            return True
-    return False
+    """Tell whether a line may be an access line."""
+    return _HTTP in message or _ROUTER in message
 
 
 def _other_platform_shaped(message: str) -> bool:
