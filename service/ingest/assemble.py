@@ -139,8 +139,9 @@ class Assembler:
 
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
         """Consume records and return the events they completed, in log order."""
+        take, ready = self._take, self._ready
         for record in records:
-            self._take(record, self._ready)
+            take(record, ready)
         return self._due()
 
     def flush(self) -> list[Event]:
@@ -220,7 +221,7 @@ class Assembler:
                 state = self._states[key] = _Pending(held=[record])
                 state.touch(record)
             else:
-                out.append(_single(record))
+                out.append(Event((record,)))  # one line (no line feed): what `_single` gives
             return
         if state.records:
             if self._joins(state, record):
