@@ -21,11 +21,11 @@ from service.incidents.deploys import (
 from service.incidents.gaps import platform_drop, record_gap
 from service.incidents.lifecycle import attach_hit, settle
 from service.incidents.nearby import IntakeState
-from service.incidents.sieve import PLAIN, Sight, sift
+from service.incidents.sieve import PLAIN, Request, Sight, sift
 from service.incidents.store import load_active
 from service.incidents.sweep import resolve_recovered, sweep_source
 from service.incidents.templates import note_first_seen, template_hit
-from service.ingest.access import parse_access
+from service.ingest.access import Access, parse_access
 from service.ingest.clock import BOUND
 from service.ingest.glued import split_glued
 from service.ingest.records import ABOUT, AFTER, Event
@@ -63,18 +63,28 @@ def apply_events(
     load_waits(session, sources)
     sights = sift(matcher, joined)
     wanted = [sight is not PLAIN for sight in sights]
+    unsettled = state.unsettled
     for index, event in state.clock.stamp_wanted(joined, wanted):
-        source = event.source
-        if source not in lines:
+        records = event.records
+        first = records[0]
+        source = first.source
+        counted = lines.get(source)
+        if counted is None:
             ensure_source(session, source, now=now)
-        lines[source] += len(event.records)
-        when = event.time
-        if when is not None and (source not in latest or when > latest[source]):
-            latest[source] = when
-        if when is not None and not event.time_lent and source in state.unsettled:
-            _settle(session, state.unsettled.pop(source), when)
+            counted = 0
+        lines[source] = counted + len(records)
+        when = first.time if len(records) == 1 else event.time
+        if when is not None:
+            known = latest.get(source)
+            if known is None or when > known:
+                latest[source] = when
+            if unsettled and source in unsettled and not event.time_lent:
+                _settle(session, unsettled.pop(source), when)
         sight = sights[index]
         if sight is PLAIN:
+            continue
+        if isinstance(sight, Request):
+            _count_request(session, state, source, event.when, sight.access)
             continue
         for part in split_glued(event) if sight is None or sight.platform else (event,):
             _apply_part(
@@ -186,13 +196,20 @@ def _note_platform_line(session: Session, state: IntakeState, event: Event) -> b
         return True
     access = parse_access(message)
     if access is not None:
-        for incident_id, text, when in state.request(event.source, event.when, access):
-            incident = session.get(Incident, incident_id)
-            window = state.impact.windows[incident_id]
-            if incident is not None and incident.status in UNRESOLVED_STATUSES:
-                resolve_recovered(session, incident, at=when, text=text, live=window.live_at)
+        _count_request(session, state, event.source, event.when, access)
         return True
     return False
+
+
+def _count_request(
+    session: Session, state: IntakeState, source: str, when: datetime | None, access: Access
+) -> None:
+    """Count a request; resolve the incidents whose failing endpoint it shows answering again."""
+    for incident_id, text, at in state.request(source, when, access):
+        incident = session.get(Incident, incident_id)
+        window = state.impact.windows[incident_id]
+        if incident is not None and incident.status in UNRESOLVED_STATUSES:
+            resolve_recovered(session, incident, at=at, text=text, live=window.live_at)
 
 
 def _advance_clocks(

@@ -139,8 +139,9 @@ class Assembler:
 
     def feed(self, records: Iterable[LogRecord]) -> list[Event]:
         """Consume records and return the events they completed, in log order."""
+        take, ready = self._take, self._ready
         for record in records:
-            self._take(record, self._ready)
+            take(record, ready)
         return self._due()
 
     def flush(self) -> list[Event]:
@@ -220,7 +221,7 @@ class Assembler:
                 state = self._states[key] = _Pending(held=[record])
                 state.touch(record)
             else:
-                out.append(_single(record))
+                out.append(Event((record,)))  # one line (no line feed): what `_single` gives
             return
         if state.records:
             if self._joins(state, record):
@@ -359,9 +360,18 @@ def _joins_report(state: _Pending, record: LogRecord) -> bool:
     return False
 
 
+# How a line that begins a traceback starts, unless only its end is the header (`_opens`):
+# `Traceback`, an exception group's `  +`, rich's box, a frame (indented, `>` or at column 0),
+# Django's `Exception Type:`. Most lines start otherwise and are told apart with one test.
+_OPENING_FIRSTS = frozenset("T ╭F>E")
+_HEADER_ENDS = (TRACEBACK, TRACEBACK + " ")
+
+
 def _opens(text: str) -> bool:
     """Tell whether a line begins a traceback: its header (also glued onto a logger line), its
     first frame when the header was cut, or Django's summary that names the exception."""
+    if text[:1] not in _OPENING_FIRSTS:
+        return text.endswith(_HEADER_ENDS)  # only `ends_with_header` can hold
     return (
         starts_traceback(text)
         or starts_frames(text)

@@ -61,17 +61,20 @@ class LogClock:
         waiting for the timed line after it (they carry no time to order them by)."""
         waiting: list[_Waiting] = []
         unbounded = 0  # how many of them still wait for a timed line after them
+        latest = self._latest
         for index, event in enumerate(events):
-            own = event.time
-            source = event.source
-            if own is not None and unbounded:
-                unbounded -= _bound(waiting, source, own)
+            records = event.records
+            source = records[0].source
+            # Most events are one line: its time is the event's first and last.
+            own = records[0].time if len(records) == 1 else event.time
             if own is not None:
-                self._latest[source] = _last_time(event) or own
+                if unbounded:
+                    unbounded -= _bound(waiting, source, own)
+                latest[source] = own if len(records) == 1 else (_last_time(event) or own)
             elif wanted is not None and not wanted[index]:
                 yield index, event
                 continue
-            previous = self._latest.get(source) if own is None else None
+            previous = latest.get(source) if own is None else None
             if previous is None and not waiting:
                 yield index, event
                 continue

@@ -44,10 +44,15 @@ def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]
         return seen[key]
 
     index = 0
-    while index < len(pending):
+    last = len(pending) - 1
+    while index <= last:
         event = pending[index]
         if len(event.records) > 1:
             yield _rejoin_inside(matcher, event, alone)
+            index += 1
+            continue
+        if index == last or _headed_next(pending[index + 1]):
+            yield event  # no bare line after it: nothing it could be joined with
             index += 1
             continue
         pieces = _continuations(event, pending, index + 1)
@@ -60,6 +65,13 @@ def rejoin_wrapped(matcher: Matcher, events: Iterable[Event]) -> Iterator[Event]
         else:
             yield joined
             index += len(joined.records)
+
+
+def _headed_next(event: Event) -> bool:
+    """Tell an event that can never continue the line before it (`_continuations` would stop
+    at it): a traceback, or a line with a header of its own. Most lines are one."""
+    records = event.records
+    return len(records) != 1 or records[0].headed
 
 
 def _continuations(event: Event, events: Sequence[Event], start: int) -> list[Event]:

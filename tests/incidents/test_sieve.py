@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.incidents.sieve import PLAIN, Sight, sift
+from service.incidents.sieve import PLAIN, Request, Seen, Sight, sift
+from service.ingest.access import parse_access
 from service.ingest.assemble import assemble
 from service.ingest.headers import parse_text
 from service.signatures.engine import Matcher
@@ -43,22 +44,44 @@ def test_only_plain_lines_are_left_to_be_counted(matcher: Matcher) -> None:
         "Job lead_sync finished: 3 new, 0 updated",
     ]
 
-    def sight_of(start: str) -> Sight | None:
+    def sight_of(start: str) -> Seen:
         return next(s for e, s in zip(events, sights, strict=True) if e.text.startswith(start))
 
     assert sight_of("Exception in ASGI") is None  # a traceback: matched as it always was
     error, greenlet = sight_of("could not sync"), sight_of("sqlalchemy.exc.MissingGreenlet")
-    assert error is not None and not error.message  # no keyword, but an error level
-    assert greenlet is not None and greenlet.message  # a signature's keyword
-    for platform in ("10.0.0.1:5432", "==> Your service", "at=info method=GET"):
-        sight = sight_of(platform)
-        assert sight is not None and sight.platform
+    assert isinstance(error, Sight) and not error.message  # no keyword, but an error level
+    assert isinstance(greenlet, Sight) and greenlet.message  # a signature's keyword
+    marker = sight_of("==> Your service")
+    assert isinstance(marker, Sight) and marker.platform
+    for access_line in ("10.0.0.1:5432", "at=info method=GET"):
+        request = sight_of(access_line)
+        assert isinstance(request, Request)  # a bare access line: only counted as a request
+        assert request.access.status == 200
+
+
+def test_an_access_line_that_is_more_is_looked_at_whole(matcher: Matcher) -> None:
+    log = (
+        'INFO:     10.0.0.1:5432 - "GET /x HTTP/1.1" 500 Internal Server Error\n'
+        'INFO:     10.0.0.1:5432 - "GET /x HTTP/1.1" 200 OK ==> Build failed\n'
+        "2025-10-09T07:40:03.000+00:00 heroku[router]: at=error code=H12 method=GET "
+        'path="/" status=503 bytes=0\n'
+        "INFO:     10.0.0.1 said method=nothing\n"
+    )
+    events = assemble(parse_text(log, source="api"))
+    sights = sift(matcher, events)
+    assert [type(sight) for sight in sights] == [Sight, Sight, Sight, Sight]
+    assert all(isinstance(s, Sight) and s.platform for s in sights)
+    assert [parse_access(e.text) is not None for e in events] == [True, True, True, False]
 
 
 def test_what_it_finds_is_what_each_event_alone_finds(matcher: Matcher) -> None:
     events = assemble(parse_text(LOG, source="api"))
     for event, sight in zip(events, sift(matcher, events), strict=True):
         if sight is None:
+            continue
+        if isinstance(sight, Request):
+            assert matcher.match(event) is None
+            assert sight.access == parse_access(event.text)
             continue
         sifted = matcher.match(event, sifted=(sight.message, sight.written))
         assert sifted == matcher.match(event)
