@@ -40,6 +40,7 @@ from service.web.deps import (
     retry_after,
 )
 from service.web.guard import page_csrf_token
+from service.web.inert import reveal
 from service.web.render import render_page
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -50,6 +51,7 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
     """Return the HTML templates with autoescape on and the page filters registered."""
     templates = Jinja2Templates(directory=templates_dir / "pages")
     templates.env.autoescape = True
+    templates.env.finalize = reveal
     templates.env.filters.update(
         stamp=timefmt.stamp,
         clock=timefmt.clock,
