@@ -47,7 +47,7 @@ def bar_chart(rows: Sequence[tuple[datetime, int]], label: str) -> Markup:
         )
     first, last = rows[0][0], rows[-1][0]
     html = (
-        f'<div class="chart-box"><span class="chart-peak">{peak}/min</span>'
+        f'<div class="chart-box">'
         f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none" '
         f'role="img" aria-label="{escape(label)}">{"".join(bars)}</svg>'
         f'<div class="chart-axis"><span>{first:%H:%M}</span>'

@@ -35,7 +35,9 @@ def _find(variable: str, *names: str) -> str | None:
     if configured:
         return configured if Path(configured).exists() else None
     for name in names:
-        found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+        found = shutil.which(name) or (
+            f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
+        )
         if found:
             return found
     return None

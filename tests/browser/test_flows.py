@@ -56,7 +56,9 @@ def test_open_the_outage_from_the_overview_act_on_it_and_find_the_note_in_the_re
     assert post["headers"].get("Origin") == "null"
     assert not browser.all(".actions button[value=acknowledged]")
 
-    browser.type(".actions textarea[name=note]", "Paged the API team; looking at the logger import.")
+    browser.type(
+        ".actions textarea[name=note]", "Paged the API team; looking at the logger import."
+    )
     browser.submit(".actions button.secondary")
     _wait_page(browser, outage_path)
     timeline = get_json(server, f"/api/incidents/{number}")["timeline"]
@@ -109,7 +111,9 @@ def test_a_refused_post_keeps_what_was_typed_and_says_why_in_the_page(
     notice = browser.wait_for(lambda d: d.find_elements("css selector", "#refused"))[0]
     assert "security token" in notice.text and "Nothing was changed" in notice.text
     assert browser.css("input[name=owner]").get_attribute("value") == "erin"
-    assert browser.css("textarea[name=business_impact]").get_attribute("value") == "EU checkout down"
+    assert (
+        browser.css("textarea[name=business_impact]").get_attribute("value") == "EU checkout down"
+    )
     assert "{" not in browser.text().split("\n")[0], "a page, not a JSON body"
     assert get_json(server, path.replace("/incidents", "/api/incidents"))["owner"] in (None, "")
     browser.shot("refused-form")

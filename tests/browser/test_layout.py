@@ -61,9 +61,7 @@ def test_the_header_and_its_links_stay_inside_the_dark_bar(
         box = link.rect
         assert box["x"] >= bar["x"] and box["x"] + box["width"] <= bar["x"] + bar["width"] + 0.5
         assert box["y"] >= bar["y"] and box["y"] + box["height"] <= bar["y"] + bar["height"] + 0.5
-        assert link.value_of_css_property("color") != link.value_of_css_property(
-            "background-color"
-        )
+        assert link.value_of_css_property("color") != link.value_of_css_property("background-color")
 
 
 _RENDERED_FONT = """
