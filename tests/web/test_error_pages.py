@@ -162,3 +162,16 @@ def test_a_note_goes_on_the_timeline_once(client: TestClient, runtime: object) -
     assert notes == ["admin: first look"] and incident["note"] == "first look"
     page = client.get(f"/incidents/{number}").text
     assert re.search(r'name="note"[^>]*>\s*</textarea>', page), "the note box starts empty"
+
+
+def test_a_stale_form_of_the_outage_page_is_the_outage_page_again(
+    client: TestClient, runtime: object
+) -> None:
+    log_in(client)
+    number = incident_id(client, runtime)
+    outage = client.get(f"/api/incidents/{number}", auth=ADMIN).json()["outage_id"]
+    form = {"csrf_token": "0", "return_to": f"/outages/{outage}", "note": "paged the db team"}
+    page = client.post(f"/incidents/{number}/update", data=form, headers=HTML)
+    assert page.status_code == 403
+    assert f"Outage #{outage}" in page.text and 'id="refused"' in page.text
+    assert ">paged the db team</textarea>" in page.text
