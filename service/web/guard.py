@@ -106,7 +106,7 @@ class CsrfCheck:
         if why is None:
             await self.app(scope, receive, send)
         elif body is not None and wants_html(scope["path"], headers):
-            await _show_refused_form(self.app, scope, send, why[1], body)
+            await _show_refused_form(self.app, scope, send, why, body)
         else:
             await _reply(send, 403, "csrf", why[0])
 
@@ -141,13 +141,17 @@ def _own_origin(scope: Scope, headers: Headers) -> str:
 
 
 async def _show_refused_form(
-    app: ASGIApp, scope: Scope, send: Send, detail: str, body: bytes
+    app: ASGIApp, scope: Scope, send: Send, why: tuple[str, str], body: bytes
 ) -> None:
     """Show a refused browser form again: on its own page when it names one, else on its own."""
+    why_api, detail = why
     pairs = parse_qsl(
         body.decode("ascii", "replace"), keep_blank_values=True, encoding="utf-8", errors="replace"
     )
-    refused = RefusedForm(status=403, detail=detail, values=typed_values(pairs))
+    # Another site's values are not put in drainwatch's forms, where one click would send them.
+    foreign = why_api == _CROSS_SITE
+    values = {} if foreign else typed_values(pairs)
+    refused = RefusedForm(status=403, detail=detail, values=values)
     page = safe_local_path(dict(pairs).get("return_to", "").split("?", 1)[0])
     if page is not None:
         # Its page fetched as a GET shows the form filled in; a GET changes nothing.
@@ -167,19 +171,10 @@ async def _show_refused_form(
         return
     request = Request(scope)
     cookie = request.cookies.get(SESSION_COOKIE, "")
-    response = error_page(
-        request,
-        403,
-        detail,
-        code="csrf",
-        context={
-            "resend": {
-                "action": scope["path"],
-                "values": refused.values,
-                "token": csrf_token(cookie) if cookie else "",
-            }
-        },
-    )
+    resend = {"action": scope["path"], "values": values, "token": csrf_token(cookie)}
+    # Another site's post is not offered to be sent again: the click would be the attack.
+    context = {"resend": resend} if cookie and not foreign else {}
+    response = error_page(request, 403, detail, code="csrf", context=context)
     await response(scope, _replay(b""), send)
 
 

@@ -175,3 +175,23 @@ def test_a_stale_form_of_the_outage_page_is_the_outage_page_again(
     assert page.status_code == 403
     assert f"Outage #{outage}" in page.text and 'id="refused"' in page.text
     assert ">paged the db team</textarea>" in page.text
+
+
+def test_another_sites_refused_post_is_neither_filled_in_nor_offered_again(
+    client: TestClient, runtime: object
+) -> None:
+    token = log_in(client)
+    number = incident_id(client, runtime)
+    cross = {**HTML, "Sec-Fetch-Site": "cross-site"}
+    form = {"csrf_token": token, "return_to": f"/incidents/{number}", "owner": "mallory"}
+    page = client.post(f"/incidents/{number}/update", data=form, headers=cross)
+    assert page.status_code == 403 and "another site" in page.text
+    assert "mallory" not in page.text
+    bare = client.post("/logout", data={"csrf_token": token, "x": "mallory"}, headers=cross)
+    assert bare.status_code == 403 and "another site" in bare.text
+    assert "Send again" not in bare.text and "mallory" not in bare.text
+    assert logged_in_still(client)
+
+
+def logged_in_still(client: TestClient) -> bool:
+    return client.get("/", follow_redirects=False).status_code == 200
