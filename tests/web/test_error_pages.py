@@ -72,6 +72,8 @@ def test_a_stale_form_is_its_page_again_with_what_was_typed_and_nothing_changed(
     page = client.post(f"/incidents/{number}/update", data=form, headers=HTML)
     assert page.status_code == 403
     assert "security token no longer matches" in page.text
+    # The guard's own answers pass through the security headers too.
+    assert "default-src 'none'" in page.headers["content-security-policy"]
     assert 'value="ana &lt;b&gt;"' in page.text
     assert ">checkout down</textarea>" in page.text and ">looked at it</textarea>" in page.text
     incident = client.get(f"/api/incidents/{number}", auth=ADMIN).json()
@@ -86,6 +88,7 @@ def test_a_refused_form_never_returns_to_another_site(client: TestClient, runtim
     page = client.post(f"/incidents/{number}/update", data=form, headers=HTML)
     assert page.status_code == 403
     assert "Send again" in page.text and ">ana</textarea>" in page.text
+    assert page.headers["x-frame-options"] == "DENY"
 
 
 def test_a_refused_post_to_a_page_that_needs_a_login_still_redirects(
