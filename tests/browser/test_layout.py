@@ -15,6 +15,8 @@ PAGES = {
     "overview": "/",
     "incidents": "/incidents",
     "outages": "/outages",
+    "incidents-none": "/incidents?source=no-such-source",
+    "outages-none": "/outages?source=no-such-source",
     "incident": "/incidents/{incident}",
     "incident-resolved": "/incidents/{resolved}",
     "outage": "/outages/{outage}",
