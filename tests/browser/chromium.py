@@ -103,12 +103,19 @@ class Browser:
 
     def submit(self, selector: str) -> None:
         """Click a submit button and wait until the page it leads to has loaded."""
-        from selenium.webdriver.support import expected_conditions
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
 
-        old = self.css("html")
+        # A mark on the old page's window: gone once another document has loaded. (Waiting for
+        # an element to go stale can meet chromedriver's "node does not belong to the document"
+        # in between.)
+        self.js("window.drainwatchOldPage = true")
         self.click(selector)
-        self.wait_for(expected_conditions.staleness_of(old))
-        self.wait_for(lambda d: d.execute_script("return document.readyState") == "complete")
+        WebDriverWait(self.driver, 10, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return !window.drainwatchOldPage && document.readyState === 'complete'"
+            )
+        )
 
     def type(self, selector: str, text: str) -> None:
         """Replace the text of an input or textarea by typing."""

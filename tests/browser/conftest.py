@@ -11,8 +11,6 @@ import pytest
 from tests.browser.chromium import Browser, browser_paths, chromium
 from tests.live_server import get_json, server_env, serving
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -13,6 +13,8 @@ from tests.browser.chromium import Browser, chromium
 from tests.conftest import ADMIN
 from tests.live_server import server_env, serving
 
+pytestmark = pytest.mark.slow
+
 # Connections to it are refused at once: a database that is down.
 DOWN_URL = "postgresql+psycopg://postgres@127.0.0.1:1/down?connect_timeout=2"
 

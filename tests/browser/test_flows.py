@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.browser.chromium import Browser, replay
 from tests.live_server import get_json
+
+pytestmark = pytest.mark.slow
 
 
 def _incidents(server: str, source: str) -> list[dict[str, Any]]:

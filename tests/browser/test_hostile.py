@@ -16,6 +16,8 @@ from tests.conftest import INGEST_TOKEN
 from tests.live_server import get_json
 from tests.test_xss import MARK, PAYLOADS, log_text
 
+pytestmark = pytest.mark.slow
+
 MORE = [
     "{{7*7}} {% print 7*7 %} ${7*7}",
     "![pixel](http://127.0.0.1:9/pixel.png) [docs](javascript:alert(9))",

@@ -11,6 +11,8 @@ import pytest
 from tests.browser.chromium import Browser, replay
 from tests.live_server import get_json
 
+pytestmark = pytest.mark.slow
+
 PAGES = {
     "overview": "/",
     "incidents": "/incidents",
