@@ -43,6 +43,7 @@ from service.web import (
     api,
     drains,
     health,
+    incident_pages,
     loki,
     otlp,
     outage_pages,
@@ -53,6 +54,7 @@ from service.web import (
 )
 from service.web.accesslog import install_access_log_filter
 from service.web.deps import LoginRequired
+from service.web.errorpages import error_page, wants_html
 from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
 from service.web.refusals import RecordRefusals, Refusals
@@ -209,16 +211,17 @@ def create_app(
     app.state.tokens = tokens
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
-    for module in (health, drains, otlp, loki, api, pages, outage_pages):
+    for module in (health, drains, otlp, loki, api, pages, incident_pages, outage_pages):
         app.include_router(module.router)
     for module in (source_pages, user_pages, playground):
         app.include_router(module.router)
     _install_error_handlers(app)
-    _install_headers(app)
     install_access_log_filter()
     install_guards(app)
     app.state.refusals = Refusals()
     app.add_middleware(RecordRefusals, refusals=app.state.refusals)
+    # Outermost, so the guards' own answers (a refused form's page) carry the headers too.
+    _install_headers(app)
     return app
 
 
@@ -234,8 +237,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             request.app.state.runtime.metrics.requests_rejected.labels(error=code).inc()
 
     @app.exception_handler(ApiError)
-    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+    async def api_error(request: Request, error: ApiError) -> Response:
         count(request, error.code)
+        if wants_html(request.url.path, request.headers):
+            return error_page(
+                request, error.status, error.detail, code=error.code, headers=error.headers
+            )
         return _error(error.status, error.code, error.detail, error.headers)
 
     @app.exception_handler(LoginRequired)
@@ -243,12 +250,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         return RedirectResponse(f"/login?next={quote(error.next_path)}", status_code=303)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, error: RequestValidationError) -> Response:
         count(request, "invalid_request")
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
             for e in error.errors()
         )
+        if wants_html(request.url.path, request.headers):
+            return error_page(request, 422, problems or "the request is not valid")
         return _error(422, "invalid_request", problems or "the request is not valid")
 
     async def database_down(request: Request, error: Exception) -> Response:
@@ -278,9 +287,18 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SQLAlchemyError, database_down)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(error.status_code, "http_error")
         count(request, code)
+        if wants_html(request.url.path, request.headers):
+            detail = (
+                f"No page of drainwatch is at {request.url.path}."
+                if error.status_code == 404
+                else str(error.detail)
+            )
+            return error_page(
+                request, error.status_code, detail, code=code, headers=dict(error.headers or {})
+            )
         return _error(error.status_code, code, str(error.detail), dict(error.headers or {}))
 
 

@@ -27,56 +27,58 @@ def hits_per_minute(counts: Sequence[tuple[datetime, int]]) -> list[tuple[dateti
 
 
 def bar_chart(rows: Sequence[tuple[datetime, int]], label: str) -> Markup:
-    """Return an SVG bar chart of (minute, count) rows."""
+    """Return an SVG bar chart of (minute, count) rows, its axis labels as text below it.
+
+    The bars stretch to the width of the page; the labels are HTML so they keep their size
+    (an SVG's text shrinks with it: 10 units were 6 px on a phone).
+    """
     if not rows:
         return Markup("")
     peak = max(count for _, count in rows) or 1
     width = WIDTH / len(rows)
     bars = []
     for index, (minute, count) in enumerate(rows):
-        height = max(1.0, (HEIGHT - 14) * count / peak) if count else 0.0
-        x, y = index * width, HEIGHT - 12 - height
+        height = max(1.0, (HEIGHT - 2) * count / peak) if count else 0.0
+        x, y = index * width, HEIGHT - height
         title = f"{minute:%H:%M} UTC: {count}"
         bars.append(
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{max(width - 1, 1):.1f}" '
             f'height="{height:.1f}"><title>{title}</title></rect>'
         )
     first, last = rows[0][0], rows[-1][0]
-    svg = (
-        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-label="{escape(label)}">{"".join(bars)}'
-        f'<text x="0" y="{HEIGHT - 1}">{first:%H:%M}</text>'
-        f'<text x="{WIDTH}" y="{HEIGHT - 1}" text-anchor="end">'
-        f"{last:%H:%M} UTC, peak {peak}/min</text></svg>"
+    html = (
+        f'<div class="chart-box">'
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" preserveAspectRatio="none" '
+        f'role="img" aria-label="{escape(label)}">{"".join(bars)}</svg>'
+        f'<div class="chart-axis"><span>{first:%H:%M}</span>'
+        f"<span>{last:%H:%M} UTC, peak {peak}/min</span></div></div>"
     )
-    return Markup(svg)  # noqa: S704 - every value interpolated here is a number or a time
+    return Markup(html)  # noqa: S704 - every value interpolated here is a number or a time
 
 
 def span_chart(spans: Sequence[tuple[int, datetime, datetime, bool]], label: str) -> Markup:
-    """Return an SVG of incident spans on one time axis: (incident id, first, last, resolved)."""
+    """Return the incident spans on one time axis, one row each: (incident id, first, last,
+    resolved); row labels and axis labels are HTML, the bars SVG stretched to the row."""
     if not spans:
         return Markup("")
     start = min(first for _, first, _, _ in spans)
     end = max(last for _, _, last, _ in spans)
     total = max((end - start).total_seconds(), 1.0)
-    row, left = 18, 48
-    height = row * len(spans) + 16
-    bars = []
-    for index, (ident, first, last, resolved) in enumerate(spans):
-        x = left + (WIDTH - left) * (first - start).total_seconds() / total
-        width = max(3.0, (WIDTH - left) * (last - first).total_seconds() / total)
-        y = index * row + 2
+    rows = []
+    for ident, first, last, resolved in spans:
+        x = WIDTH * (first - start).total_seconds() / total
+        width = max(3.0, WIDTH * (last - first).total_seconds() / total)
         state = "resolved" if resolved else "open"
         title = f"#{ident}: {first:%H:%M:%S} to {last:%H:%M:%S} UTC, {state}"
-        bars.append(
-            f'<text x="0" y="{y + 12}">#{ident}</text>'
-            f'<rect class="span-{state}" x="{x:.1f}" y="{y}" width="{width:.1f}" '
-            f'height="{row - 6}"><title>{title}</title></rect>'
+        rows.append(
+            f'<div class="span-row"><a class="span-label" href="/incidents/{ident}">#{ident}</a>'
+            f'<svg class="chart spans" viewBox="0 0 {WIDTH} 10" preserveAspectRatio="none" '
+            f'aria-hidden="true"><rect class="span-{state}" x="{x:.1f}" y="0" '
+            f'width="{width:.1f}" height="10"><title>{title}</title></rect></svg></div>'
         )
-    svg = (
-        f'<svg class="chart spans" viewBox="0 0 {WIDTH} {height}" role="img" '
-        f'aria-label="{escape(label)}">{"".join(bars)}'
-        f'<text x="{left}" y="{height - 2}">{start:%H:%M:%S}</text>'
-        f'<text x="{WIDTH}" y="{height - 2}" text-anchor="end">{end:%H:%M:%S} UTC</text></svg>'
+    html = (
+        f'<div class="chart-box spans-box" role="img" aria-label="{escape(label)}">'
+        f'{"".join(rows)}<div class="chart-axis span-axis"><span>{start:%H:%M:%S}</span>'
+        f"<span>{end:%H:%M:%S} UTC</span></div></div>"
     )
-    return Markup(svg)  # noqa: S704 - every value interpolated here is a number or a time
+    return Markup(html)  # noqa: S704 - every value interpolated here is a number or a time

@@ -3,8 +3,14 @@ and `/metrics` need.
 
 CSRF: a state-changing request that carries the session cookie must also carry the session's
 CSRF token (`csrf_token` form field, or an `X-CSRF-Token` header), which only drainwatch's own
-pages know. HTTP Basic calls and the token-authenticated ingest routes need none: a cookie is
+pages know, and must not say it came from another site (`Sec-Fetch-Site`, or an `Origin` that is
+neither ours nor `null`: with `Referrer-Policy: no-referrer` Chromium sends `Origin: null` on our
+own forms). HTTP Basic calls and the token-authenticated ingest routes need none: a cookie is
 what another site's page can make a browser send, credentials in a header it cannot.
+
+A refused form post from a browser is answered with a page, not JSON: its own page again (the form's
+`return_to`, fetched as a GET, so nothing is changed) with what was typed and why it was refused,
+or, for a form without one, an error page that holds the typed fields to send again.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +31,14 @@ from starlette.requests import Request
 from service.errors import ApiError
 from service.users import LoginThrottle, csrf_token
 from service.web.deps import SESSION_COOKIE, request_user
+from service.web.errorpages import (
+    REFUSED_KEY,
+    RefusedForm,
+    error_page,
+    safe_local_path,
+    typed_values,
+    wants_html,
+)
 from service.web.intake import INGEST_PREFIXES
 
 Scope = MutableMapping[str, Any]
@@ -80,6 +94,7 @@ class CsrfCheck:
         headers = Headers(scope=scope)
         cookie = Request(scope).cookies.get(SESSION_COOKIE, "")
         presented = headers.get(CSRF_HEADER)
+        body: bytes | None = None
         if presented is None and _is_form(headers):
             body = await _read_body(receive)
             if body is None:
@@ -87,16 +102,91 @@ class CsrfCheck:
                 return
             presented = parse_qs(body.decode("latin-1")).get(CSRF_FIELD, [""])[0]
             receive = _replay(body)
-        if not presented or not hmac.compare_digest(presented, csrf_token(cookie)):
-            await _reply(
-                send,
-                403,
-                "csrf",
-                "the CSRF token is missing or wrong: reload the page and try again, "
-                "or call the API with HTTP Basic credentials",
-            )
-            return
-        await self.app(scope, receive, send)
+        why = _refusal(scope, headers, presented, cookie)
+        if why is None:
+            await self.app(scope, receive, send)
+        elif body is not None and wants_html(scope["path"], headers):
+            await _show_refused_form(self.app, scope, send, why, body)
+        else:
+            await _reply(send, 403, "csrf", why[0])
+
+
+_API_REFUSAL = (
+    "the CSRF token is missing or wrong: reload the page and try again, "
+    "or call the API with HTTP Basic credentials"
+)
+_CROSS_SITE = "this form was sent from another site's page, not from drainwatch's own"
+
+
+def _refusal(
+    scope: Scope, headers: Headers, presented: str | None, cookie: str
+) -> tuple[str, str] | None:
+    """Return why a cookie request is refused (for the API, for a person), or None."""
+    if headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return _CROSS_SITE, f"Nothing was changed: {_CROSS_SITE}."
+    origin = headers.get("origin", "")
+    if origin and origin != "null" and origin.rstrip("/") != _own_origin(scope, headers):
+        return _CROSS_SITE, f"Nothing was changed: {_CROSS_SITE}."
+    if not presented or not hmac.compare_digest(presented, csrf_token(cookie)):
+        return _API_REFUSAL, (
+            "Nothing was changed: this form was loaded before your current login (or in "
+            "another login), so its security token no longer matches. What you typed is kept "
+            "here: check it and send it again."
+        )
+    return None
+
+
+def _own_origin(scope: Scope, headers: Headers) -> str:
+    return f"{scope.get('scheme', 'http')}://{headers.get('host', '')}"
+
+
+async def _show_refused_form(
+    app: ASGIApp, scope: Scope, send: Send, why: tuple[str, str], body: bytes
+) -> None:
+    """Show a refused browser form again: on its own page when it names one, else on its own."""
+    why_api, detail = why
+    pairs = parse_qsl(
+        body.decode("ascii", "replace"), keep_blank_values=True, encoding="utf-8", errors="replace"
+    )
+    # Another site's values are not put in drainwatch's forms, where one click would send them.
+    foreign = why_api == _CROSS_SITE
+    values = {} if foreign else typed_values(pairs)
+    refused = RefusedForm(status=403, detail=detail, values=values)
+    page = safe_local_path(dict(pairs).get("return_to", "").split("?", 1)[0])
+    if page is not None:
+        # Its page fetched as a GET shows the form filled in; a GET changes nothing.
+        stripped = [
+            (k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")
+        ]
+        shown = {
+            **scope,
+            "method": "GET",
+            "path": page,
+            "raw_path": page.encode("utf-8", "replace"),
+            "query_string": b"",
+            "headers": stripped,
+            REFUSED_KEY: refused,
+        }
+        await app(shown, _replay(b""), _refused_status(send))
+        return
+    request = Request(scope)
+    cookie = request.cookies.get(SESSION_COOKIE, "")
+    resend = {"action": scope["path"], "values": values, "token": csrf_token(cookie)}
+    # Another site's post is not offered to be sent again: the click would be the attack.
+    context = {"resend": resend} if cookie and not foreign else {}
+    response = error_page(request, 403, detail, code="csrf", context=context)
+    await response(scope, _replay(b""), send)
+
+
+def _refused_status(send: Send) -> Send:
+    """Answer 403 where the page would have answered 200 (a redirect to log in stays one)."""
+
+    async def send_refused(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 200:
+            message = {**message, "status": 403}
+        await send(message)
+
+    return send_refused
 
 
 def _needs_token(scope: Scope) -> bool:

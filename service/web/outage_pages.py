@@ -6,20 +6,20 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 
 from service.outages.queries import list_outages, outage_json
 from service.reports.outage import build_outage_story, headline, outage_title
 from service.web.api import load_outage
 from service.web.charts import span_chart
 from service.web.deps import PageUser, RuntimeDep, SessionDep
+from service.web.errorpages import refused_form
+from service.web.render import render_page
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context)
+    return render_page(request, name, **context)
 
 
 @router.get("/outages")
@@ -64,10 +64,18 @@ def outage_page(
         for m in story.members
         if m.incident.first_seen is not None and m.incident.last_seen is not None
     ]
+    unresolved = [m.incident for m in story.members if m.incident.status != "resolved"]
+    cause = story.cause.incident
+    acting = cause if cause.status != "resolved" else (unresolved[0] if unresolved else None)
+    refused = refused_form(request)
     return _render(
         request,
         "outage.html.j2",
         user=user,
+        acting=acting,
+        others=[i for i in unresolved if i is not acting],
+        refused=refused,
+        form={"note": refused.values.get("note", "")} if refused else None,
         story=story,
         outage=story.outage,
         headline=headline(story),

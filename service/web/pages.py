@@ -14,17 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pydantic import ValidationError
 
 from service.db import utcnow
-from service.errors import ApiError
-from service.incidents.actions import format_lines, parse_lines
-from service.incidents.operator import IncidentUpdate, TransitionError, update_incident
-from service.incidents.queries import list_incidents, notifications_of
+from service.incidents.queries import list_incidents
 from service.outages.queries import list_outages, outage_json
 from service.reports import timefmt
-from service.reports.build import build_report
-from service.reports.headline import title
 from service.users import (
     LoginThrottle,
     LoginThrottled,
@@ -33,8 +27,7 @@ from service.users import (
     end_login,
     start_login,
 )
-from service.web.api import load_incident
-from service.web.charts import bar_chart, hits_per_minute
+from service.web.ages import ago_filter, at_clock_filter, at_filter
 from service.web.counts import source_counters
 from service.web.deps import (
     SESSION_COOKIE,
@@ -45,6 +38,8 @@ from service.web.deps import (
     retry_after,
 )
 from service.web.guard import page_csrf_token
+from service.web.inert import reveal
+from service.web.render import render_page
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
@@ -54,11 +49,15 @@ def page_templates(templates_dir: Path) -> Jinja2Templates:
     """Return the HTML templates with autoescape on and the page filters registered."""
     templates = Jinja2Templates(directory=templates_dir / "pages")
     templates.env.autoescape = True
+    templates.env.finalize = reveal
     templates.env.filters.update(
         stamp=timefmt.stamp,
         clock=timefmt.clock,
         since=_since,
         seconds=_seconds,
+        ago=ago_filter,
+        at=at_filter,
+        at_clock=at_clock_filter,
         markdown=lambda text: Markup(_markdown.render(text)),  # noqa: S704 - raw HTML disabled
         inline=lambda text: Markup(_markdown.renderInline(text)),  # noqa: S704 - raw HTML disabled
     )
@@ -87,8 +86,7 @@ def _since(value: str | None) -> str:
 
 
 def _render(request: Request, name: str, **context: Any) -> HTMLResponse:
-    templates: Jinja2Templates = request.app.state.templates
-    return templates.TemplateResponse(request, name, context)
+    return render_page(request, name, **context)
 
 
 @router.get("/")
@@ -136,76 +134,6 @@ def incidents_page(
         incidents=found,
         filters={"status": status or "", "source": source or "", "signature": signature or ""},
     )
-
-
-@router.get("/incidents/{incident_id}")
-def incident_page(
-    incident_id: int, request: Request, session: SessionDep, runtime: RuntimeDep, user: PageUser
-) -> HTMLResponse:
-    """Show the outage report of one incident."""
-    incident = load_incident(session, incident_id)
-    report = build_report(
-        session, incident, runtime.book.by_id, public_url=runtime.settings.public_url
-    )
-    chart = bar_chart(hits_per_minute(report.minutes), "hits per minute")
-    assert incident.id is not None
-    return _render(
-        request,
-        "incident.html.j2",
-        user=user,
-        report=report,
-        incident=incident,
-        chart=chart,
-        notifications=notifications_of(session, incident.id),
-        title=title(report, report.severity.level if report.severity else incident.severity),
-        action_lines=format_lines(report.actions),
-    )
-
-
-@router.post("/incidents/{incident_id}/update", response_model=None)
-def incident_form(
-    incident_id: int,
-    request: Request,
-    session: SessionDep,
-    user: PageUser,
-    status: Annotated[str, Form()] = "",
-    owner: Annotated[str | None, Form()] = None,
-    fix_commit: Annotated[str | None, Form()] = None,
-    business_impact: Annotated[str | None, Form()] = None,
-    note: Annotated[str | None, Form()] = None,
-    action_items: Annotated[str | None, Form()] = None,
-    action_items_shown: Annotated[str, Form()] = "",
-) -> Response:
-    """Apply the incident page's form, then show the page again."""
-    _same_origin(request)
-    # The box shows the suggested items until the operator has their own: an untouched box
-    # keeps them suggestions.
-    edited = action_items is not None and parse_lines(action_items) != parse_lines(
-        action_items_shown
-    )
-    try:
-        change = IncidentUpdate(
-            action_items=parse_lines(action_items or "") if edited else None,
-            status=status or None,
-            owner=owner,
-            fix_commit=fix_commit,
-            business_impact=business_impact,
-            note=note,
-        )
-        update_incident(
-            session, load_incident(session, incident_id), change, user=user.username, now=utcnow()
-        )
-    except (ValidationError, TransitionError) as error:
-        raise ApiError(422, "invalid_request", str(error).splitlines()[0]) from error
-    session.commit()
-    return RedirectResponse(f"/incidents/{incident_id}", status_code=303)
-
-
-def _same_origin(request: Request) -> None:
-    # The session cookie is SameSite=Lax; checking Origin as well closes the rest of CSRF.
-    origin = request.headers.get("origin")
-    if origin and origin.rstrip("/") != str(request.base_url).rstrip("/"):
-        raise ApiError(403, "cross_origin", "form posts must come from drainwatch's own pages")
 
 
 def _safe_next(next_path: str) -> str:

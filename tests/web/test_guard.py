@@ -41,7 +41,8 @@ def test_pages_forms_carry_the_sessions_csrf_token(client: TestClient, runtime: 
     token = log_in(client)
     number = incident_id(client, runtime)
     page = client.get(f"/incidents/{number}").text
-    assert _TOKEN.findall(page) == [token, token]  # the operator form and the logout form
+    # The logout form, the actions beside the lead, the operator form.
+    assert _TOKEN.findall(page) == [token, token, token]
 
 
 def test_form_post_without_token_and_without_origin_is_refused(client: TestClient) -> None:

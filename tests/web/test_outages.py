@@ -104,7 +104,7 @@ def test_the_report_and_the_pages_tell_the_outage(client: TestClient, runtime: A
         assert f'href="/incidents/{incident_id}"' in page.text
     listing = client.get("/outages?status=resolved", auth=ADMIN)
     assert listing.status_code == 200 and f'href="/outages/{outage["id"]}"' in listing.text
-    assert "No outages." in client.get("/outages?status=open", auth=ADMIN).text
+    assert "No outages here" in client.get("/outages?status=open", auth=ADMIN).text
     incident_page = client.get(f"/incidents/{outage['cause_id']}", auth=ADMIN)
     assert incident_page.status_code == 200
 
