@@ -64,8 +64,13 @@ def safe_local_path(path: str) -> str | None:
 
 
 def typed_values(pairs: Sequence[tuple[str, str]]) -> dict[str, str]:
-    """Return what a person typed into a form: its fields without the hidden machinery."""
-    return {name: value for name, value in pairs if name not in HIDDEN_FIELDS}
+    """Return what a person typed into a form: its fields without the hidden machinery, and
+    without passwords, which are never written into a page (they are typed again)."""
+    return {
+        name: value
+        for name, value in pairs
+        if name not in HIDDEN_FIELDS and "password" not in name.lower()
+    }
 
 
 def error_page(

@@ -91,6 +91,17 @@ def test_a_refused_form_never_returns_to_another_site(client: TestClient, runtim
     assert page.headers["x-frame-options"] == "DENY"
 
 
+def test_a_refused_form_never_writes_a_typed_password_into_the_page(client: TestClient) -> None:
+    log_in(client)
+    form = {"csrf_token": "0" * 64, "username": "bea", "password": "s3cret-typed-pw", "admin": "on"}
+    page = client.post("/users", data=form, headers=HTML)
+    assert page.status_code == 403
+    assert "s3cret-typed-pw" not in page.text
+    assert client.get("/api/sources", auth=ADMIN).status_code == 200
+    users = client.get("/users", auth=ADMIN, headers=HTML).text
+    assert "bea" not in users
+
+
 def test_a_refused_post_to_a_page_that_needs_a_login_still_redirects(
     client: TestClient, runtime: object
 ) -> None:
