@@ -167,6 +167,7 @@ def create_app(
             runtime.setup.stop()
             runtime.processor.stop(settings.shutdown_timeout_seconds)
             runtime.dispatcher.stop()
+            runtime.close_tally()
             runtime.spool.close()
             runtime.engine.dispose()
 

@@ -19,10 +19,17 @@ from service.incidents.queries import list_sources, source_json
 from service.models import AppliedBatch, Source
 from service.sources import get_source
 from service.spool.store import Spool
+from service.spool.tally import Tally
 
 
-def source_counters(session: Session, spool: Spool, name: str | None = None) -> dict[str, Any]:
-    """Return the JSON of every source (or of the one named), by name, with waiting lines."""
+def source_counters(
+    session: Session, spool: Spool, name: str | None = None, *, tally: Tally | None = None
+) -> dict[str, Any]:
+    """Return the JSON of every source (or of the one named), by name, with waiting lines.
+
+    With `tally`, each also says how many of its lines intake kept without their own time
+    (`times_ignored`, and by reason in `times_ignored_reasons`).
+    """
     pending = spool.pending_batches()
     if name is None:
         stored = list_sources(session)
@@ -45,4 +52,10 @@ def source_counters(session: Session, spool: Spool, name: str | None = None) -> 
         if source_name not in found:
             placeholder = Source(name=source_name, created_at=utcnow())
             found[source_name] = {**source_json(placeholder, lines), "created_at": None}
+    if tally is not None:
+        counts = tally.counts(name)
+        for source_name, view in found.items():
+            reasons = counts.get(source_name, {})
+            view["times_ignored"] = sum(reasons.values())
+            view["times_ignored_reasons"] = reasons
     return dict(sorted(found.items()))

@@ -232,7 +232,7 @@ def sources_page(
         request,
         "sources.html.j2",
         user=user,
-        sources=list(source_counters(session, runtime.spool).values()),
+        sources=list(source_counters(session, runtime.spool, tally=runtime.tally).values()),
         gaps=recent_gaps(session, None, limit=20),
         quarantined=[quarantine_json(row) for row in recent_quarantine(session, None)],
         spool_damage=runtime.spool.damage,
