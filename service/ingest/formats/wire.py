@@ -1,0 +1,86 @@
+"""Protobuf's wire format read field by field, so that a push body's parts can be counted and
+skipped without being built.
+
+The C decoder builds a whole message or nothing: a 50 MiB `PushRequest` of empty entries is 25
+million message objects before the line cap can apply. Walking the fields instead keeps only
+offsets; the parts worth reading (a log record, a resource) are sliced out and decoded one at a
+time, within a size of their own, and what lies past the cap is only counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
+_GROUPS = (3, 4)  # start/end group: deprecated, never in these messages
+
+
+class WireError(ValueError):
+    """The bytes are not a well-formed protobuf message."""
+
+
+def varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+    """Return the varint at `pos` and the position after it."""
+    result = shift = 0
+    while pos < end:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, pos
+        shift += 7
+        if shift >= 70:
+            break
+    raise WireError("a varint runs past its message or past 10 bytes")
+
+
+def fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+    """Yield each field of the message in `data[start:end]` as (number, wire type, a, b).
+
+    For a varint, `a` is its value; for any other type `data[a:b]` is its payload.
+    """
+    pos = start
+    while pos < end:
+        key, pos = varint(data, pos, end)
+        number, kind = key >> 3, key & 7
+        if number == 0:
+            raise WireError("a field numbered 0")
+        if kind == VARINT:
+            value, pos = varint(data, pos, end)
+            yield number, kind, value, pos
+            continue
+        if kind == LEN:
+            length, pos = varint(data, pos, end)
+            size = length
+        elif kind == FIXED64:
+            size = 8
+        elif kind == FIXED32:
+            size = 4
+        else:
+            raise WireError(f"wire type {kind} ({'group' if kind in _GROUPS else 'unknown'})")
+        if pos + size > end:
+            raise WireError("a field runs past the end of its message")
+        yield number, kind, pos, pos + size
+        pos += size
+
+
+def count_field(data: bytes, start: int, end: int, number: int) -> int:
+    """Return how many times field `number` occurs in `data[start:end]`, checking the framing.
+
+    The hot loop of a hostile body (millions of tiny repeated fields past the cap): one-byte
+    keys and lengths take a fast path, anything else the general one.
+    """
+    pos, count = start, 0
+    while pos < end:
+        key = data[pos]
+        if 8 <= key < 0x80 and key & 7 == LEN and pos + 1 < end and data[pos + 1] < 0x80:
+            pos += 2 + data[pos + 1]
+            count += key >> 3 == number
+            continue
+        for field_number, _kind, _a, after in fields(data, pos, end):
+            count += field_number == number
+            pos = after
+            break
+    if pos != end:
+        raise WireError("a field runs past the end of its message")
+    return count
