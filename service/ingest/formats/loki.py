@@ -25,7 +25,7 @@ from google.protobuf import (  # type: ignore[import-untyped]
 
 from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.caps import TOO_MANY, within_room
-from service.ingest.formats.jsoncap import CappedJsonError, load_capped
+from service.ingest.formats.jsoncap import CappedJsonError, JsonTooLarge, load_capped
 from service.ingest.formats.labelset import parse_label_set
 from service.ingest.formats.lokiwire import push_streams
 from service.ingest.formats.wire import WireError
@@ -69,6 +69,8 @@ def parse_loki_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
         body, surplus = load_capped(
             data, lines="streams.item.values", containers=("streams",), room=max_entries
         )
+    except JsonTooLarge as error:
+        raise BodyError("payload_too_large", f"the Loki push body is too large: {error}") from None
     except CappedJsonError as error:
         raise BodyError("bad_loki", f"the Loki push body is not JSON: {error}") from None
     streams = body.get("streams") if isinstance(body, dict) else None

@@ -34,7 +34,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.caps import TOO_MANY, within_room
-from service.ingest.formats.jsoncap import CappedJsonError, load_capped
+from service.ingest.formats.jsoncap import CappedJsonError, JsonTooLarge, load_capped
 from service.ingest.formats.otlpvalues import (
     compact_json,
     contains,
@@ -86,7 +86,8 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     Field names may be lowerCamelCase or the proto's snake_case, 64-bit integers strings or
     numbers, `severityNumber` an integer or its enum name; unknown fields are ignored. The hex
     `traceId`/`spanId` are dropped unread (drainwatch has no use for them). Raises `BodyError`
-    ("bad_otlp") when the body is not JSON or not an export request, and nothing else.
+    ("bad_otlp") when the body is not JSON or not an export request, ("payload_too_large") when
+    what it keeps would build over `jsoncap.MAX_VALUES` values, and nothing else.
     """
     try:
         document, surplus = load_capped(
@@ -95,6 +96,8 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
             containers=("resourceLogs", "resourceLogs.item.scopeLogs"),
             room=max_entries,
         )
+    except JsonTooLarge as error:
+        raise BodyError("payload_too_large", _detail("too large", error)) from None
     except CappedJsonError as error:
         raise BodyError("bad_otlp", _detail("not valid JSON", error)) from None
     if not isinstance(document, dict):
