@@ -178,7 +178,11 @@ def parse_loki_protobuf(data: bytes, *, max_bytes: int, max_entries: int | None 
             f"the snappy body declares {declared} bytes uncompressed, over the {max_bytes} allowed",
         )
     try:
-        raw = bytes(cramjam.snappy.decompress_raw(data))
+        # Inflated once, into a buffer of the declared size (no second copy as bytes).
+        raw = bytearray(declared)
+        written = cramjam.snappy.decompress_raw_into(data, raw)
+        if written != declared:
+            raise ValueError(f"{written} bytes inflated, {declared} declared")
     except (cramjam.DecompressionError, ValueError) as error:
         raise BodyError(
             "bad_loki", f"the Loki push body is not snappy-compressed: {error}"
