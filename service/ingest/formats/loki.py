@@ -225,7 +225,7 @@ def snappy_length(data: bytes) -> int:
     raise BodyError("bad_loki", "the Loki push body does not begin with a snappy block length")
 
 
-def _text(value: bytes) -> str:
+def _text(value: bytes | bytearray) -> str:
     """Decode a protobuf text field (declared as bytes: Loki does not enforce UTF-8)."""
     return value.decode("utf-8", errors="replace")
 

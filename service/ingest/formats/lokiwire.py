@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from service.ingest.formats.wire import LEN, VARINT, count_field, fields
+from service.ingest.formats.wire import LEN, VARINT, Wire, count_and_last, fields
 
 # A label set longer than this is no stream's (Loki's own limit is 1,024 bytes a label value).
 MAX_LABELS_BYTES = 64 * 1024
@@ -27,8 +27,8 @@ class WireEntry:
 
     seconds: int
     nanos: int
-    line: bytes
-    metadata: list[tuple[bytes, bytes]]
+    line: Wire
+    metadata: list[tuple[Wire, Wire]]
 
 
 @dataclass(slots=True)
@@ -36,12 +36,12 @@ class WireStream:
     """One stream: its label string (None when there is none or it is too long to be one), the
     entries kept, and how many more it held past the room given."""
 
-    labels: bytes | None
+    labels: Wire | None
     entries: list[WireEntry] = field(default_factory=list)
     surplus: int = 0
 
 
-def push_streams(raw: bytes, room: int | None) -> Iterator[WireStream]:
+def push_streams(raw: Wire, room: int | None) -> Iterator[WireStream]:
     """Yield the streams of a `PushRequest`, keeping at most `room` entries in all (None: all).
 
     Raises `wire.WireError` when the bytes are not a well-formed message; the streams before
@@ -55,38 +55,33 @@ def push_streams(raw: bytes, room: int | None) -> Iterator[WireStream]:
             yield stream
 
 
-def _stream(raw: bytes, start: int, end: int, room: int | None) -> WireStream:
-    labels: bytes | None = None
+def _stream(raw: Wire, start: int, end: int, room: int | None) -> WireStream:
+    labels: Wire | None = None
     entries: list[WireEntry] = []
     for number, kind, a, b in fields(raw, start, end):
         if kind != LEN:
             continue
         if number == 1:
-            labels = raw[a:b] if b - a <= MAX_LABELS_BYTES else None
+            labels = _labels(raw, a, b)
         elif number == 2:
             if room is not None and len(entries) >= room:
                 # Past the cap: the rest of this stream is only counted (and checked).
-                rest = 1 + count_field(raw, b, end, 2)
-                if labels is None:
-                    labels = _late_labels(raw, b, end)
-                return WireStream(labels, entries, rest)
+                rest, late = count_and_last(raw, b, end, 2, 1)
+                if late is not None:  # labels written after entries (protobuf allows it)
+                    labels = _labels(raw, *late)
+                return WireStream(labels, entries, 1 + rest)
             entries.append(_entry(raw, a, b))
     return WireStream(labels, entries)
 
 
-def _late_labels(raw: bytes, start: int, end: int) -> bytes | None:
-    """Return a label string written after the entries (no client does; protobuf allows it)."""
-    labels: bytes | None = None
-    for number, kind, a, b in fields(raw, start, end):
-        if number == 1 and kind == LEN:
-            labels = raw[a:b] if b - a <= MAX_LABELS_BYTES else None
-    return labels
+def _labels(raw: Wire, start: int, end: int) -> Wire | None:
+    return raw[start:end] if end - start <= MAX_LABELS_BYTES else None
 
 
-def _entry(raw: bytes, start: int, end: int) -> WireEntry:
+def _entry(raw: Wire, start: int, end: int) -> WireEntry:
     seconds = nanos = 0
-    line = b""
-    metadata: list[tuple[bytes, bytes]] = []
+    line: Wire = b""
+    metadata: list[tuple[Wire, Wire]] = []
     pairs = 0
     for number, kind, a, b in fields(raw, start, end):
         if kind != LEN:
@@ -102,7 +97,7 @@ def _entry(raw: bytes, start: int, end: int) -> WireEntry:
     return WireEntry(seconds, nanos, line, metadata)
 
 
-def _timestamp(raw: bytes, start: int, end: int) -> tuple[int, int]:
+def _timestamp(raw: Wire, start: int, end: int) -> tuple[int, int]:
     """Read a `google.protobuf.Timestamp` (int64 seconds, int32 nanos: two's complement)."""
     seconds = nanos = 0
     for number, kind, value, _after in fields(raw, start, end):
@@ -115,8 +110,9 @@ def _timestamp(raw: bytes, start: int, end: int) -> tuple[int, int]:
     return seconds, nanos
 
 
-def _pair(raw: bytes, start: int, end: int) -> tuple[bytes, bytes]:
-    name = value = b""
+def _pair(raw: Wire, start: int, end: int) -> tuple[Wire, Wire]:
+    name: Wire = b""
+    value: Wire = b""
     for number, kind, a, b in fields(raw, start, end):
         if kind == LEN and number == 1:
             name = raw[a:b]

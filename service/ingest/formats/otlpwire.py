@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from service.ingest.formats.wire import LEN, count_field, fields
+from service.ingest.formats.wire import LEN, count_and_last, fields
 
 # The largest record, resource or scope decoded (a line is cut at 64 KiB anyway); larger ones
 # are counted as `record_too_large` (a resource or scope: every record under it).
@@ -80,12 +80,11 @@ def _scope(raw: bytes, start: int, end: int, left: list[int | None]) -> WireScop
         elif number == 2:
             room = left[0]
             if room is not None and room <= 0:
-                scope.surplus += 1 + count_field(raw, b, end, 2)
-                # A scope written after its records (protobuf allows it) is still read.
-                for later, later_kind, c, d in fields(raw, b, end):
-                    if later == 1 and later_kind == LEN:
-                        too_large = d - c > MAX_PART_BYTES
-                        scope.scope = b"" if too_large else raw[c:d]
+                rest, late = count_and_last(raw, b, end, 2, 1)
+                scope.surplus += 1 + rest
+                if late is not None:  # a scope written after its records (protobuf allows it)
+                    too_large = late[1] - late[0] > MAX_PART_BYTES
+                    scope.scope = b"" if too_large else raw[late[0] : late[1]]
                 break
             if room is not None:
                 left[0] = room - 1

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 VARINT, FIXED64, LEN, FIXED32 = 0, 1, 2, 5
+# What a message is read from: bytes, or the buffer a snappy body was inflated into.
+Wire = bytes | bytearray
 _GROUPS = (3, 4)  # start/end group: deprecated, never in these messages
 
 
@@ -19,7 +21,7 @@ class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
 
-def varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
+def varint(data: Wire, pos: int, end: int) -> tuple[int, int]:
     """Return the varint at `pos` and the position after it."""
     result = shift = 0
     while pos < end:
@@ -34,7 +36,7 @@ def varint(data: bytes, pos: int, end: int) -> tuple[int, int]:
     raise WireError("a varint runs past its message or past 10 bytes")
 
 
-def fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
+def fields(data: Wire, start: int, end: int) -> Iterator[tuple[int, int, int, int]]:
     """Yield each field of the message in `data[start:end]` as (number, wire type, a, b).
 
     For a varint, `a` is its value; for any other type `data[a:b]` is its payload.
@@ -64,15 +66,24 @@ def fields(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, i
         pos += size
 
 
-def count_field(data: bytes, start: int, end: int, number: int) -> int:
+def count_field(data: Wire, start: int, end: int, number: int) -> int:
     """Return how many times field `number` (length-delimited) occurs in `data[start:end]`,
-    checking the framing.
+    checking the framing."""
+    return count_and_last(data, start, end, number, 0)[0]
+
+
+def count_and_last(
+    data: Wire, start: int, end: int, number: int, other: int
+) -> tuple[int, tuple[int, int] | None]:
+    """Count field `number` in `data[start:end]` as `count_field` does, and return the payload
+    span of the last length-delimited field `other` met on the way (None when there is none).
 
     The hot loop of a hostile body (millions of tiny repeated fields past the cap): the field's
     own one-byte key with a one-byte length takes a fast path, anything else the general one.
     """
     key = number << 3 | LEN
     pos, count = start, 0
+    last: tuple[int, int] | None = None
     try:
         while pos < end:
             if data[pos] == key:
@@ -81,12 +92,14 @@ def count_field(data: bytes, start: int, end: int, number: int) -> int:
                     pos += 2 + length
                     count += 1
                     continue
-            for field_number, kind, _a, after in fields(data, pos, end):
+            for field_number, kind, a, after in fields(data, pos, end):
                 count += field_number == number and kind == LEN
+                if field_number == other and kind == LEN:
+                    last = (a, after)
                 pos = after
                 break
     except IndexError:
         raise WireError("a field runs past the end of its message") from None
     if pos != end:
         raise WireError("a field runs past the end of its message")
-    return count
+    return count, last
