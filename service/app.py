@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from time import monotonic
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -36,6 +37,7 @@ from service.spool.store import Spool
 from service.supervisor import processor_child
 from service.web import api, drains, health, loki, otlp, outage_pages, pages
 from service.web.accesslog import install_access_log_filter
+from service.web.breaker import DatabaseBreaker, is_refusal
 from service.web.deps import LoginRequired
 from service.web.guard import install_guards
 from service.web.intake import INGEST_PREFIXES
@@ -174,6 +176,7 @@ def create_app(
     app = FastAPI(title="drainwatch", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.tokens = tokens
+    app.state.breaker = DatabaseBreaker()
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
     for module in (health, drains, otlp, loki, api, pages, outage_pages):
@@ -219,6 +222,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         # not exist yet: whatever a query meets then is the database not being there yet.
         if not database_unavailable(error) and request.app.state.runtime.setup.ready.is_set():
             raise error
+        started = getattr(request.state, "database_since", None)
+        if started is not None and not is_refusal(error):
+            # After a long wait, the next requests answer 503 without waiting (web/breaker.py).
+            request.app.state.breaker.failed(monotonic() - started)
         reason = failure_reason(error)
         log.warning(
             "%s %s answered 503: the database is unavailable (%s)",
