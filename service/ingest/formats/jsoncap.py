@@ -23,10 +23,11 @@ from ijson.backends import python as python_backend  # type: ignore[import-untyp
 # Deeper than this is no push body: refused, as json.loads refuses what would recurse too deep.
 MAX_DEPTH = 512
 # The most values (objects, arrays, strings, numbers...) a large body may build, lines and
-# everything around them: at most about 90 MiB of Python objects (bench/bomb.py measured 177
-# MiB for 1,000,000 one-key objects). More is refused (`JsonTooLarge`) before it is built: 48
-# MiB of `{"stringValue":"a"}` in one OTLP record would be 2.5 M dicts. An OpenTelemetry
-# collector's default batch (8,192 records of about ten attributes each) builds about 400,000.
+# everything around them. More is refused (`JsonTooLarge`) before it is built: 48 MiB of
+# `{"stringValue":"a"}` in one OTLP record would be 2.5 M dicts (+875 MiB). bench/bomb.py
+# measured +113 MiB of peak RSS for that body refused at 500,000 (the inflated 48 MiB
+# included), +177 MiB at 1,000,000. An OpenTelemetry collector's default batch (8,192 records of
+# about ten attributes each) builds about 400,000.
 MAX_VALUES = 500_000
 WHOLE_BYTES = 1 << 20
 _BEGIN = frozenset({"start_map", "start_array"})
