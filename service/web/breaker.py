@@ -52,10 +52,13 @@ class DatabaseBreaker:
             return True
 
     def failed(self, waited: float) -> None:
-        """Note that a request met the database unavailable after `waited` seconds."""
-        if waited < SLOW_SECONDS:
-            return
+        """Note that a request met the database unavailable after `waited` seconds.
+
+        A quick failure opens nothing; one while open (a trial's) holds the others back again.
+        """
         with self._lock:
+            if waited < SLOW_SECONDS and self._open_until is None:
+                return
             self._open_until = self._clock() + HOLD_SECONDS
             self._trial_since = None
 

@@ -19,6 +19,7 @@ from service.models import User
 from service.runtime import Runtime
 from service.users import LoginThrottled, authenticate, authenticate_throttled, user_for_token
 from service.web.breaker import DatabaseBreaker, refused
+from service.worker import database_unavailable
 
 SESSION_COOKIE = "drainwatch_session"
 
@@ -52,8 +53,10 @@ def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
     with Session(runtime.engine, expire_on_commit=False) as session:
         try:
             yield session
-        except SQLAlchemyError:
-            raise  # the app's handler tells the breaker when it was an outage
+        except SQLAlchemyError as error:
+            if not database_unavailable(error):
+                breaker.succeeded()  # a statement refused: the database answered
+            raise  # an outage: the app's handler tells the breaker
         except Exception:
             breaker.succeeded()  # a 4xx after the route's queries: the database answered
             raise

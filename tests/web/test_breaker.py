@@ -50,14 +50,17 @@ def test_a_trial_that_never_ends_does_not_keep_everyone_out() -> None:
     assert breaker.admit()
 
 
-def test_a_failed_trial_holds_again() -> None:
+@pytest.mark.parametrize("waited", [5.0, 0.01], ids=["slowly", "quickly"])
+def test_a_failed_trial_holds_again(waited: float) -> None:
     clock = Clock()
     breaker = DatabaseBreaker(clock)
     breaker.failed(waited=5.0)
     clock.now += breaker_module.HOLD_SECONDS
     assert breaker.admit()
-    breaker.failed(waited=5.0)
+    breaker.failed(waited=waited)
     assert not breaker.admit()
+    clock.now += breaker_module.HOLD_SECONDS
+    assert breaker.admit()  # the next trial, not TRIAL_SECONDS later
 
 
 def test_after_a_page_waited_for_its_outage_the_next_answer_503_at_once(
