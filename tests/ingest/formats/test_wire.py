@@ -3,6 +3,8 @@ decode counted, damaged framing refused, and the same entries as protobuf's own 
 
 from __future__ import annotations
 
+import contextlib
+
 import cramjam
 import pytest
 from hypothesis import given, settings
@@ -200,3 +202,26 @@ def test_a_truncated_otlp_body_is_refused_whole() -> None:
     with pytest.raises(BodyError) as error:
         parse_otlp_protobuf(data[:-2])
     assert error.value.code == "bad_otlp"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cut=st.integers(0, 200),
+    flips=st.lists(st.tuples(st.integers(0, 199), st.integers(0, 255)), max_size=6),
+    cap=st.none() | st.integers(0, 3),
+)
+def test_damaged_bodies_are_read_or_refused_never_raise_anything_else(
+    cut: int, flips: list[tuple[int, int]], cap: int | None
+) -> None:
+    loki_body = bytearray(_push([('{app="a"}', ["a0", "a1"]), ('{app="b"}', ["b0"])]))
+    otlp_body = bytearray(_export([["x", "y"], ["z"]]).SerializeToString())
+    for body in (loki_body, otlp_body):
+        for index, byte in flips:
+            if index < len(body):
+                body[index] = byte
+    with contextlib.suppress(BodyError):
+        parse_loki_protobuf(
+            _snappy(bytes(loki_body[: cut or None])), max_bytes=MIB, max_entries=cap
+        )
+    with contextlib.suppress(BodyError):
+        parse_otlp_protobuf(bytes(otlp_body[: cut or None]), max_entries=cap)
