@@ -49,6 +49,7 @@ class Body:
     content_type: str
     gzip: bool
     inflated: int
+    path: str = "/drains/bomb"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,89 @@ def tiny_logplex(args: argparse.Namespace) -> Body:
     return deflate(frame * ((48 << 20) // len(frame)), "application/logplex-1")
 
 
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """One length-delimited protobuf field."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _snappy(raw: bytes, path: str) -> Body:
+    import cramjam  # a drainwatch dependency: the bench runs in its environment
+
+    return Body(
+        bytes(cramjam.snappy.compress_raw(raw)), "application/x-protobuf", False, len(raw), path
+    )
+
+
+def loki_protobuf_lines(args: argparse.Namespace) -> Body:
+    """A Loki PushRequest of one stream of one-letter entries, timed, 48 MiB uncompressed."""
+    timestamp = _field(1, b"\x08" + _varint(1_764_756_000))
+    entry = _field(2, timestamp + _field(2, b"a"))
+    count = (48 << 20) // len(entry)
+    stream = _field(1, b'{app="bomb"}') + entry * count
+    return _snappy(_field(1, stream), "/loki/api/v1/push")
+
+
+def loki_protobuf_empty(args: argparse.Namespace) -> Body:
+    """A Loki PushRequest of one stream of empty entries (2 bytes each), 48 MiB uncompressed."""
+    stream = _field(1, b'{app="bomb"}') + b"\x12\x00" * (24 << 20)
+    return _snappy(_field(1, stream), "/loki/api/v1/push")
+
+
+def loki_json_lines(args: argparse.Namespace) -> Body:
+    """A Loki JSON push of one stream of one-letter values, 48 MiB, gzip."""
+    value = b'["1764756000000000000","a"],'
+    count = (48 << 20) // len(value)
+    raw = b'{"streams":[{"stream":{"app":"bomb"},"values":[' + value * count + b'["1","a"]]}]}'
+    return Body(
+        deflate(raw, "application/json").data,
+        "application/json",
+        True,
+        len(raw),
+        "/loki/api/v1/push",
+    )
+
+
+def _otlp(records: bytes) -> bytes:
+    resource = _field(1, _field(1, _field(1, b"service.name") + _field(2, _field(1, b"bomb"))))
+    return _field(1, resource + _field(2, records))
+
+
+def otlp_protobuf_records(args: argparse.Namespace) -> Body:
+    """An OTLP export of one-letter log records (7 bytes each), 48 MiB, gzip."""
+    record = _field(2, _field(5, _field(1, b"a")))
+    raw = _otlp(record * ((48 << 20) // len(record)))
+    return Body(deflate(raw, "").data, "application/x-protobuf", True, len(raw), "/v1/logs")
+
+
+def otlp_protobuf_array(args: argparse.Namespace) -> Body:
+    """One OTLP log record whose body is an array of 10 M one-letter strings, 48 MiB, gzip."""
+    value = _field(1, _field(1, b"a"))
+    array = _field(5, value * ((48 << 20) // len(value)))  # AnyValue.array_value
+    raw = _otlp(_field(2, _field(5, array)))
+    return Body(deflate(raw, "").data, "application/x-protobuf", True, len(raw), "/v1/logs")
+
+
+def otlp_json_array(args: argparse.Namespace) -> Body:
+    """One OTLP/JSON log record whose body is an array of one-letter strings, 48 MiB, gzip."""
+    value = b'{"stringValue":"a"},'
+    values = value * ((48 << 20) // len(value)) + b'{"stringValue":"a"}'
+    raw = (
+        b'{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"arrayValue":{"values":['
+        + values
+        + b"]}}}]}]}]}"
+    )
+    return Body(deflate(raw, "").data, "application/json", True, len(raw), "/v1/logs")
+
+
 CASES = (
     Case("bomb-zeros", zeros_bomb),
     Case("bomb-letters", letters_bomb),
@@ -108,6 +192,12 @@ CASES = (
     Case("tiny-ndjson", tiny_ndjson),
     Case("tiny-json-strings", tiny_json_strings),
     Case("tiny-logplex", tiny_logplex),
+    Case("loki-proto-lines", loki_protobuf_lines),
+    Case("loki-proto-empty", loki_protobuf_empty),
+    Case("loki-json-lines", loki_json_lines),
+    Case("otlp-proto-lines", otlp_protobuf_records),
+    Case("otlp-proto-array", otlp_protobuf_array),
+    Case("otlp-json-array", otlp_json_array),
 )
 
 
@@ -169,7 +259,7 @@ class Server:
         if body.gzip:
             headers["Content-Encoding"] = "gzip"
         try:
-            connection.request("POST", "/drains/bomb", body=body.data, headers=headers)
+            connection.request("POST", body.path, body=body.data, headers=headers)
             response = connection.getresponse()
             return response.status, response.read()
         finally:

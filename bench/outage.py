@@ -128,6 +128,8 @@ class Figures:
     ingest: Counter[tuple[str, object]] = field(default_factory=Counter)
     pages: Counter[tuple[str, object]] = field(default_factory=Counter)
     slowest_ingest_seconds: float = 0.0
+    # The slowest page or /api/sources answer while the database was cut off.
+    slowest_page_during_seconds: float = 0.0
     lines_accepted: int = 0
     batches_accepted: int = 0
     lines_received: int = 0
@@ -215,8 +217,12 @@ def load(client: Client, figures: Figures, phase: str, seconds: float) -> None:
             figures.lines_accepted += LINES_PER_BATCH
             figures.batches_accepted += 1
         for path in ("/", "/api/sources"):
-            page, _, _ = client.call("GET", path, headers=client.admin)
+            page, _, seconds = client.call("GET", path, headers=client.admin)
             figures.pages[(f"{phase} {path}", page)] += 1
+            if phase == "during":
+                figures.slowest_page_during_seconds = max(
+                    figures.slowest_page_during_seconds, seconds
+                )
         time.sleep(0.02)
 
 
@@ -345,7 +351,8 @@ def report(figures: Figures, *, down: float, mode: str) -> str:
             f"ingest answers: {dict(figures.ingest)}",
             f"ingest answers during the outage: {during};"
             f" slowest {figures.slowest_ingest_seconds:.2f} s",
-            f"pages during the outage: {pages}",
+            f"pages during the outage: {pages};"
+            f" slowest {figures.slowest_page_during_seconds:.2f} s",
             f"/healthz during: status={figures.healthz_during.get('status')}"
             f" degraded={figures.healthz_during.get('degraded')}"
             f" spool_lines={figures.healthz_during.get('spool_lines')}",

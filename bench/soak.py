@@ -41,16 +41,37 @@ from bench.proc import rss_mib, tree  # noqa: E402
 BATCH = 200
 # Started in the server through sitecustomize when --trace-memory is given.
 MEMORY_TRACER = """
-import os, threading, time, tracemalloc
+import ctypes, os, threading, time, tracemalloc
 tracemalloc.start(1)
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+def _malloc():
+    try:
+        call = ctypes.CDLL("libc.so.6").mallinfo2
+    except (OSError, AttributeError):
+        return ""
+    call.restype = _Mallinfo2
+    info = call()
+    return (f" malloc in use {info.uordblks / 2**20:.1f} MiB, free {info.fordblks / 2**20:.1f}"
+            f" MiB, mmapped {info.hblkhd / 2**20:.1f} MiB")
+def _rss():
+    with open("/proc/self/status") as status:
+        fields = dict(line.split(":", 1) for line in status if line.startswith("Rss"))
+    return " ".join(f"{k} {int(v.split()[0]) / 1024:.1f}" for k, v in sorted(fields.items()))
 def _trace(path=os.environ["DRAINWATCH_SOAK_TRACE"]):
     time.sleep(60)
     first = tracemalloc.take_snapshot()
+    started = time.monotonic()
     while True:
         time.sleep(60)
         now = tracemalloc.take_snapshot()
         top = now.compare_to(first, "lineno")[:25]
         current, peak = tracemalloc.get_traced_memory()
+        with open(path + ".history", "a") as history:
+            history.write(f"{time.monotonic() - started + 60:.0f} s: traced {current / 2**20:.1f}"
+                          f" MiB; {_rss()};{_malloc()}\\n")
         with open(path, "w") as out:
             out.write(f"traced now {current / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB\\n")
             out.writelines(f"{stat}\\n" for stat in top)
@@ -177,6 +198,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--database", help="a database URL (default: SQLite in a temp dir)")
     parser.add_argument("--trace-memory", type=Path, help="write tracemalloc growth here")
+    parser.add_argument("--samples", type=Path, help="write every 5 s sample here (CSV)")
     args = parser.parse_args()
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(prefix="drainwatch-soak-") as name:
@@ -208,12 +230,20 @@ def main() -> int:
             while time.monotonic() - drain_started < 300:
                 view = server.get(f"/api/sources/{SOURCE}")
                 done = view["lines_processed"] + view["lines_quarantined"]
-                if done >= view["lines_received"] and view["lines_received"] >= stats.lines_accepted:
+                if (
+                    done >= view["lines_received"]
+                    and view["lines_received"] >= stats.lines_accepted
+                ):
                     break
                 time.sleep(1)
             drain = time.monotonic() - drain_started
             samples.append((time.monotonic() - started, *sample(server.process.pid)))
             server.stop()
+    if args.samples:
+        args.samples.write_text(
+            "seconds,rss_mib,open_files,sockets\n"
+            + "".join(f"{t:.0f},{rss:.1f},{f},{s}\n" for t, rss, f, s in samples)
+        )
     peak = max(rss for _, rss, _, _ in samples)
     third = [s for s in samples if s[0] >= seconds / 3]
     growth = (third[-1][1] - third[0][1]) / third[0][1] * 100 if len(third) > 1 else 0.0
@@ -224,20 +254,30 @@ def main() -> int:
     p99 = latencies[int(len(latencies) * 0.99)] if latencies else 0.0
     rate = stats.lines_accepted / seconds
     print(f"run                           {args.minutes:g} min at {args.rate:g} lines/s asked")
-    print(f"requests                      {stats.requests}: " + ", ".join(
-        f"{k}: {v}" for k, v in sorted(stats.statuses.items())))
+    print(
+        f"requests                      {stats.requests}: "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(stats.statuses.items()))
+    )
     print(f"lines accepted                {stats.lines_accepted} ({rate:.0f}/s)")
-    print(f"202 latency p50 / p99         {latencies[len(latencies) // 2] * 1000:.0f} ms / "
-          f"{p99 * 1000:.0f} ms" if latencies else "no requests")
-    print(f"lines processed / quarantined {view.get('lines_processed')} / "
-          f"{view.get('lines_quarantined')} (drained {drain:.0f} s after the load stopped)")
+    print(
+        f"202 latency p50 / p99         {latencies[len(latencies) // 2] * 1000:.0f} ms / "
+        f"{p99 * 1000:.0f} ms"
+        if latencies
+        else "no requests"
+    )
+    print(
+        f"lines processed / quarantined {view.get('lines_processed')} / "
+        f"{view.get('lines_quarantined')} (drained {drain:.0f} s after the load stopped)"
+    )
     print(f"RSS peak                      {peak:.1f} MiB")
-    print(f"RSS growth, last 2/3 of run   {growth:+.1f} %" + ("" if args.minutes >= 10 else
-          " (not judged under 10 minutes: warm-up)"))
+    print(
+        f"RSS growth, last 2/3 of run   {growth:+.1f} %"
+        + ("" if args.minutes >= 10 else " (not judged under 10 minutes: warm-up)")
+    )
     print(f"open files first/max/last     {files[0]}/{max(files)}/{files[-1]}")
     print(f"sockets first/max/last        {sockets[0]}/{max(sockets)}/{sockets[-1]}")
     print(f"answers >= 500 or none        {errors}")
-    processed = (view.get("lines_processed", 0) + view.get("lines_quarantined", 0))
+    processed = view.get("lines_processed", 0) + view.get("lines_quarantined", 0)
     # Growth is judged on long runs only: the first minutes of a process are its warm-up.
     judged = args.minutes >= 10
     ok = (

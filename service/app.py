@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from time import monotonic
 from typing import Any
 from urllib.parse import quote
 
@@ -53,6 +54,7 @@ from service.web import (
     user_pages,
 )
 from service.web.accesslog import install_access_log_filter
+from service.web.breaker import DatabaseBreaker, is_refusal
 from service.web.deps import LoginRequired
 from service.web.errorpages import error_page, wants_html
 from service.web.guard import install_guards
@@ -203,12 +205,14 @@ def create_app(
             runtime.processor.stop(settings.shutdown_timeout_seconds)
             runtime.dispatcher.stop()
             runtime.pager.stop()
+            runtime.close_tally()
             runtime.spool.close()
             runtime.engine.dispose()
 
     app = FastAPI(title="drainwatch", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     app.state.tokens = tokens
+    app.state.breaker = DatabaseBreaker()
     app.state.templates = pages.page_templates(settings.templates_dir)
     app.mount("/static", StaticFiles(directory=settings.templates_dir / "static"), name="static")
     for module in (health, drains, otlp, loki, api, pages, incident_pages, outage_pages):
@@ -265,6 +269,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         # not exist yet: whatever a query meets then is the database not being there yet.
         if not database_unavailable(error) and request.app.state.runtime.setup.ready.is_set():
             raise error
+        started = getattr(request.state, "database_since", None)
+        if started is not None and not is_refusal(error):
+            # After a long wait, the next requests answer 503 without waiting (web/breaker.py).
+            request.app.state.breaker.failed(monotonic() - started)
         reason = failure_reason(error)
         log.warning(
             "%s %s answered 503: the database is unavailable (%s)",

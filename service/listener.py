@@ -11,8 +11,10 @@ from service.db import utcnow
 from service.ingest.framing import Framer, FramingError
 from service.ingest.headers import parse_text
 from service.ingest.normalise import decode_bytes
+from service.ingest.timestamps import ignored_times
 from service.runtime import Runtime
 from service.spool.store import SpoolFull
+from service.spool.tally import TIME_OUT_OF_RANGE
 
 log = logging.getLogger("drainwatch.syslog")
 READ_BYTES = 64 * 1024
@@ -82,6 +84,7 @@ class SyslogListener:
             return
         now = utcnow()
         text = "\n".join(decode_bytes(frame) for frame in frames)
+        times_mark = ignored_times()
         records = parse_text(
             text,
             source=self.source,
@@ -89,6 +92,8 @@ class SyslogListener:
             start_seq=self.runtime.reserve_seq(text.count("\n") + 1),
             max_line_bytes=self.runtime.settings.max_line_bytes,
         )
+        # Parsed on this thread without a pause: the running count's change is this batch's.
+        ignored = ignored_times() - times_mark
         if not records:
             return
         while True:
@@ -101,3 +106,8 @@ class SyslogListener:
                 # Not reading more is TCP's own back-pressure: the sender waits, nothing is lost.
                 await asyncio.sleep(SPOOL_FULL_PAUSE)
         self.runtime.metrics.lines_accepted.labels(source=self.source).inc(len(records))
+        if ignored:
+            self.runtime.metrics.times_ignored.inc(ignored)
+            await asyncio.to_thread(
+                self.runtime.tally.add, TIME_OUT_OF_RANGE, {self.source: ignored}
+            )

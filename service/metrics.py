@@ -33,6 +33,13 @@ class Metrics:
             "Accepted lines whose own time was outside 1971-2999: kept, timed by their arrival.",
             registry=self.registry,
         )
+        self.source_times_ignored = Gauge(
+            "drainwatch_source_times_ignored",
+            "Accepted lines whose own time was ignored, by source and reason, since the spool"
+            " was created (shared by every process on the spool).",
+            ["source", "reason"],
+            registry=self.registry,
+        )
         self.batches_duplicate = Counter(
             "drainwatch_batches_duplicate",
             "Batches whose idempotency key was seen before and so stored nothing.",

@@ -26,6 +26,7 @@ from service.signatures.engine import Matcher
 from service.signatures.loader import SignatureError, load_usable_signatures
 from service.signatures.model import Signature
 from service.spool.store import Spool
+from service.spool.tally import Tally
 from service.worker import Worker
 
 if TYPE_CHECKING:
@@ -122,3 +123,19 @@ class Runtime:
         return start
 
     started: threading.Event = field(default_factory=threading.Event)
+    _tally: Tally | None = None
+
+    @property
+    def tally(self) -> Tally:
+        """Return the per-source counts of the spool file (opened on first use)."""
+        with self._seq_lock:
+            if self._tally is None:
+                self._tally = Tally(self.spool.path)
+            return self._tally
+
+    def close_tally(self) -> None:
+        """Close the counts' connection, if it was opened."""
+        with self._seq_lock:
+            if self._tally is not None:
+                self._tally.close()
+                self._tally = None

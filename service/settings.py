@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     shutdown_timeout_seconds: float = 9.0
+    # malloc arenas a process may use (0: malloc's defaults left alone, 8 arenas per core) and
+    # how often its free pages are handed back (0: never): a long run's RSS stays flat (memory.py).
+    malloc_arena_max: int = 2
+    memory_trim_seconds: float = 30.0
     traceback_gap_seconds: float = 5.0
     # Requests left out of an incident's impact: health checks by path (a path that is one of
     # these or ends with one), platform probes by user agent (a substring of it).

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from service.db import create_db_engine, upgrade_schema
 from service.dbwatch import StatementWatch, cut_socket
+from service.web.breaker import HOLD_SECONDS
 from tests.conftest import ADMIN, POSTGRES_URL, postgres_schema
 
 needs_postgres = pytest.mark.skipif(
@@ -171,5 +172,11 @@ def test_pages_and_api_answer_503_while_the_server_hangs(
         response = client.get("/api/incidents", auth=ADMIN)
         assert response.status_code == 503 and response.json()["error"] == "unavailable"
         assert time.monotonic() - started < 15
+        # The requests after it do not wait for the silent server again (web/breaker.py).
+        started = time.monotonic()
+        for path in ("/api/incidents", "/", "/api/sources"):
+            assert client.get(path, auth=ADMIN).status_code == 503
+        assert time.monotonic() - started < 1
         proxy.frozen.clear()
+        time.sleep(HOLD_SECONDS)
         assert client.get("/api/incidents", auth=ADMIN).status_code == 200

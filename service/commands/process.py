@@ -23,8 +23,16 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Process the spool until SIGTERM, then flush what is held and exit."""
     from service.logconfig import configure_logging
+    from service.memory import Trimmer, tune_malloc
     from service.processing import run_processor
     from service.settings import Settings
 
     configure_logging(args.log_level)
-    return run_processor(Settings())
+    settings = Settings()
+    tune_malloc(settings.malloc_arena_max)
+    trimmer = Trimmer(settings.memory_trim_seconds)
+    trimmer.start()
+    try:
+        return run_processor(settings)
+    finally:
+        trimmer.stop()

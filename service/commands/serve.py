@@ -66,6 +66,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(args.log_level)
     settings = Settings(**overrides)
+    from service.memory import Trimmer, tune_malloc
+
+    tune_malloc(settings.malloc_arena_max)  # before any thread is started
     if args.processor is None:
         args.processor = "thread" if args.workers == 1 else "process"
     if args.workers > 1:
@@ -90,8 +93,11 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
     )
     server = build_server(app, settings, host=args.host, port=args.port, log_level=args.log_level)
+    trimmer = Trimmer(settings.memory_trim_seconds)
+    trimmer.start()
     if args.fd is None:
         server.run()
     else:
         server.run(sockets=[socket.socket(fileno=args.fd)])
+    trimmer.stop()
     return 0

@@ -14,6 +14,7 @@ from datetime import datetime
 from service.ingest.headers import LEVELS, parse_lines, split_lines
 from service.ingest.records import LogRecord
 from service.ingest.redact import lines_to_redact, redact_key_blocks
+from service.ingest.timestamps import sane_time
 
 # The longest instance and stream names kept (the database columns' widths allow more).
 MAX_INSTANCE = 200
@@ -116,6 +117,8 @@ def _each_entry(
     secret = lines_to_redact([line for lines in split for line in lines])
     first = 0
     for entry, lines in zip(entries, split, strict=True):
+        # An envelope's time outside the sane years is dropped (and counted) as a line's own is.
+        time = sane_time(entry.time) if entry.time is not None else None
         parsed = parse_lines(
             lines,
             secret,
@@ -123,13 +126,13 @@ def _each_entry(
             source=source,
             received_at=received_at,
             start_seq=seq,
-            reference=entry.time or reference,
+            reference=time or reference,
         )
         first += len(lines)
-        reference = entry.time or next((r.time for r in reversed(parsed) if r.time), reference)
+        reference = time or next((r.time for r in reversed(parsed) if r.time), reference)
         seq += entry.message.count("\n") + 1
         level = LEVELS.get(entry.level.strip().upper(), "")
-        if entry.time is None and not entry.instance and not entry.stream and not level:
+        if time is None and not entry.instance and not entry.stream and not level:
             records += parsed  # no envelope to lay over (text, logplex): the records as parsed
             continue
         instance, stream = entry.instance[:MAX_INSTANCE], entry.stream[:MAX_STREAM]
@@ -138,7 +141,7 @@ def _each_entry(
                 LogRecord(
                     message=record.message,
                     source=record.source,
-                    time=entry.time if index == 0 and entry.time is not None else record.time,
+                    time=time if index == 0 and time is not None else record.time,
                     received_at=record.received_at,
                     instance=instance or record.instance,
                     stream=stream or record.stream,

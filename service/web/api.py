@@ -33,13 +33,14 @@ router = APIRouter(tags=["api"])
 @router.get("/api/sources")
 def sources(session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """List sources with their line counters."""
-    return {"sources": list(source_counters(session, runtime.spool).values())}
+    counters = source_counters(session, runtime.spool, tally=runtime.tally)
+    return {"sources": list(counters.values())}
 
 
 @router.get("/api/sources/{name}")
 def source(name: str, session: SessionDep, runtime: RuntimeDep, _user: ApiUser) -> dict[str, Any]:
     """Return one source's counters and its latest data gaps."""
-    found = source_counters(session, runtime.spool, name).get(name)
+    found = source_counters(session, runtime.spool, name, tally=runtime.tally).get(name)
     if found is None:
         raise ApiError(404, "not_found", f"no source called {name!r}")
     gaps = [{"time": rfc3339(gap.time), "text": gap.text} for gap in recent_gaps(session, name)]

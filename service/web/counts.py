@@ -19,11 +19,18 @@ from service.incidents.queries import list_sources, source_json
 from service.models import AppliedBatch, Source
 from service.sources import get_source
 from service.spool.store import Spool
+from service.spool.tally import Tally
 
 
-def source_counters(session: Session, spool: Spool, name: str | None = None) -> dict[str, Any]:
+def source_counters(
+    session: Session, spool: Spool, name: str | None = None, *, tally: Tally | None = None
+) -> dict[str, Any]:
     """Return the JSON of every source (or of the one named), by name, with waiting lines
-    (`lines_waiting`: accepted, still in the spool; counted in `lines_received` too)."""
+    (`lines_waiting`: accepted, still in the spool; counted in `lines_received` too).
+
+    With `tally`, each also says how many of its lines intake kept without their own time
+    (`times_ignored`, and by reason in `times_ignored_reasons`).
+    """
     pending = spool.pending_batches()
     if name is None:
         stored = list_sources(session)
@@ -56,4 +63,10 @@ def source_counters(session: Session, spool: Spool, name: str | None = None) -> 
                 "lines_waiting": lines,
                 "created_at": None,
             }
+    if tally is not None:
+        counts = tally.counts(name)
+        for source_name, view in found.items():
+            reasons = counts.get(source_name, {})
+            view["times_ignored"] = sum(reasons.values())
+            view["times_ignored_reasons"] = reasons
     return dict(sorted(found.items()))

@@ -10,6 +10,7 @@ from time import monotonic
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from service.db import utcnow
@@ -17,6 +18,8 @@ from service.errors import ApiError
 from service.models import User
 from service.runtime import Runtime
 from service.users import LoginThrottled, authenticate, authenticate_throttled, user_for_token
+from service.web.breaker import DatabaseBreaker, refused
+from service.worker import database_unavailable
 
 SESSION_COOKIE = "drainwatch_session"
 
@@ -38,10 +41,26 @@ async def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    """Yield a session for one request; routes that write commit it themselves."""
+def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
+    """Yield a session for one request; routes that write commit it themselves.
+
+    While the database is known not to answer (`breaker`), the request answers 503 at once.
+    """
+    breaker: DatabaseBreaker = request.app.state.breaker
+    if not breaker.admit():
+        raise refused()
+    request.state.database_since = monotonic()
     with Session(runtime.engine, expire_on_commit=False) as session:
-        yield session
+        try:
+            yield session
+        except SQLAlchemyError as error:
+            if not database_unavailable(error):
+                breaker.succeeded()  # a statement refused: the database answered
+            raise  # an outage: the app's handler tells the breaker
+        except Exception:
+            breaker.succeeded()  # a 4xx after the route's queries: the database answered
+            raise
+    breaker.succeeded()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -100,6 +100,9 @@ def metrics(runtime: RuntimeDep) -> Response:
     runtime.metrics.spool_bytes.set(runtime.spool.size_bytes)
     runtime.metrics.signatures_disabled.set(len(runtime.processor.disabled))
     runtime.metrics.spool_damaged.set(1 if runtime.spool.damage else 0)
+    for source, reasons in runtime.tally.counts().items():
+        for reason, count in reasons.items():
+            runtime.metrics.source_times_ignored.labels(source=source, reason=reason).set(count)
     try:
         with Session(runtime.engine) as session:
             for source, count in quarantine_counts(session).items():

@@ -30,6 +30,7 @@ from service.ingest.records import LogRecord
 from service.ingest.timestamps import ignored_times
 from service.runtime import Runtime
 from service.spool.store import SpoolError, SpoolFull
+from service.spool.tally import TIME_OUT_OF_RANGE
 from service.web.body import decode_content, read_limited
 from service.web.deps import RuntimeDep
 
@@ -52,6 +53,7 @@ class Outcome:
     duplicate: bool = False
     # Lines kept with their arrival time because their own was outside `SANE_YEARS`.
     times_ignored: int = 0
+    times_ignored_by_source: Counter[str] = field(default_factory=Counter)
 
     @property
     def rejected(self) -> int:
@@ -185,11 +187,14 @@ def submit(
     now = utcnow()
     groups: dict[str, list[LogRecord]] = {}
     room = settings.max_lines_per_batch
+    # Times the body's reader ignored (a JSON time field) belong to the URL's or token's source.
+    ignored = Counter({source: ignored_times() - times_mark})
     for name, all_entries in _by_source(parsed.entries, source, pinned=pinned).items():
         # Cut at the cap before parsing: a few KB of gzip can hold millions of lines.
         entries, over, room = within_lines(all_entries, room)
         if over:
             outcome.reasons[TOO_MANY] += over
+        mark = ignored_times()
         records = to_records(
             entries,
             source=name,
@@ -197,9 +202,15 @@ def submit(
             start_seq=runtime.reserve_seq(line_count(entries)),
             max_line_bytes=settings.max_line_bytes,
         )
+        ignored[name] += ignored_times() - mark
         if records:
             groups[name] = records
-    outcome.times_ignored = ignored_times() - times_mark
+    if source not in groups and ignored[source] and groups:
+        ignored[next(iter(groups))] += ignored.pop(source)
+    outcome.times_ignored_by_source = Counter(
+        {name: count for name, count in ignored.items() if count and name in groups}
+    )
+    outcome.times_ignored = outcome.times_ignored_by_source.total()
     if not groups:
         detail = "the body holds no log lines"
         if outcome.reasons:
@@ -237,11 +248,17 @@ async def durable(runtime: Runtime, submitted: Submitted) -> Outcome:
         metrics.batches_duplicate.inc()
         outcome.duplicate = True
         outcome.times_ignored = 0
+        outcome.times_ignored_by_source.clear()
         return outcome
     for name, records in groups.items():
         metrics.lines_accepted.labels(source=name).inc(len(records))
         outcome.accepted += len(records)
     metrics.times_ignored.inc(outcome.times_ignored)
+    if outcome.times_ignored_by_source:
+        # Off the event loop: a write to the spool file waits for its lock behind a commit.
+        await asyncio.to_thread(
+            runtime.tally.add, TIME_OUT_OF_RANGE, outcome.times_ignored_by_source
+        )
     return outcome
 
 

@@ -76,7 +76,7 @@ def _last_error(
 
 def source_rows(session: Session, runtime: Runtime, refusals: Refusals) -> list[dict[str, Any]]:
     """Return every source's counters, spool depth, last log time and last error."""
-    counters = source_counters(session, runtime.spool)
+    counters = source_counters(session, runtime.spool, tally=runtime.tally)
     stored = {source.name: source for source in list_sources(session)}
     quarantined = _latest_quarantine(session)
     rows = []

@@ -5,7 +5,7 @@ A push body nests its lines in arrays (Loki's `streams[].values[]`, OTLP's
 as Python objects first (about ten times the body for one-letter lines) and only then could the
 line cap apply. Here the document is parsed as a stream of events (ijson, its C backend), the
 lines past `room` are counted and never built, and so are the containers past it: memory stays
-in proportion to what is kept.
+in proportion to what is kept, and what is kept builds at most `MAX_VALUES` values.
 
 A body of up to `WHOLE_BYTES` is read by `json.loads` itself (what it builds is small anyway), so
 the everyday body keeps Python's reading of JSON to the letter (`NaN`, lone surrogates, deep
@@ -22,6 +22,13 @@ from ijson.backends import python as python_backend  # type: ignore[import-untyp
 
 # Deeper than this is no push body: refused, as json.loads refuses what would recurse too deep.
 MAX_DEPTH = 512
+# The most values (objects, arrays, strings, numbers...) a large body may build, lines and
+# everything around them. More is refused (`JsonTooLarge`) before it is built: 48 MiB of
+# `{"stringValue":"a"}` in one OTLP record would be 2.5 M dicts (+875 MiB). bench/bomb.py
+# measured +113 MiB of peak RSS for that body refused at 500,000 (the inflated 48 MiB
+# included), +177 MiB at 1,000,000. An OpenTelemetry collector's default batch (8,192 records of
+# about ten attributes each) builds about 400,000.
+MAX_VALUES = 500_000
 WHOLE_BYTES = 1 << 20
 _BEGIN = frozenset({"start_map", "start_array"})
 _END = frozenset({"end_map", "end_array"})
@@ -29,6 +36,10 @@ _END = frozenset({"end_map", "end_array"})
 
 class CappedJsonError(ValueError):
     """The bytes are not one JSON document (or are nested deeper than `MAX_DEPTH`)."""
+
+
+class JsonTooLarge(CappedJsonError):
+    """The document would build more than `MAX_VALUES` values within the line cap."""
 
 
 def load_capped(
@@ -66,8 +77,8 @@ def _load(
     builder = ijson.ObjectBuilder()
     folded: dict[str, str] = {}  # a body repeats a handful of prefixes
     skip_below = 0  # while > 0: the depth at which the item being left out began
-    surplus = 0
-    depth = 0
+    surplus = depth = 0
+    budget = MAX_VALUES
     try:
         for raw_prefix, event, value in parse(data, use_float=True):
             prefix = folded.get(raw_prefix)
@@ -100,6 +111,12 @@ def _load(
                         skip_below = depth
                     continue
                 kept[prefix] += 1
+            budget -= starts_item
+            if budget < 0:
+                raise JsonTooLarge(
+                    f"the JSON holds more than {MAX_VALUES} values within the line cap;"
+                    " send fewer or smaller records per request"
+                )
             builder.event(event, value)
     except ijson.JSONError as error:
         raise CappedJsonError(_first_line(error)) from None

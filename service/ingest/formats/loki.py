@@ -19,15 +19,16 @@ import cramjam
 from google.protobuf import (  # type: ignore[import-untyped]
     descriptor_pb2,
     descriptor_pool,
-    message,
     message_factory,
     timestamp_pb2,
 )
 
 from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.caps import TOO_MANY, within_room
-from service.ingest.formats.jsoncap import CappedJsonError, load_capped
+from service.ingest.formats.jsoncap import CappedJsonError, JsonTooLarge, load_capped
 from service.ingest.formats.labelset import parse_label_set
+from service.ingest.formats.lokiwire import push_streams
+from service.ingest.formats.wire import WireError
 
 # The first label present (and not empty) names the entry's source, then its instance.
 SOURCE_LABELS = (
@@ -68,6 +69,8 @@ def parse_loki_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
         body, surplus = load_capped(
             data, lines="streams.item.values", containers=("streams",), room=max_entries
         )
+    except JsonTooLarge as error:
+        raise BodyError("payload_too_large", f"the Loki push body is too large: {error}") from None
     except CappedJsonError as error:
         raise BodyError("bad_loki", f"the Loki push body is not JSON: {error}") from None
     streams = body.get("streams") if isinstance(body, dict) else None
@@ -164,7 +167,9 @@ def parse_loki_protobuf(data: bytes, *, max_bytes: int, max_entries: int | None 
     `max_bytes` it is a `BodyError("payload_too_large")`. A body that is not snappy or not a
     `PushRequest` is a `BodyError("bad_loki")`; a stream whose label string does not parse, or an
     entry without a valid timestamp, is skipped and counted (`bad_labels`, `bad_timestamp`).
-    Entries past `max_entries` are counted as `too_many_lines`, not read.
+    The message is walked on the wire (`lokiwire`), never built whole: entries past
+    `max_entries` are counted as `too_many_lines`, never decoded, so what this costs beyond the
+    inflated body is in proportion to the entries kept.
     """
     declared = snappy_length(data)
     if declared > max_bytes:
@@ -173,30 +178,34 @@ def parse_loki_protobuf(data: bytes, *, max_bytes: int, max_entries: int | None 
             f"the snappy body declares {declared} bytes uncompressed, over the {max_bytes} allowed",
         )
     try:
-        raw = bytes(cramjam.snappy.decompress_raw(data))
+        # Inflated once, into a buffer of the declared size (no second copy as bytes).
+        raw = bytearray(declared)
+        written = cramjam.snappy.decompress_raw_into(data, raw)
+        if written != declared:
+            raise ValueError(f"{written} bytes inflated, {declared} declared")
     except (cramjam.DecompressionError, ValueError) as error:
         raise BodyError(
             "bad_loki", f"the Loki push body is not snappy-compressed: {error}"
         ) from None
-    request = _decode_push_request(raw)
+    try:
+        streams = list(push_streams(raw, max_entries))
+    except WireError as error:
+        raise BodyError("bad_loki", f"the Loki push body is not a PushRequest: {error}") from None
     parsed = Parsed()
-    room = max_entries
-    for stream in request.streams:
-        entries = within_room(stream.entries, room, parsed)
-        room = None if room is None else room - len(entries)
-        labels = parse_label_set(_text(stream.labels))
+    for stream in streams:
+        if stream.surplus:
+            parsed.rejected[TOO_MANY] += stream.surplus
+        labels = None if stream.labels is None else parse_label_set(_text(stream.labels))
         if labels is None:
-            parsed.rejected["bad_labels"] += len(entries)
+            parsed.rejected["bad_labels"] += len(stream.entries)
             continue
         envelope = _envelope(labels)
-        for entry in entries:
-            seconds: int = entry.timestamp.seconds
-            nanos: int = entry.timestamp.nanos
-            time = _proto_time(seconds, nanos)
+        for entry in stream.entries:
+            time = _proto_time(entry.seconds, entry.nanos)
             if time is None:
                 parsed.rejected["bad_timestamp"] += 1
                 continue
-            metadata = {_text(pair.name): _text(pair.value) for pair in entry.structuredMetadata}
+            metadata = {_text(name): _text(value) for name, value in entry.metadata}
             parsed.entries.append(_entry(envelope, _text(entry.line), time, metadata))
     return parsed
 
@@ -216,17 +225,7 @@ def snappy_length(data: bytes) -> int:
     raise BodyError("bad_loki", "the Loki push body does not begin with a snappy block length")
 
 
-def _decode_push_request(raw: bytes) -> Any:
-    """Decode a `logproto.PushRequest`; the message (a dynamic class) is typed Any."""
-    request = PushRequest()
-    try:
-        request.ParseFromString(raw)
-    except (message.DecodeError, RecursionError, ValueError) as error:
-        raise BodyError("bad_loki", f"the Loki push body is not a PushRequest: {error}") from None
-    return request
-
-
-def _text(value: bytes) -> str:
+def _text(value: bytes | bytearray) -> str:
     """Decode a protobuf text field (declared as bytes: Loki does not enforce UTF-8)."""
     return value.decode("utf-8", errors="replace")
 

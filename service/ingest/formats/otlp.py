@@ -13,10 +13,7 @@ host, pod or Heroku dyno is the instance.
 
 from __future__ import annotations
 
-import base64
 import json
-import math
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,12 +24,28 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import (
     ExportLogsServiceRequest,
     ExportLogsServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import (
+    AnyValue,
+    InstrumentationScope,
+    KeyValue,
+)
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from service.ingest.entries import BodyError, Entry, Parsed
 from service.ingest.formats.caps import TOO_MANY, within_room
-from service.ingest.formats.jsoncap import CappedJsonError, load_capped
+from service.ingest.formats.jsoncap import CappedJsonError, JsonTooLarge, load_capped
+from service.ingest.formats.otlpvalues import (
+    compact_json,
+    contains,
+    is_empty,
+    kvlist,
+    plain,
+    render_value,
+    with_fields,
+)
+from service.ingest.formats.otlpwire import export_resources
+from service.ingest.formats.wire import WireError
 
 # Resource attributes naming the source: OTel's service.name, else the Heroku app name (Heroku's
 # own detectors put HEROKU_APP_NAME in service.name; some put it in heroku.app.name).
@@ -61,12 +74,8 @@ SEVERITIES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 ACCESS_SCOPES = frozenset(("access", "access_log", "accesslog"))
 HTTP_METHOD_KEYS = ("http.request.method", "http.method")
 HTTP_STATUS_KEYS = ("http.response.status_code", "http.status_code")
-# Nesting rendered of a kvlist or array body; deeper values are elided.
-MAX_RENDER_DEPTH = 8
-ELIDED = "…"
 _MAX_DETAIL = 200
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NEEDS_QUOTES = re.compile(r'[\s"=]')
 # OTLP/JSON writes trace and span ids in hex where protobuf's JSON mapping expects base64.
 _TRACE_CONTEXT_KEYS = ("traceId", "trace_id", "spanId", "span_id")
 
@@ -77,7 +86,8 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
     Field names may be lowerCamelCase or the proto's snake_case, 64-bit integers strings or
     numbers, `severityNumber` an integer or its enum name; unknown fields are ignored. The hex
     `traceId`/`spanId` are dropped unread (drainwatch has no use for them). Raises `BodyError`
-    ("bad_otlp") when the body is not JSON or not an export request, and nothing else.
+    ("bad_otlp") when the body is not JSON or not an export request, ("payload_too_large") when
+    what it keeps would build over `jsoncap.MAX_VALUES` values, and nothing else.
     """
     try:
         document, surplus = load_capped(
@@ -86,6 +96,8 @@ def parse_otlp_json(data: bytes, *, max_entries: int | None = None) -> Parsed:
             containers=("resourceLogs", "resourceLogs.item.scopeLogs"),
             room=max_entries,
         )
+    except JsonTooLarge as error:
+        raise BodyError("payload_too_large", _detail("too large", error)) from None
     except CappedJsonError as error:
         raise BodyError("bad_otlp", _detail("not valid JSON", error)) from None
     if not isinstance(document, dict):
@@ -110,13 +122,41 @@ def parse_otlp_protobuf(data: bytes, *, max_entries: int | None = None) -> Parse
 
     Raises `BodyError` ("bad_otlp") when the bytes are not a valid message (corrupt or truncated
     wire format, invalid UTF-8 in a string, nesting past protobuf's depth limit), and nothing else.
+    The request is walked on the wire (`otlpwire`) and its records decoded one at a time: those
+    past `max_entries` are counted as "too_many_lines", never decoded, and one over
+    `otlpwire.MAX_PART_BYTES` as "record_too_large".
     """
-    request = ExportLogsServiceRequest()
     try:
-        request.ParseFromString(data)
+        resources = export_resources(data, max_entries)
+    except WireError as error:
+        raise BodyError("bad_otlp", _detail("not a protobuf logs export", error)) from None
+    parsed = Parsed()
+    for wire_resource in resources:
+        resource = _attributes(_decoded(Resource, wire_resource.resource).attributes)
+        source = _resource_source(resource)
+        instance = _resource_instance(resource)
+        for wire_scope in wire_resource.scopes:
+            scope = str(_decoded(InstrumentationScope, wire_scope.scope).name)
+            if wire_scope.surplus:
+                parsed.rejected[TOO_MANY] += wire_scope.surplus
+            if wire_scope.too_large:
+                parsed.rejected["record_too_large"] += wire_scope.too_large
+            for raw_record in wire_scope.records:
+                record = _decoded(LogRecord, raw_record)
+                entry = _record_entry(record, source=source, instance=instance, scope=scope)
+                if entry is None:
+                    parsed.rejected["empty_message"] += 1
+                else:
+                    parsed.entries.append(entry)
+    return parsed
+
+
+def _decoded(kind: Any, data: bytes) -> Any:
+    """Decode one message of the request (a record, resource or scope) as protobuf does."""
+    try:
+        return kind.FromString(data)
     except (DecodeError, ValueError, TypeError, RecursionError, OverflowError) as error:
         raise BodyError("bad_otlp", _detail("not a protobuf logs export", error)) from None
-    return _read_request(request, max_entries)
 
 
 def export_response(rejected: int, message: str, *, protobuf: bool) -> bytes:
@@ -178,7 +218,7 @@ def _record_entry(record: LogRecord, *, source: str, instance: str, scope: str) 
     """Map one log record to an entry; None when it has no body and no exception to tell."""
     attributes = _attributes(record.attributes)
     exception = _exception_text(attributes)
-    if not exception and _is_empty(record.body):
+    if not exception and is_empty(record.body):
         return None
     return Entry(
         message=_record_message(record.body, attributes, exception),
@@ -199,13 +239,13 @@ def _record_message(body: AnyValue, attributes: dict[str, AnyValue], exception: 
     """
     extras = {key: attributes[key] for key in EXTRA_KEYS if key in attributes}
     if body.WhichOneof("value") == "kvlist_value":
-        fields = _kvlist(body.kvlist_value, 0)
+        fields = kvlist(body.kvlist_value, 0)
         for key, value in extras.items():
-            fields.setdefault(key, _plain(value, 1))
-        text = _json(fields)
+            fields.setdefault(key, plain(value, 1))
+        text = compact_json(fields)
     else:
-        text = _with_fields(_render_value(body).rstrip(), extras)
-    if exception and not _contains(text, exception):
+        text = with_fields(render_value(body).rstrip(), extras)
+    if exception and not contains(text, exception):
         text = f"{text}\n{exception}" if text.strip() else exception
     return text
 
@@ -256,82 +296,6 @@ def _record_stream(scope: str, attributes: dict[str, AnyValue]) -> str:
     return "app"
 
 
-def _render_value(value: AnyValue) -> str:
-    """Render an AnyValue as text: strings as they are, kvlists and arrays as compact JSON."""
-    kind = value.WhichOneof("value")
-    if kind == "string_value":
-        return str(value.string_value)
-    plain = _plain(value, 0)
-    if isinstance(plain, dict | list):
-        return _json(plain)
-    if isinstance(plain, bool):
-        return "true" if plain else "false"
-    return "" if plain is None else str(plain)
-
-
-def _plain(value: AnyValue, depth: int) -> Any:
-    """Return an AnyValue as a plain JSON-ready value; containers past the depth cap elided."""
-    kind = value.WhichOneof("value")
-    if kind == "kvlist_value":
-        return _kvlist(value.kvlist_value, depth) if depth < MAX_RENDER_DEPTH else ELIDED
-    if kind == "array_value":
-        if depth >= MAX_RENDER_DEPTH:
-            return ELIDED
-        return [_plain(item, depth + 1) for item in value.array_value.values]
-    if kind == "string_value":
-        return str(value.string_value)
-    if kind == "bool_value":
-        return bool(value.bool_value)
-    if kind == "int_value":
-        return int(value.int_value)
-    if kind == "double_value":
-        number = float(value.double_value)
-        return number if math.isfinite(number) else str(number)
-    if kind == "bytes_value":
-        return _bytes_text(bytes(value.bytes_value))
-    return None
-
-
-def _kvlist(kvlist: KeyValueList, depth: int) -> dict[str, Any]:
-    return {str(pair.key): _plain(pair.value, depth + 1) for pair in kvlist.values}
-
-
-def _bytes_text(data: bytes) -> str:
-    """Text that was sent as bytes reads as text; anything else as base64 (as OTLP/JSON has it)."""
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        return base64.b64encode(data).decode()
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _is_empty(body: AnyValue) -> bool:
-    return _render_value(body).strip() in ("", "{}", "[]")
-
-
-def _contains(text: str, part: str) -> bool:
-    """Tell whether text holds part, as it is or JSON-escaped (inside a kvlist body's string)."""
-    return part in text or _json(part)[1:-1] in text
-
-
-def _with_fields(text: str, fields: dict[str, AnyValue]) -> str:
-    """Add `key=value` for each field not already in the text, at the end of its first line."""
-    parts: list[str] = []
-    for key, value in fields.items():
-        rendered = _render_value(value).strip()
-        if not rendered or rendered in text:
-            continue
-        quoted = _NEEDS_QUOTES.search(rendered)
-        parts.append(f"{key}={_json(rendered) if quoted else rendered}")
-    if not parts:
-        return text
-    first, newline, rest = text.partition("\n")
-    return " ".join(filter(None, (first, *parts))) + newline + rest
-
-
 def _attributes(pairs: Iterable[KeyValue]) -> dict[str, AnyValue]:
     """Index repeated KeyValue pairs by key (the first of a repeated key wins)."""
     indexed: dict[str, AnyValue] = {}
@@ -350,7 +314,7 @@ def _string(attributes: dict[str, AnyValue], key: str) -> str:
 
 def _text(attributes: dict[str, AnyValue], key: str) -> str:
     value = attributes.get(key)
-    return "" if value is None else _render_value(value)
+    return "" if value is None else render_value(value)
 
 
 def _drop_trace_context(document: dict[str, Any]) -> None:

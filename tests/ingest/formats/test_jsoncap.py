@@ -10,11 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.ingest.entries import BodyError
 from service.ingest.formats import jsoncap
 from service.ingest.formats.jsoncap import CappedJsonError, load_capped
 from service.ingest.formats.loki import parse_loki_json
+from service.ingest.formats.otlp import parse_otlp_json
 
 LOKI = {"lines": "streams.item.values", "containers": ("streams",)}
+OTLP = {
+    "lines": "resourceLogs.item.scopeLogs.item.logRecords",
+    "containers": ("resourceLogs", "resourceLogs.item.scopeLogs"),
+}
 
 
 @pytest.fixture
@@ -118,3 +124,30 @@ def test_a_body_of_many_tiny_lines_costs_little_memory() -> None:
     assert parsed.rejected["too_many_lines"] == count - 1000
     # json.loads would build 300,000 lists and 600,000 strings first: about 30 MiB.
     assert peak_mib < 5, peak_mib
+
+
+@pytest.fixture
+def small_budget(monkeypatch: pytest.MonkeyPatch, streamed: None) -> int:
+    """Stream every body and let it build at most 1,000 values."""
+    monkeypatch.setattr(jsoncap, "MAX_VALUES", 1000)
+    return 1000
+
+
+def test_a_body_that_would_build_too_many_values_is_refused_before_it_is(
+    small_budget: int,
+) -> None:
+    values = ",".join(['{"stringValue":"a"}'] * small_budget)
+    record = '{"body":{"arrayValue":{"values":[' + values + "]}}}"
+    data = ('{"resourceLogs":[{"scopeLogs":[{"logRecords":[' + record + "]}]}]}").encode()
+    with pytest.raises(jsoncap.JsonTooLarge):
+        load_capped(data, room=10, **OTLP)  # type: ignore[arg-type]
+    with pytest.raises(BodyError) as error:
+        parse_otlp_json(data, max_entries=10)
+    assert error.value.code == "payload_too_large"
+
+
+def test_values_past_the_line_cap_do_not_count_against_the_budget(small_budget: int) -> None:
+    count = small_budget  # three values each: over the budget, were they all built
+    data = '{"streams":[{"stream":{"app":"a"},"values":[' + ",".join(['["1","a"]'] * count)
+    body, surplus = load_capped((data + "]}]}").encode(), room=100, **LOKI)  # type: ignore[arg-type]
+    assert len(body["streams"][0]["values"]) == 100 and surplus == count - 100
