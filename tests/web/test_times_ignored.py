@@ -66,9 +66,11 @@ def test_a_repeated_logplex_frame_is_not_counted_twice(client: TestClient) -> No
 def test_the_sources_page_and_metrics_show_the_count(client: TestClient) -> None:
     post_lines(client, "api", "0001-01-01T00:00:00Z ERROR a\n")
     page = client.get("/sources", auth=ADMIN).text
-    row = re.search(r'<tr><td class="mono">api</td>(.*?)</tr>', page)
+    row = re.search(
+        r'<tr>\s*<td class="mono"><a href="/sources/api">api</a></td>(.*?)</tr>', page, re.S
+    )
     assert row is not None
-    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1))
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)
     headers = re.findall(r"<th[^>]*>(.*?)</th>", page.split("</thead>")[0])
     assert cells[headers.index("Times ignored") - 1] == "1"
     metrics = client.get("/metrics", auth=ADMIN).text
