@@ -42,12 +42,17 @@ def platform_layers(line: str, header: Header) -> str | None:
 
     The rest is what the app wrote: the caller keeps it as the line as written.
     """
-    first = line[:1]
-    if first == "<":
-        return _logplex_frame(line, header)
-    if first in _DIGITS and line[10:11] == "T":
-        return _heroku_prefix(line, header)
-    return None
+    rest = line
+    if line[:1] == "<":
+        framed = _logplex_frame(line, header)
+        if framed is None:
+            return None
+        rest = framed
+    if rest[:1] in _DIGITS and rest[10:11] == "T":  # also inside a frame: a drain of a drain
+        inner = _heroku_prefix(rest, header)
+        if inner is not None:
+            return inner
+    return None if rest is line else rest
 
 
 def app_layer(text: str, header: Header) -> str | None:
@@ -64,12 +69,14 @@ def _heroku_prefix(line: str, header: Header) -> str | None:
     match = _HEROKU_PREFIX.match(line)
     if match is None:
         return None
-    time = _utc_time(match.group(1))
-    if time is None:
-        return None
+    if header.time is None:  # under a frame's time the line's own is stripped, not parsed
+        time = _utc_time(match.group(1))
+        if time is None:
+            return None
+        header.time = time
     stream, instance = heroku_identity(match.group(2), match.group(3))
-    header.time, header.instance, header.stream = time, instance, stream
-    header.layers = 2  # the time, then the tag
+    header.place(None, instance, stream)
+    header.layers += 2  # the time, then the tag
     return line[match.end() :]
 
 

@@ -19,7 +19,12 @@ from service.ingest.layer import Header, heroku_identity
 from service.ingest.levels import LEVEL_COLUMN, LEVELS, PYTHON_LEVELS, UVICORN_COLUMN, unpad
 from service.ingest.logfmt import STARTS as LOGFMT_STARTS
 from service.ingest.logfmt import logfmt
-from service.ingest.normalise import normalise_message, normalised_lines
+from service.ingest.normalise import (
+    clean_lines,
+    normalise_line,
+    normalise_message,
+    normalised_lines,
+)
 from service.ingest.records import LogRecord
 from service.ingest.redact import lines_to_redact, redact, redact_key_blocks
 from service.ingest.structured import read_json_record
@@ -121,7 +126,13 @@ def parse_text(
 
 def split_lines(text: str, *, max_line_bytes: int = 65536) -> list[str]:
     """Return the normalised lines of text, a hard-wrapped line joined back, for `parse_lines`."""
-    return list(normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed))
+    if "\n" not in text and "\r" not in text:  # one line (a logplex frame): nothing to join
+        line = normalise_line(text.removeprefix("\ufeff"), max_bytes=max_line_bytes)
+        return [line] if line else []
+    lines = clean_lines(text, max_bytes=max_line_bytes, headed=_is_headed)
+    if lines is None:
+        lines = list(normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed))
+    return lines
 
 
 def parse_lines(

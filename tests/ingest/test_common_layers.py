@@ -58,7 +58,11 @@ def _corpus_lines() -> list[str]:
     files = [*sorted((ROOT / "sample_logs").rglob("*.log"))]
     files += sorted((ROOT / "tests" / "corpus" / "excerpts").glob("*.log"))
     lines = [line for file in files for line in file.read_text(errors="replace").splitlines()]
-    lines += generate(3000, failures=GOOD_LINES, near_misses=[], seed=11).split("\n")
+    generated = generate(3000, failures=GOOD_LINES, near_misses=[], seed=11).split("\n")
+    lines += generated
+    # As Heroku delivers them: logplex frames (`bench/ingest.py`'s), and a text drain's prefix.
+    lines += [f"<190>1 2025-10-09T07:40:00.1+00:00 host app web.1 - {line}" for line in generated]
+    lines += [f"2025-10-09T07:40:00Z heroku[router]: {line}" for line in generated[:500]]
     lines += GOOD_LINES
     for family in FAMILIES.values():
         lines += [family.prefix + line for line in GOOD_LINES]
@@ -134,7 +138,9 @@ def _app_lines(draw: st.DrawFn) -> str:
 @st.composite
 def _lines(draw: st.DrawFn) -> str:
     inner = draw(_app_lines())
-    outer = draw(st.sampled_from(["none", "heroku", "logplex"]))
+    outer = draw(st.sampled_from(["none", "heroku", "logplex", "both"]))
+    if outer == "both":
+        return f"<190>1 {draw(_STAMPS)} host app web.1 - {draw(_STAMPS)} app[web.2]: {inner}"
     if outer == "heroku":
         source = draw(st.sampled_from(["app", "heroku", "apps", "ap"]))
         dyno = draw(st.sampled_from(["web.1", "router", "api", "deadbeef12", "", "a b"]))
