@@ -34,7 +34,6 @@ _DASHED = re.compile(
     r"(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?) - ([A-Za-z_][A-Za-z0-9_.]*)"
     r" - ([A-Z]{3,9}) - "
 )
-_DIGITS = "0123456789"
 
 
 def platform_layers(line: str, header: Header) -> str | None:
@@ -48,7 +47,7 @@ def platform_layers(line: str, header: Header) -> str | None:
         if framed is None:
             return None
         rest = framed
-    if rest[:1] in _DIGITS and rest[10:11] == "T":  # also inside a frame: a drain of a drain
+    if "0" <= rest[:1] <= "9" and rest[10:11] == "T":  # also inside a frame: a drain of a drain
         inner = _heroku_prefix(rest, header)
         if inner is not None:
             return inner
@@ -58,7 +57,7 @@ def platform_layers(line: str, header: Header) -> str | None:
 def app_layer(text: str, header: Header) -> str | None:
     """Peel Python logging's or uvicorn's header into `header` and return the message, or None."""
     first = text[:1]
-    if first in _DIGITS:
+    if "0" <= first <= "9":
         return _dashed(text, header)
     if "A" <= first <= "Z":
         return _uvicorn(text, header)
