@@ -48,3 +48,7 @@ clean:
 .PHONY: bench-intake
 bench-intake: $(STAMP)
 	$(BIN)/python bench/intake.py
+
+.PHONY: bench-parse
+bench-parse: $(STAMP)
+	$(BIN)/python bench/parse.py
