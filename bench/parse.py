@@ -66,9 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         measure(args.bodies)
         return 0
     codes = [Path(c).resolve() for c in args.code] or [ROOT]
-    print(
-        f"parse step (parser + to_records + encode), {args.bodies} bodies of 100 lines, CPU us a line"
-    )
+    bodies = f"{args.bodies} bodies of 100 lines"
+    print(f"parse step (parser + to_records + encode), {bodies}, CPU us a line")
     print(f"{'tree':40} {'round':>5} {'text':>8} {'logplex':>8}")
     for number in range(1, args.rounds + 1):
         for code in codes:
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cwd=code,
             )
             figures = dict(line.split() for line in done.stdout.splitlines())
-            print(f"{str(code):40} {number:5} {figures['text']:>8} {figures['logplex']:>8}")
+            print(f"{code!s:40} {number:5} {figures['text']:>8} {figures['logplex']:>8}")
     return 0
 
 
