@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.ingest.headers import parse_line, split_lines
 from service.ingest.normalise import (
     WRAP_WIDTH,
     clean_lines,
@@ -224,3 +225,13 @@ def test_clean_lines_take_a_clean_text_and_leave_any_other() -> None:
     assert clean_lines("\ufeffa\r\nb\n\nc", headed=_headed) == ["a", "b", "c"]
     assert clean_lines("a\x00b", headed=_headed) is None
     assert clean_lines("[31mred[0m", headed=_headed) is None
+
+
+@settings(max_examples=1500, derandomize=True)
+@given(st.lists(_PIECES, max_size=6).map("".join), st.sampled_from([65536, 400, 64]))
+def test_split_lines_are_the_normalised_lines(text: str, max_bytes: int) -> None:
+    def headed(line: str) -> bool:
+        return parse_line(line, source="").headed
+
+    expected = list(normalised_lines(text, max_bytes=max_bytes, headed=headed))
+    assert split_lines(text, max_line_bytes=max_bytes) == expected
