@@ -56,3 +56,7 @@ clean:
 .PHONY: bench-intake
 bench-intake: $(STAMP)
 	$(BIN)/python bench/intake.py
+
+.PHONY: bench-parse
+bench-parse: $(STAMP)
+	$(BIN)/python bench/parse.py

@@ -14,10 +14,17 @@ from collections.abc import Container, Sequence
 from datetime import datetime
 
 from service.ingest import timestamps
+from service.ingest.common_layers import app_layer, platform_layers
 from service.ingest.layer import Header, heroku_identity
+from service.ingest.levels import LEVEL_COLUMN, LEVELS, PYTHON_LEVELS, UVICORN_COLUMN, unpad
 from service.ingest.logfmt import STARTS as LOGFMT_STARTS
 from service.ingest.logfmt import logfmt
-from service.ingest.normalise import normalise_message, normalised_lines
+from service.ingest.normalise import (
+    clean_lines,
+    normalise_line,
+    normalise_message,
+    normalised_lines,
+)
 from service.ingest.records import LogRecord
 from service.ingest.redact import lines_to_redact, redact, redact_key_blocks
 from service.ingest.structured import read_json_record
@@ -26,21 +33,7 @@ from service.ingest.timestamps import ISO, MONTHS, SLASHED, iso_time, parse_time
 
 __all__ = ["LEVELS", "parse_line", "parse_lines", "parse_text", "parse_timestamp", "split_lines"]
 
-# Level words as frameworks print them, mapped to Python's canonical names.
-LEVELS: dict[str, str] = {
-    **dict.fromkeys(("TRACE", "DBUG", "DEBUG"), "DEBUG"),
-    **dict.fromkeys(("INFO", "NOTICE", "SUCCESS"), "INFO"),
-    **dict.fromkeys(("WARN", "WARNING"), "WARNING"),
-    **dict.fromkeys(("ERR", "EROR", "ERROR"), "ERROR"),
-    **dict.fromkeys(("CRIT", "CRITICAL", "FATAL", "ALERT", "EMERG", "EMERGENCY"), "CRITICAL"),
-}
-# uvicorn's "LEVEL:     message" and logging.basicConfig's "LEVEL:logger:message" use these.
-_PYTHON_LEVELS = frozenset({"TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 _MAX_LAYERS = 6
-# The column a padded level reaches: logging's `%(levelname)-8s `, uvicorn's `INFO:     `.
-_LEVEL_COLUMN = 9
-_UVICORN_COLUMN = 10
-_INDENTS = frozenset({2, 4, 8})
 # Every pattern below is applied with .match (anchored) and has no nested repetition.
 _HEROKU_TAG = re.compile(r"(app|heroku)\[([^\]\s]{1,64})\]: ?")
 _COMPOSE = re.compile(r"([A-Za-z0-9][\w.-]{0,63}) +\| ?")
@@ -77,7 +70,13 @@ def parse_line(
         line = line[3:]
     header = Header(received_at, reference)
     text = written = line
-    for _ in range(_MAX_LAYERS):
+    platform = platform_layers(line, header)  # the commonest layers, in one match each
+    if platform is not None:
+        text = written = platform
+    app = app_layer(text, header)
+    if app is not None:
+        text = app
+    while not header.done and header.layers < _MAX_LAYERS:
         rest = _peel(text, header)
         if rest is None:
             break
@@ -85,8 +84,6 @@ def parse_line(
         header.layers += 1
         if header.wrapped:  # the platform's wrapping: what is left is the line as written
             written, header.wrapped = text, False
-        if header.done:
-            break
     if header.time is None and "0" <= line[:1] <= "9":  # an access line's time; text kept
         header.time = timestamps.clf_time(line)
     return LogRecord(
@@ -129,7 +126,13 @@ def parse_text(
 
 def split_lines(text: str, *, max_line_bytes: int = 65536) -> list[str]:
     """Return the normalised lines of text, a hard-wrapped line joined back, for `parse_lines`."""
-    return list(normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed))
+    if "\n" not in text and "\r" not in text:  # one line (a logplex frame): nothing to join
+        line = normalise_line(text.removeprefix("\ufeff"), max_bytes=max_line_bytes)
+        return [line] if line else []
+    lines = clean_lines(text, max_bytes=max_line_bytes, headed=_is_headed)
+    if lines is None:
+        lines = list(normalised_lines(text, max_bytes=max_line_bytes, headed=_is_headed))
+    return lines
 
 
 def parse_lines(
@@ -234,7 +237,7 @@ def _capitalised(text: str, header: Header) -> str | None:
         return bsd(text, header)
     colon = text.find(":", 1, 10)
     level = text[:colon] if colon > 0 else ""
-    if level not in _PYTHON_LEVELS:  # not "FATAL:  ..." (PostgreSQL) nor "Error: ..."
+    if level not in PYTHON_LEVELS:  # not "FATAL:  ..." (PostgreSQL) nor "Error: ..."
         space = text.find(" ", 3, 9)
         if space > 0 and text[:space] in LEVELS and text[space:].lstrip(" ")[:1] == "[":
             return _leading_level(text, header)  # alembic: "INFO  [alembic.runtime] message"
@@ -242,7 +245,7 @@ def _capitalised(text: str, header: Header) -> str | None:
     header.level, header.done = LEVELS[level], True
     after = text[colon + 1 :]
     if not after or after[0] == " ":
-        return _unpad(after, colon + 1, _UVICORN_COLUMN)  # uvicorn pads "INFO:" to a fixed width
+        return unpad(after, colon + 1, UVICORN_COLUMN)  # uvicorn pads "INFO:" to a fixed width
     logger_end = after.find(":")
     if logger_end > 0 and " " not in after[:logger_end]:
         return after[logger_end + 1 :]  # logging.basicConfig: LEVEL:logger:message
@@ -355,31 +358,12 @@ def _leading_level(rest: str, header: Header) -> str:
     if level is None:
         return rest
     header.level, header.done = level, True
-    rest = _unpad(rest[space:], space, _LEVEL_COLUMN)
+    rest = unpad(rest[space:], space, LEVEL_COLUMN)
     if rest.startswith("["):
         end = rest.find("] ", 1, 128)
         if end > 0 and _is_logger_name(rest[1:end]):
             return rest[end + 2 :]
     return rest
-
-
-def _unpad(rest: str, taken: int, column: int) -> str:
-    """Drop the padding after a level word of `taken` characters, keeping the message's indent.
-
-    Formats pad the level to a column (`%(levelname)-8s ` reaches column 9, uvicorn's `INFO:`
-    column 10): spaces beyond it are the message's own, a traceback line's indentation. Else,
-    after one separator, Python's indents (2, 4, 8 spaces) are kept, so a traceback headed line
-    by line (`ERROR   File "x.py"`) still assembles.
-    """
-    message = rest.lstrip(" ")
-    spaces = len(rest) - len(message)
-    padded = taken + spaces - column  # what is left beyond the column, read as padded
-    separated = spaces - 1 in _INDENTS  # one separator, then one of Python's indents
-    if padded >= 0 and (padded in _INDENTS or padded == 0 or not separated):
-        kept = padded
-    else:
-        kept = spaces - 1 if separated else 0
-    return rest[spaces - kept :] if kept else message
 
 
 def _is_logger_name(token: str) -> bool:

@@ -23,6 +23,8 @@ _REGEX_TIMEOUT = 0.25
 # Any character that needs work: C0 controls except tab, DEL, the C1 range (8-bit CSI is 0x9b), and
 # lone surrogates (a JSON `\ud800` escape decodes to one; it cannot be encoded as UTF-8).
 _NEEDS_WORK = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ud800-\udfff]")
+# The same in a whole text split at its line feeds (`clean_lines`), after `\r` became `\n`.
+_NEEDS_WORK_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 # CSI (ESC [ or 8-bit 0x9b) and OSC (ESC ] ... BEL or ST), then any other two-character escape.
 # Each branch is a run of disjoint character classes, so matching stays linear.
 _ANSI = regex.compile(
@@ -76,17 +78,58 @@ def normalised_lines(
     Blank lines are skipped; `headed` tells whether a line starts with a log header of its own
     (such a line is never the rest of a wrapped one).
     """
+    raws = _line_breaks(text).split("\n")
+
+    def normalise(raw: str) -> str:
+        return normalise_line(raw, max_bytes=max_bytes)
+
+    return _joined(raws, normalise, max_bytes=max_bytes, headed=headed)
+
+
+def clean_lines(
+    text: str, *, max_bytes: int = 65536, headed: Callable[[str], bool]
+) -> list[str] | None:
+    """Return `normalised_lines` of a text that needs no normalising, or None for any other.
+
+    One search of the whole text tells: no control character, lost colour code or line long
+    enough to be cut; then only a line of exactly `WRAP_WIDTH` characters needs the line loop.
+    """
+    text = _line_breaks(text)
+    if _NEEDS_WORK_IN_TEXT.search(text) is not None or _ORPHAN_RESET in text:
+        return None
+    raws = text.split("\n")
+    lengths = list(map(len, raws))
+    if max(lengths) * 4 > max_bytes:
+        return None
+    if WRAP_WIDTH not in lengths:
+        return [raw for raw in raws if raw]
+    return list(_joined(raws, None, max_bytes=max_bytes, headed=headed))
+
+
+def _line_breaks(text: str) -> str:
+    """Return the text without a leading BOM, every line break a line feed."""
     text = text.removeprefix("\ufeff")
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+def _joined(
+    raws: list[str],
+    normalise: Callable[[str], str] | None,
+    *,
+    max_bytes: int,
+    headed: Callable[[str], bool],
+) -> Iterator[str]:
+    """Yield the lines, each normalised (None: they need not be), a hard wrap joined back."""
     held = ""
     cut = False  # the last line (or piece) was exactly WRAP_WIDTH characters long
     limit = max_bytes // 4
-    for raw in text.split("\n"):
+    for raw in raws:
         if not raw:
             cut = False
             continue
-        line = normalise_line(raw, max_bytes=max_bytes)
+        line = raw if normalise is None else normalise(raw)
         if cut and len(held) < limit and _continues(held, line, headed):
             held += line
         else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import msgspec
 import regex
 
-from service.ingest.literals import JoinedLines, LiteralGate
+from service.ingest.literals import JoinedLines, LiteralGate, PatternGate
 from service.ingest.records import LogRecord
 from service.ingest.vendor_tokens import VENDOR_TOKENS
 
@@ -33,6 +33,11 @@ _WEAK_KEYS = ("token", "session", "sessid", "sessionid", "session_id", "session-
 # gitleaks' private-key rule: `-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`.
 _KEY_BEGIN = r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
 _KEY_END = r"-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----"
+# The key names of the `key-value` rule (a name only has to end in one: DB_PASSWORD).
+_KEY_NAMES = (
+    r"password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key"
+    r"|private[_-]?key|secret[_-]?key|sess(?:ion)?[_-]?id"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,9 +208,7 @@ _RULES: tuple[_Rule, ...] = (
         regex.compile(
             # The key only has to END in a trigger word (DB_PASSWORD, refresh_token, X-Api-Key,
             # SharedAccessKey), so the match starts at that word and the name's prefix is kept.
-            r"(?P<key>password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key"
-            r"|account[_-]?key|private[_-]?key|secret[_-]?key|sess(?:ion)?[_-]?id)"
-            r"[\"']?(?P<sep>[ \t]{0,3}[:=][ \t]{0,3})"
+            rf"(?P<key>{_KEY_NAMES})[\"']?(?P<sep>[ \t]{{0,3}}[:=][ \t]{{0,3}})"
             r"(?P<value>\"(?:[^\"\\\n]|\\.){0,4096}\"?|'(?:[^'\\\n]|\\.){0,4096}'?"
             r"|[^\s\"'&,;})\]]{1,4096})",
             regex.IGNORECASE,
@@ -216,6 +219,11 @@ _RULES: tuple[_Rule, ...] = (
 
 RULE_NAMES: tuple[str, ...] = (*(rule.name for rule in _RULES), "key-body")
 _GATE = LiteralGate([rule.triggers for rule in _RULES])
+_KEY_VALUE = next(index for index, rule in enumerate(_RULES) if rule.name == "key-value")
+_URL_CREDENTIALS = next(i for i, rule in enumerate(_RULES) if rule.name == "url-credentials")
+_NARROWABLE = frozenset({_KEY_VALUE, _URL_CREDENTIALS})
+# What every `key-value` match starts with: its key, an optional quote, its separator.
+_KEY_VALUE_GATE = PatternGate(rf"(?:{_KEY_NAMES})[\"']?[ \t]{{0,3}}[:=]")
 
 _BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 # A PEM body line is 64 characters, an OpenSSH one 70; 40 keeps room for a shorter wrap.
@@ -240,7 +248,7 @@ def lines_to_redact(lines: Sequence[str]) -> set[int]:
     if not lines:
         return set()
     joined = JoinedLines(lines)
-    flagged = _GATE.lines_with(joined)
+    flagged = _narrowed(joined, _GATE.groups_by_line(joined))
     shapes = joined.data.translate(_BLOB_TABLE)
     start = shapes.find(_BLOB_NEEDLE)
     while start >= 0:
@@ -249,6 +257,30 @@ def lines_to_redact(lines: Sequence[str]) -> set[int]:
         if run_end < 0:
             break
         start = shapes.find(_BLOB_NEEDLE, run_end)
+    return flagged
+
+
+def _narrowed(joined: JoinedLines, found: dict[int, set[int]]) -> set[int]:
+    """Return the lines whose triggers `redact` would act on (`found`: their rules' groups).
+
+    A line whose only rules are `url-credentials` without an `@` (as `redact` skips it) or
+    `key-value` without a key followed by `:` or `=` (on an ASCII line, where the rule's case
+    folding is hyperscan's) cannot change; neither rule's replacement makes a match of the other.
+    """
+    flagged: set[int] = set()
+    key_value_lines: set[int] | None = None
+    for index, groups in found.items():
+        if not groups <= _NARROWABLE:
+            flagged.add(index)
+            continue
+        line = joined.lines[index]
+        if _URL_CREDENTIALS in groups and "@" in line:
+            flagged.add(index)
+        elif _KEY_VALUE in groups:
+            if key_value_lines is None:
+                key_value_lines = _KEY_VALUE_GATE.lines_with(joined)
+            if key_value_lines is None or index in key_value_lines or not line.isascii():
+                flagged.add(index)
     return flagged
 
 

@@ -42,6 +42,8 @@ _MIN_EPOCH_SECONDS = 1e9
 # Epoch numbers past these are milliseconds, then microseconds, then nanoseconds.
 _EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 _ZONES: dict[str, timezone] = {}
+# Zones `datetime.fromisoformat` reads as UTC itself (`iso_time`); "z", "UTC" and "GMT" it refuses.
+_UTC_ZONES = frozenset({"Z", "+00:00", "+0000", "+00", "-00:00", "-0000", "-00"})
 _SECONDS: dict[str, datetime | None] = {}
 # Lines whose own time was outside `SANE_YEARS` and so was ignored, counted per thread, so a
 # caller can tell how many of the lines it parsed lost their time (`ignored_times`).
@@ -102,6 +104,25 @@ SANE_YEARS = (1971, 2999)
 
 def iso_time(match: re.Match[str]) -> datetime | None:
     """Return the UTC time of an `ISO` match, or None if its fields are out of range."""
+    zone = match.group(8)
+    if zone is None or zone in _UTC_ZONES:
+        # The common case, in C (a quarter of the time): a UTC or zone-less time, which
+        # `datetime.fromisoformat` reads as `iso_fields` does (comma, 7-9 fractional digits cut
+        # to 6); what it refuses is read by `iso_fields`.
+        text = match.group() if zone else match.group() + "Z"
+        try:
+            stamp = datetime.fromisoformat(text)
+        except ValueError:  # out of range (Feb 30, 24:00), or a spelling it does not read
+            return iso_fields(match)
+        if SANE_YEARS[0] <= stamp.year <= SANE_YEARS[1]:
+            return stamp
+        _count_ignored()
+        return None
+    return iso_fields(match)
+
+
+def iso_fields(match: re.Match[str]) -> datetime | None:
+    """Return `iso_time`'s answer from the match's fields (any zone), in Python."""
     fraction, zone = match.group(7, 8)
     # Lines of one burst share their second: memoise that part, add the fraction afterwards.
     key = match.string[match.start() : match.start() + 19] + (zone or "")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.ingest.headers import parse_line, split_lines
 from service.ingest.normalise import (
     WRAP_WIDTH,
+    clean_lines,
     decode_bytes,
     normalise_line,
     normalise_message,
@@ -194,3 +196,42 @@ def test_joining_stops_at_a_quarter_of_the_line_limit() -> None:
 
 def test_lone_surrogates_from_json_escapes_become_replacement_characters() -> None:
     assert normalise_line("a\ud800b\udfffc") == "a\ufffdb\ufffdc"
+
+
+def _headed(line: str) -> bool:
+    return line[:1].isdigit()
+
+
+_PIECES = st.sampled_from(
+    [
+        *("\n", "\r\n", "\r", "\ufeff", "\x00", "\t", "\x1b[31m", "[31m", "[0m", "\x9b", "é", "😀"),
+        *("ERROR", "Traceback (most recent call last):", "  File", "ValueError: x", "word", " "),
+        *("2025-10-09 07:40:00,354 INFO x", "a" * 79, "b" * 80, "c" * 81, "\ud800", "x" * 300),
+    ]
+)
+
+
+@settings(max_examples=1500, derandomize=True)
+@given(st.lists(_PIECES, max_size=12).map("".join), st.sampled_from([65536, 400, 64]))
+def test_clean_lines_are_the_normalised_lines_of_a_clean_text(text: str, max_bytes: int) -> None:
+    clean = clean_lines(text, max_bytes=max_bytes, headed=_headed)
+    normalised = list(normalised_lines(text, max_bytes=max_bytes, headed=_headed))
+    assert clean is None or clean == normalised
+
+
+def test_clean_lines_take_a_clean_text_and_leave_any_other() -> None:
+    wrapped = "x" * 80 + "\nrest of it\n"
+    assert clean_lines(wrapped, headed=_headed) == ["x" * 80 + "rest of it"]
+    assert clean_lines("\ufeffa\r\nb\n\nc", headed=_headed) == ["a", "b", "c"]
+    assert clean_lines("a\x00b", headed=_headed) is None
+    assert clean_lines("[31mred[0m", headed=_headed) is None
+
+
+@settings(max_examples=1500, derandomize=True)
+@given(st.lists(_PIECES, max_size=6).map("".join), st.sampled_from([65536, 400, 64]))
+def test_split_lines_are_the_normalised_lines(text: str, max_bytes: int) -> None:
+    def headed(line: str) -> bool:
+        return parse_line(line, source="").headed
+
+    expected = list(normalised_lines(text, max_bytes=max_bytes, headed=headed))
+    assert split_lines(text, max_line_bytes=max_bytes) == expected

@@ -289,3 +289,20 @@ def test_a_key_body_line_is_found_by_its_run_of_base64_alone() -> None:
     lines = ["GET /health 200", *body, "done"]
     assert lines_to_redact(lines) == set(range(1, len(body) + 1))
     assert all(redact(line) == REDACTED for line in body)
+
+
+def test_the_batch_gate_leaves_out_trigger_words_redact_would_not_act_on() -> None:
+    lines = [
+        "Token validated for auth0|ecd188c780f6 (user_id=95223, role=admin)",
+        "==> Docs: https://render.com/docs/python-version",
+        "token = s3cr3t-value-123",
+        "postgres://app:hunter2@db.internal/app",
+        "token validated for jürgen",  # not ASCII: the rule's case folding is not hyperscan's
+    ]
+    expected = {2, 3, 4} if _gate_is_hyperscan() else {0, 2, 3, 4}
+    assert lines_to_redact(lines) == expected
+    assert [redact(line) == line for line in lines] == [True, True, False, False, True]
+
+
+def _gate_is_hyperscan() -> bool:
+    return LiteralGate([("x",)]).name == "hyperscan"

@@ -6,8 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from service.ingest.timestamps import bsd_time, epoch_time, field_time, parse_timestamp
+from service.ingest.timestamps import (
+    ISO,
+    bsd_time,
+    epoch_time,
+    field_time,
+    ignored_times,
+    iso_fields,
+    iso_time,
+    parse_timestamp,
+)
 
 T = datetime(2025, 9, 19, 12, 43, 14, tzinfo=UTC)
 
@@ -105,3 +116,41 @@ def test_bsd_time_is_never_more_than_a_day_after_the_receive_time() -> None:
     assert bsd_time("Jan", "2", ("23", "00", "00"), previous, now=received) == datetime(
         2026, 1, 2, 23, tzinfo=UTC
     )
+
+
+_DIGITS = st.text(alphabet="0123456789", min_size=1, max_size=10)
+_ZONES = st.sampled_from(
+    [
+        *("Z", "z", "UTC", "GMT", "+00:00", "+0000", "+00", "-00:00", "-0000", "-00"),
+        *("+01:00", "-0530", "+14", "+24:00", "-23:59", "+99:99"),
+    ]
+)
+_ISO_SHAPED = st.builds(
+    lambda year, month, day, t, clock, fraction, space, zone: (
+        f"{year}-{month}-{day}{t}{clock}{fraction}{space}{zone}"
+    ),
+    st.sampled_from(["0001", "1970", "1971", "2025", "2999", "3000", "9999"]),
+    st.sampled_from(["00", "01", "02", "12", "13"]),
+    st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]),
+    st.sampled_from(["T", " "]),
+    st.sampled_from(["00:00:00", "23:59:59", "24:00:00", "12:60:00", "12:00:60", "07:40:05"]),
+    st.one_of(
+        st.just(""), st.builds(lambda sep, digits: sep + digits, st.sampled_from(".,"), _DIGITS)
+    ),
+    st.sampled_from(["", " "]),
+    st.one_of(st.just(""), _ZONES),
+)
+
+
+@settings(max_examples=1500, derandomize=True)
+@given(_ISO_SHAPED)
+def test_iso_time_reads_every_iso_match_as_its_fields_do(text: str) -> None:
+    match = ISO.match(text)
+    if match is None:
+        return
+    before = ignored_times()
+    fast = iso_time(match)
+    fast_ignored = ignored_times() - before
+    slow = iso_fields(match)
+    assert repr(fast) == repr(slow)  # the same instant, and UTC itself as its zone
+    assert fast_ignored == ignored_times() - before - fast_ignored  # an ignored year counted once
