@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from service.db import schema_current, session_scope, upgrade_schema, utcnow
 from service.settings import Settings
@@ -134,6 +134,15 @@ class DatabaseSetup:
                 f"drainwatch: created user {settings.admin_user!r} with password {generated}\n"
                 "drainwatch: it is stored only as a hash and will not be shown again."
             )
+
+
+class DatabaseNotSetUp(Exception):
+    """The database answers, but serve has not finished setting it up."""
+
+
+def not_set_up() -> OperationalError:
+    """Return the error a request raises before the database is set up (answered as an outage)."""
+    return OperationalError(None, None, DatabaseNotSetUp("the database is being set up"))
 
 
 def _print(text: str) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from service.db import create_db_engine, schema_current
@@ -16,6 +18,7 @@ from service.processor import Processor
 from service.runtime import SignatureBook
 from service.settings import Settings
 from service.spool.store import Spool
+from tests.conftest import ADMIN
 from tests.factories import T0
 
 
@@ -74,3 +77,21 @@ def test_the_processor_takes_nothing_from_the_spool_until_the_database_is_set_up
     assert spool.pending() == []
     spool.close()
     engine.dispose()
+
+
+def test_requests_answer_503_until_the_first_user_exists_not_401(
+    client: TestClient, runtime: Any
+) -> None:
+    # The window between the migration and the first user: the tables answer, the user is not
+    # there yet. A login checked then must not be told its password is wrong.
+    with Session(runtime.engine) as session:
+        admin = session.exec(select(User)).one()
+        session.delete(admin)
+        session.commit()
+    runtime.setup.ready.clear()
+    answer = client.get("/api/sources", auth=ADMIN)
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"] == "unavailable"
+    assert answer.headers["retry-after"]
+    assert runtime.setup.attempt()  # makes the first user, then says ready
+    assert client.get("/api/sources", auth=ADMIN).status_code == 200

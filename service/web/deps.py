@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from service.db import utcnow
+from service.dbsetup import not_set_up
 from service.errors import ApiError
 from service.models import User
 from service.runtime import Runtime
@@ -44,8 +45,12 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 def get_session(request: Request, runtime: RuntimeDep) -> Iterator[Session]:
     """Yield a session for one request; routes that write commit it themselves.
 
-    While the database is known not to answer (`breaker`), the request answers 503 at once.
+    Until the database is set up (migrated, its first user made), and while it is known not to
+    answer (`breaker`), the request answers 503 at once.
     """
+    if not runtime.setup.ready.is_set():
+        # Tables may exist before the first user does: a login checked then would be refused.
+        raise not_set_up()
     breaker: DatabaseBreaker = request.app.state.breaker
     if not breaker.admit():
         raise refused()
