@@ -29,20 +29,24 @@ from service.db import session_scope, utcnow
 from service.incidents.queries import incident_json
 from service.metrics import Metrics
 from service.models import Incident, Notification
+from service.notify.outcome import (
+    ERROR_CHARS,
+    FAILED,
+    OFF,
+    PENDING,
+    record_round,
+    status,
+)
 from service.settings import Settings
 from service.worker import Worker
 
 log = logging.getLogger("drainwatch.notify")
 
 TARGETS = ("webhook",)
-PENDING, SENT, FAILED, OFF = "pending", "sent", "failed", "off"
 TIMEOUT_SECONDS = 10.0
 LEASE = timedelta(seconds=60)
 BATCH_SIZE = 10
 MAX_ATTEMPTS = 12
-BACKOFF_BASE_SECONDS = 2.0
-BACKOFF_CAP_SECONDS = 15 * 60.0
-ERROR_CHARS = 300
 
 Post = Callable[[str, bytes, Mapping[str, str], float], int]
 
@@ -89,12 +93,6 @@ def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float)
     except urllib.error.HTTPError as error:
         with error:
             return error.code
-
-
-def backoff(attempts: int, jitter: float) -> timedelta:
-    """Return the wait after `attempts` failed rounds: 2, 4, 8... s up to 15 min, jittered 10%."""
-    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_CAP_SECONDS)
-    return timedelta(seconds=seconds * (0.9 + 0.2 * jitter))
 
 
 @dataclass(frozen=True)
@@ -208,11 +206,9 @@ class Dispatcher:
         the targets still to tell."""
         changes: dict[str, Any] = {}
         for target in TARGETS:
-            if _status(row, target) == PENDING and target not in urls:
+            if status(row, target) == PENDING and target not in urls:
                 changes[f"{target}_status"] = OFF
-        pending = tuple(
-            t for t in TARGETS if changes.get(f"{t}_status", _status(row, t)) == PENDING
-        )
+        pending = tuple(t for t in TARGETS if changes.get(f"{t}_status", status(row, t)) == PENDING)
         if pending and not row.payload:
             incident = session.get(Incident, row.incident_id)
             if incident is None:
@@ -261,22 +257,16 @@ class Dispatcher:
             row = session.get(Notification, claim.id, with_for_update=True)
             if row is None or row.next_attempt_at != claim.lease_until:
                 return  # purged, or its lease ran out and another dispatcher holds it now
-            row.attempts += 1
-            failures = []
-            for target, error in errors.items():
-                if error is None:
-                    outcome = SENT
-                else:
-                    failures.append(f"{target}: {error}")
-                    outcome = FAILED if row.attempts >= self.max_attempts else "retry"
-                if outcome != "retry":
-                    setattr(row, f"{target}_status", outcome)
-                if self.metrics is not None:
-                    self.metrics.notifications.labels(target=target, outcome=outcome).inc()
-            if failures:
-                row.last_error = "; ".join(failures)[:ERROR_CHARS]
-            if any(_status(row, t) == PENDING for t in TARGETS):
-                row.next_attempt_at = now + backoff(row.attempts, self.jitter())
+            retrying = record_round(
+                row,
+                errors,
+                targets=TARGETS,
+                now=now,
+                max_attempts=self.max_attempts,
+                jitter=self.jitter,
+                metrics=self.metrics,
+            )
+            if retrying:
                 log.warning(
                     "notification %s (%s) attempt %s failed, retrying at %s: %s",
                     row.id,
@@ -285,12 +275,8 @@ class Dispatcher:
                     row.next_attempt_at.isoformat(),
                     row.last_error,
                 )
-            else:
-                row.delivered_at = now
-                if failures:
-                    log.error(
-                        "notification %s (%s) given up: %s", row.id, row.event, row.last_error
-                    )
+            elif any(error is not None for error in errors.values()):
+                log.error("notification %s (%s) given up: %s", row.id, row.event, row.last_error)
             session.add(row)
 
     def _step(self) -> int:
@@ -307,10 +293,6 @@ class Dispatcher:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to stop once the notification in hand is recorded."""
         self._worker.stop(timeout)
-
-
-def _status(row: Notification, target: str) -> str:
-    return str(getattr(row, f"{target}_status"))
 
 
 def _any_pending() -> Any:

@@ -28,21 +28,16 @@ from service.metrics import Metrics
 from service.models import Outage, OutageNotification
 from service.notify.deliver import (
     BATCH_SIZE,
-    ERROR_CHARS,
-    FAILED,
     LEASE,
     MAX_ATTEMPTS,
-    OFF,
-    PENDING,
-    SENT,
     TIMEOUT_SECONDS,
     Post,
-    backoff,
     encode,
     post_json,
 )
 from service.notify.mail import SmtpServer, outage_mail, send_mail
 from service.notify.outage_outbox import still_open
+from service.notify.outcome import ERROR_CHARS, FAILED, OFF, PENDING, record_round, status
 from service.notify.slack import outage_blocks
 from service.settings import Settings
 from service.worker import Worker
@@ -233,11 +228,9 @@ class Pager:
         waits (for an earlier message of its outage, or for the interval since the last)."""
         changes: dict[str, Any] = {}
         for target in TARGETS:
-            if _status(row, target) == PENDING and target not in configured:
+            if status(row, target) == PENDING and target not in configured:
                 changes[f"{target}_status"] = OFF
-        pending = tuple(
-            t for t in TARGETS if changes.get(f"{t}_status", _status(row, t)) == PENDING
-        )
+        pending = tuple(t for t in TARGETS if changes.get(f"{t}_status", status(row, t)) == PENDING)
         if not pending:
             changes["delivered_at"] = now
             return changes, ()
@@ -343,22 +336,16 @@ class Pager:
             row = session.get(OutageNotification, claim.id, with_for_update=True)
             if row is None or row.next_attempt_at != claim.lease_until:
                 return  # purged, or its lease ran out and another pager holds it now
-            row.attempts += 1
-            failures = []
-            for target, error in errors.items():
-                if error is None:
-                    outcome = SENT
-                else:
-                    failures.append(f"{target}: {error}")
-                    outcome = FAILED if row.attempts >= self.max_attempts else "retry"
-                if outcome != "retry":
-                    setattr(row, f"{target}_status", outcome)
-                if self.metrics is not None:
-                    self.metrics.notifications.labels(target=target, outcome=outcome).inc()
-            if failures:
-                row.last_error = "; ".join(failures)[:ERROR_CHARS]
-            if any(_status(row, t) == PENDING for t in TARGETS):
-                row.next_attempt_at = now + backoff(row.attempts, self.jitter())
+            retrying = record_round(
+                row,
+                errors,
+                targets=TARGETS,
+                now=now,
+                max_attempts=self.max_attempts,
+                jitter=self.jitter,
+                metrics=self.metrics,
+            )
+            if retrying:
                 log.warning(
                     "outage message %s (%s of outage #%s) attempt %s failed, retrying at %s: %s",
                     row.id,
@@ -368,12 +355,8 @@ class Pager:
                     row.next_attempt_at.isoformat(),
                     row.last_error,
                 )
-            else:
-                row.delivered_at = now
-                if failures:
-                    log.error(
-                        "outage message %s (%s) given up: %s", row.id, row.event, row.last_error
-                    )
+            elif any(error is not None for error in errors.values()):
+                log.error("outage message %s (%s) given up: %s", row.id, row.event, row.last_error)
             session.add(row)
 
     def start(self) -> None:
@@ -383,10 +366,6 @@ class Pager:
     def stop(self, timeout: float = 10.0) -> None:
         """Ask the thread to stop once the message in hand is recorded."""
         self._worker.stop(timeout)
-
-
-def _status(row: OutageNotification, target: str) -> str:
-    return str(getattr(row, f"{target}_status"))
 
 
 def _any_pending() -> Any:

@@ -8,7 +8,8 @@ import json
 from datetime import timedelta
 
 from service.models import Incident
-from service.notify.deliver import backoff, sign, webhook_body
+from service.notify.deliver import sign, webhook_body
+from service.notify.outcome import backoff
 from tests.conftest import SCAN_FIELDS
 from tests.factories import T0
 
