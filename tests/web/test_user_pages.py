@@ -110,4 +110,4 @@ def test_a_crafted_link_puts_no_words_of_its_own_in_the_page(client: TestClient)
     page = client.get("/users", params={"done": "added", "name": "<script>x</script>"}).text
     assert "<script>x" not in page and "added." not in page
     page = client.get("/users", params={"done": "Call 555-0100 now", "name": "admin"}).text
-    assert "555-0100" not in page.split("<main>")[1]
+    assert "555-0100" not in page.split("<main", 1)[1]
